@@ -1,0 +1,44 @@
+# Every target sets itself up: venv, Python packages, and the Debian packages it needs.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup run test lint bench crashtest clean debs
+
+setup: $(STAMP) debs
+
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || PY=python3; $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/python -m dock.demo
+
+lint: setup
+	$(BIN)/ruff check dock hw firmware_bridge tests bench
+	$(BIN)/ruff format --check dock hw firmware_bridge tests bench
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m bench
+
+crashtest: setup
+	$(BIN)/python -m pytest -q tests/crash
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,325 @@
+"""The one message table of the recorder link, and its encoder and decoder.
+
+Both the recorder firmware (MicroPython) and the dock (CPython) import this module, so it
+keeps to struct, hashlib and plain tuples. A change here changes PROTOCOL_VERSION and
+PROTOCOL.md in the same commit; TABLE_HASH changes by itself, so a forgotten bump still
+fails the handshake loudly instead of misreading fields.
+"""
+
+import hashlib
+import struct
+
+PROTOCOL_VERSION = 1
+
+# Field types. Integers use struct codes, little-endian.
+U8 = "B"
+U16 = "H"
+U32 = "I"
+U64 = "Q"
+I64 = "q"
+BOOL = "?"  # one byte, 0 or 1 (packed by hand: MicroPython's struct has no "?")
+STR = "s"  # u16 byte length + UTF-8
+BYTES = "y"  # u16 byte length + raw bytes
+# A list is the tuple (LIST, item_fields): u16 count, then each item's fields in order.
+LIST = "*"
+
+CLIP_FIELDS = (
+    ("path", STR),
+    ("start_utc_s", I64),
+    ("end_utc_s", I64),
+    ("size_bytes", U64),
+    ("sha256", BYTES),  # 32 bytes, or empty where the firmware keeps no hash
+    ("is_important", BOOL),
+    ("place", STR),  # "lat,lon" or a place name; empty when unknown
+)
+
+EVENT_FIELDS = (
+    ("index", U32),
+    ("utc_s", I64),
+    ("kind", U8),  # EVENT_* below
+    ("reason", U8),  # REASON_* below; REASON_NONE unless kind is EVENT_INTERRUPTED
+    ("clip_path", STR),  # the clip the event belongs to, or the voice-note clip
+)
+
+# Request flags.
+PUBLIC = 0
+PRIVILEGED = 1  # only after AuthProve succeeded on this insertion
+
+# (msg_id, name, fields, reply name or None for replies, flags)
+# Hello (0x01) and HelloReply (0x81) are fixed for every protocol version: they are how two
+# versions find out that they differ.
+TABLE = (
+    (0x01, "Hello", (("protocol_version", U16), ("table_hash", BYTES)), "HelloReply", PUBLIC),
+    (0x02, "AuthBegin", (("dock_nonce", BYTES),), "AuthChallenge", PUBLIC),
+    (0x03, "AuthProve", (("dock_proof", BYTES),), "AuthAccepted", PUBLIC),
+    (0x04, "Pair", (("new_key", BYTES),), "Ok", PUBLIC),
+    (0x10, "Identify", (), "Identity", PUBLIC),
+    (0x11, "GetStatus", (), "Status", PUBLIC),
+    (0x12, "SetClock", (("clock_utc_ms", I64),), "Ok", PRIVILEGED),
+    (0x13, "ListClips", (("start_index", U32), ("max_count", U16)), "ClipPage", PUBLIC),
+    (0x14, "ReadEvents", (("cursor", U32), ("max_count", U16)), "EventPage", PUBLIC),
+    (0x15, "SetMassStorage", (("is_on", BOOL),), "Ok", PRIVILEGED),
+    (0x16, "DeleteClip", (("path", STR), ("sha256", BYTES)), "Ok", PRIVILEGED),
+    (
+        0x17,
+        "WriteIdentity",
+        (
+            ("officer_number", STR),
+            ("officer_name", STR),
+            ("unit_number", STR),
+            ("unit_name", STR),
+        ),
+        "Ok",
+        PRIVILEGED,
+    ),
+    # 0x30-0x3F are reserved for firmware update (FirmwareBegin/Chunk/Commit).
+    (0x80, "Ok", (), None, PUBLIC),
+    (
+        0x81,
+        "HelloReply",
+        (("protocol_version", U16), ("table_hash", BYTES), ("device_serial", STR)),
+        None,
+        PUBLIC,
+    ),
+    (0x82, "AuthChallenge", (("recorder_nonce", BYTES),), None, PUBLIC),
+    (0x83, "AuthAccepted", (("recorder_proof", BYTES),), None, PUBLIC),
+    (
+        0x90,
+        "Identity",
+        (
+            ("device_serial", STR),
+            ("model", STR),
+            ("firmware_version", STR),
+            ("protocol_version", U16),
+            ("is_paired", BOOL),
+            # The GA/T 947.4 identity record (cSerial, userNo, userName, unitNo, unitName).
+            ("officer_number", STR),
+            ("officer_name", STR),
+            ("unit_number", STR),
+            ("unit_name", STR),
+        ),
+        None,
+        PUBLIC,
+    ),
+    (
+        0x91,
+        "Status",
+        (
+            ("battery_pct", U8),
+            ("is_charging", BOOL),
+            ("storage_total_bytes", U64),
+            ("storage_free_bytes", U64),
+            ("clock_utc_ms", I64),
+            ("is_recording", BOOL),
+            ("is_mass_storage_on", BOOL),
+        ),
+        None,
+        PUBLIC,
+    ),
+    (0x93, "ClipPage", (("total", U32), ("clips", (LIST, CLIP_FIELDS))), None, PUBLIC),
+    (
+        0x94,
+        "EventPage",
+        (("next_cursor", U32), ("total", U32), ("events", (LIST, EVENT_FIELDS))),
+        None,
+        PUBLIC,
+    ),
+    (0xFF, "Error", (("code", U8), ("detail", STR)), None, PUBLIC),
+)
+
+# Error codes carried by the Error reply.
+ERR_MALFORMED = 1
+ERR_UNKNOWN_REQUEST = 2
+ERR_NOT_AUTHENTICATED = 3
+ERR_AUTH_FAILED = 4
+ERR_NOT_FOUND = 5
+ERR_HASH_MISMATCH = 6
+ERR_STORAGE_FAULT = 7
+ERR_ALREADY_PAIRED = 8
+ERR_HELLO_FIRST = 9
+ERR_BAD_VALUE = 10
+ERR_LOCKED_OUT = 11
+
+ERROR_NAMES = {
+    ERR_MALFORMED: "malformed request",
+    ERR_UNKNOWN_REQUEST: "unknown request",
+    ERR_NOT_AUTHENTICATED: "not authenticated",
+    ERR_AUTH_FAILED: "authentication failed",
+    ERR_NOT_FOUND: "not found",
+    ERR_HASH_MISMATCH: "hash does not match",
+    ERR_STORAGE_FAULT: "storage fault",
+    ERR_ALREADY_PAIRED: "already paired",
+    ERR_HELLO_FIRST: "hello first",
+    ERR_BAD_VALUE: "bad value",
+    ERR_LOCKED_OUT: "locked out after failed authentication",
+}
+
+# Event kinds and interruption reasons in the recorder's event log.
+EVENT_RECORDING_STARTED = 1
+EVENT_RECORDING_STOPPED = 2
+EVENT_INTERRUPTED = 3
+EVENT_RESUMED = 4
+EVENT_VOICE_NOTE = 5
+
+REASON_NONE = 0
+REASON_FAULT = 1
+REASON_BATTERY = 2
+REASON_STORAGE = 3
+REASON_WEATHER = 4
+REASON_PLACE_CHANGE = 5
+REASON_OBSTRUCTION = 6
+REASON_OTHER = 7
+
+REASON_NAMES = {
+    REASON_NONE: "none",
+    REASON_FAULT: "fault",
+    REASON_BATTERY: "battery",
+    REASON_STORAGE: "storage",
+    REASON_WEATHER: "weather",
+    REASON_PLACE_CHANGE: "place change",
+    REASON_OBSTRUCTION: "obstruction",
+    REASON_OTHER: "other",
+}
+
+NONCE_SIZE = 16
+KEY_SIZE = 32
+SHA256_SIZE = 32
+
+BY_ID = {}
+BY_NAME = {}
+for _entry in TABLE:
+    BY_ID[_entry[0]] = _entry
+    BY_NAME[_entry[1]] = _entry
+
+
+def _canonical_fields(fields):
+    parts = []
+    for name, kind in fields:
+        if isinstance(kind, tuple):
+            parts.append(name + ":[" + _canonical_fields(kind[1]) + "]")
+        else:
+            parts.append(name + ":" + kind)
+    return ",".join(parts)
+
+
+def canonical_table():
+    """The table as text: what TABLE_HASH is the hash of."""
+    lines = []
+    for msg_id, name, fields, reply, flags in TABLE:
+        lines.append("%02x %s(%s)->%s/%d" % (msg_id, name, _canonical_fields(fields), reply, flags))
+    return "\n".join(lines)
+
+
+TABLE_HASH = hashlib.sha256(canonical_table().encode()).digest()[:8]
+
+
+class MessageError(Exception):
+    """A frame whose payload does not fit the message table."""
+
+
+class Message:
+    """A decoded message: its name and its fields by name (also readable as attributes)."""
+
+    def __init__(self, name, fields):
+        self.name = name
+        self.fields = fields
+
+    def __getattr__(self, attr):
+        try:
+            return self.__dict__["fields"][attr]
+        except KeyError:
+            raise AttributeError(attr) from None
+
+    def __eq__(self, other):
+        return isinstance(other, Message) and self.name == other.name and self.fields == other.fields
+
+    def __repr__(self):
+        return "Message(%r, %r)" % (self.name, self.fields)
+
+
+def _pack_fields(fields, values, out):
+    for name, kind in fields:
+        value = values[name]
+        if isinstance(kind, tuple):
+            out.append(struct.pack("<H", len(value)))
+            for item in value:
+                _pack_fields(kind[1], item, out)
+        elif kind == STR or kind == BYTES:
+            raw = value.encode("utf-8") if kind == STR else bytes(value)
+            out.append(struct.pack("<H", len(raw)))
+            out.append(raw)
+        elif kind == BOOL:
+            out.append(b"\x01" if value else b"\x00")
+        else:
+            out.append(struct.pack("<" + kind, value))
+
+
+def encode(name, values=None):
+    """Return (msg_id, payload) for the message `name` with field values from a dict."""
+    entry = BY_NAME[name]
+    out = []
+    _pack_fields(entry[2], values or {}, out)
+    return entry[0], b"".join(out)
+
+
+def _take(payload, pos, size):
+    if pos + size > len(payload):
+        raise MessageError("payload ends %d bytes early" % (pos + size - len(payload)))
+    return pos + size
+
+
+def _unpack_fields(fields, payload, pos):
+    values = {}
+    for name, kind in fields:
+        if isinstance(kind, tuple):
+            end = _take(payload, pos, 2)
+            (count,) = struct.unpack("<H", payload[pos:end])
+            pos = end
+            items = []
+            for _ in range(count):
+                item, pos = _unpack_fields(kind[1], payload, pos)
+                items.append(item)
+            values[name] = items
+        elif kind == STR or kind == BYTES:
+            end = _take(payload, pos, 2)
+            (size,) = struct.unpack("<H", payload[pos:end])
+            pos, end = end, _take(payload, end, size)
+            raw = bytes(payload[pos:end])
+            if kind == STR:
+                try:
+                    values[name] = raw.decode("utf-8")
+                except UnicodeError:
+                    raise MessageError("field %s is not UTF-8" % name) from None
+            else:
+                values[name] = raw
+            pos = end
+        elif kind == BOOL:
+            end = _take(payload, pos, 1)
+            if payload[pos] > 1:
+                raise MessageError("field %s is not a boolean" % name)
+            values[name] = payload[pos] == 1
+            pos = end
+        else:
+            end = _take(payload, pos, struct.calcsize("<" + kind))
+            (values[name],) = struct.unpack("<" + kind, payload[pos:end])
+            pos = end
+    return values, pos
+
+
+def decode(msg_id, payload):
+    """Return the Message for a frame's msg_id and payload; MessageError if it does not fit."""
+    entry = BY_ID.get(msg_id)
+    if entry is None:
+        raise MessageError("unknown message id 0x%02x" % msg_id)
+    values, pos = _unpack_fields(entry[2], payload, 0)
+    if pos != len(payload):
+        raise MessageError("%d unexpected bytes after %s" % (len(payload) - pos, entry[1]))
+    return Message(entry[1], values)
+
+
+def reply_name(request_name):
+    return BY_NAME[request_name][3]
+
+
+def is_privileged(request_name):
+    return BY_NAME[request_name][4] == PRIVILEGED
