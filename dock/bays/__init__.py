@@ -1,0 +1,1 @@
+"""One state machine per bay: what the dock believes about the recorder in each slot."""
