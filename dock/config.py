@@ -1,0 +1,294 @@
+"""The dock's settings: one frozen, typed tree, loaded from one TOML file and checked at start.
+
+Why check everything at start: a dock that runs for weeks must not find a wrong battery
+limit or a misspelt key in the middle of a shift. A bad value stops the service with one line
+that names the key and says what is allowed; an unknown key is refused too, because a typo
+silently falling back to a default is the worst kind of wrong setting.
+
+Every key has a documented default (dock.example.toml at the repository root), so the dock
+runs with no file at all. This is the only module that reads the environment: DOCK_CONFIG
+names the file when no path is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from dock.errors import ConfigError
+
+CONFIG_ENV = "DOCK_CONFIG"
+DELETE_POLICIES = ("after_verified_copy", "after_central_confirmation", "never")
+
+
+class _Refused(Exception):
+    """A value outside what a key allows; the text says what is allowed."""
+
+
+# -- rules: each takes the TOML value and returns the typed one, or raises _Refused -----------
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def rule(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Refused(f"must be an integer from {low} to {high}")
+        return value
+
+    return rule
+
+
+def _number(low: float, high: float, *, is_low_open: bool = False) -> Callable[[Any], float]:
+    def rule(value: Any) -> float:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        is_above_low = is_number and (value > low if is_low_open else value >= low)
+        if not (is_number and is_above_low and value <= high):
+            bound = "above" if is_low_open else "from"
+            raise _Refused(f"must be a number {bound} {low:g} up to {high:g}")
+        return float(value)
+
+    return rule
+
+
+def _text(pattern: str, allowed: str) -> Callable[[Any], str]:
+    compiled = re.compile(pattern)
+
+    def rule(value: Any) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise _Refused(f"must be {allowed}")
+        return value
+
+    return rule
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def rule(value: Any) -> str:
+        if value not in choices:
+            raise _Refused("must be one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
+
+    return rule
+
+
+def _versions(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Refused('must be a list of version strings, e.g. ["1.4.2"]')
+    return tuple(value)
+
+
+_PORT_PATH = re.compile(r"\d+-\d+(\.\d+)*")
+
+
+def _port_map(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, dict):
+        raise _Refused('must be a table of USB port path = bay number, e.g. "1-1.2" = 2')
+    for port, bay in value.items():
+        if not _PORT_PATH.fullmatch(port):
+            raise _Refused(f'has "{port}", which is not a USB port path like "1-1.2"')
+        if isinstance(bay, bool) or not isinstance(bay, int) or bay < 1:
+            raise _Refused(f'maps "{port}" to {bay!r}: a bay number is an integer from 1')
+    bays = list(value.values())
+    duplicates = sorted({b for b in bays if bays.count(b) > 1})
+    if duplicates:
+        raise _Refused(f"maps several ports to bay {duplicates[0]}: one port per bay")
+    return MappingProxyType(dict(value))
+
+
+def _setting(default: Any, rule: Callable[[Any], Any]) -> Any:
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: rule(default), metadata={"rule": rule})
+    return field(default=default, metadata={"rule": rule})
+
+
+# -- the tree -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DockSettings:
+    dock_id: str = _setting(
+        "dock-01", _text(r"[A-Za-z0-9._-]{1,64}", "1-64 letters, digits, . _ -")
+    )
+    agency: str = _setting("unnamed agency", _text(r"\S.{0,199}", "the agency's name, not empty"))
+    # Relative paths are taken from the config file's folder.
+    data_dir: Path = _setting("/var/lib/bodycam-dock", _text(r".+", "a folder path"))
+
+
+@dataclass(frozen=True)
+class BaysSettings:
+    count: int = _setting(4, _integer(1, 16))
+    usb_port_paths: Mapping[str, int] = _setting({}, _port_map)
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Field names match dock.check.CheckLimits: CheckLimits(**asdict(settings.check))."""
+
+    min_battery_pct: int = _setting(80, _integer(0, 100))
+    shift_hours: float = _setting(10.0, _number(0, 24, is_low_open=True))
+    bitrate_mbps: float = _setting(8.0, _number(0, 200, is_low_open=True))
+    max_clock_drift_s: float = _setting(2.0, _number(0, 3600))
+    allowed_firmware: tuple[str, ...] = _setting([], _versions)  # empty: any version
+
+
+@dataclass(frozen=True)
+class OffloadSettings:
+    delete_policy: str = _setting("after_verified_copy", _one_of(DELETE_POLICIES))
+    max_concurrent_bays: int = _setting(2, _integer(1, 16))
+    reserve_bytes: int = _setting(2 * 1024**3, _integer(0, 2**62))
+    handover_limit_hours: float = _setting(24.0, _number(0, 24 * 30, is_low_open=True))
+    hash_workers: int = _setting(0, _integer(0, 64))  # 0: one per processor core
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    timeout_s: float = _setting(1.0, _number(0, 60, is_low_open=True))
+    retries: int = _setting(3, _integer(0, 10))
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str = _setting("localhost", _text(r"[A-Za-z0-9.:-]{1,253}", "a host name or address"))
+    port: int = _setting(1883, _integer(1, 65535))
+    topic_prefix: str = _setting(
+        "bodycam-dock", _text(r"[^#+\s]{1,100}", "a topic prefix without spaces, # or +")
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    dock: DockSettings = field(default_factory=DockSettings)
+    bays: BaysSettings = field(default_factory=BaysSettings)
+    check: CheckSettings = field(default_factory=CheckSettings)
+    offload: OffloadSettings = field(default_factory=OffloadSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    source: Path | None = None  # the file these came from; None: built-in defaults
+
+    @property
+    def database_path(self) -> Path:
+        return self.dock.data_dir / "dock.sqlite3"
+
+
+_SECTIONS = {f.name: f.default_factory for f in fields(Settings) if f.name != "source"}
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from `path`, else from $DOCK_CONFIG, else the built-in defaults."""
+    env = os.environ if env is None else env
+    if path is None and env.get(CONFIG_ENV):
+        path = env[CONFIG_ENV]
+    if path is None:
+        return parse_settings({}, base_dir=Path.cwd(), source=None)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config: {path} does not exist: create it from dock.example.toml"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config: cannot read {path}: {error}") from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
+    return parse_settings(table, base_dir=path.resolve().parent, source=path)
+
+
+def parse_settings(table: Mapping[str, Any], base_dir: Path, source: Path | None) -> Settings:
+    """Settings from an already-parsed TOML table; raises ConfigError on the first bad key."""
+    _refuse_unknown(table, _SECTIONS, prefix="")
+    built: dict[str, Any] = {}
+    for name, factory in _SECTIONS.items():
+        section = table.get(name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"config: {name} = {_show(section)}: must be a table [{name}]")
+        built[name] = _build(factory, section, name)  # type: ignore[arg-type]
+    settings = Settings(**built, source=source)
+    return _cross_checked(settings, base_dir)
+
+
+def _refuse_unknown(table: Mapping[str, Any], known: Mapping[str, Any], prefix: str) -> None:
+    unknown = [key for key in table if key not in known]
+    if unknown:
+        names = ", ".join(prefix + key for key in unknown)
+        allowed = ", ".join(prefix + key for key in known)
+        raise ConfigError(f"config: unknown key {names}: allowed here are {allowed}")
+
+
+def _build(cls: type, section: Mapping[str, Any], name: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    _refuse_unknown(section, known, prefix=f"{name}.")
+    values = {}
+    for key, value in section.items():
+        try:
+            values[key] = known[key].metadata["rule"](value)
+        except _Refused as refusal:
+            raise ConfigError(f"config: {name}.{key} = {_show(value)}: {refusal}") from None
+    return cls(**values)
+
+
+def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
+    from dataclasses import replace
+
+    for port, bay in settings.bays.usb_port_paths.items():
+        if bay > settings.bays.count:
+            raise ConfigError(
+                f'config: bays.usb_port_paths."{port}" = {bay}: must be a bay number '
+                f"from 1 to bays.count ({settings.bays.count})"
+            )
+    data_dir = Path(settings.dock.data_dir).expanduser()
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+    workers = settings.offload.hash_workers or (os.cpu_count() or 1)
+    return replace(
+        settings,
+        dock=replace(settings.dock, data_dir=data_dir),
+        offload=replace(settings.offload, hash_workers=workers),
+    )
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def settings_as_table(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The effective settings as plain values, section by section, for display."""
+    table: dict[str, dict[str, Any]] = {}
+    for name in _SECTIONS:
+        section = getattr(settings, name)
+        table[name] = {}
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, Mapping):
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            table[name][f.name] = value
+    return table
+
+
+def _defaults_are_valid() -> None:
+    """Every default must pass its own rule; a wrong default is a bug caught at import."""
+    for factory in _SECTIONS.values():
+        for f in fields(factory):  # type: ignore[arg-type]
+            default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+            if not isinstance(default, tuple | Mapping):
+                f.metadata["rule"](str(default) if isinstance(default, Path) else default)
+
+
+_defaults_are_valid()

@@ -1,0 +1,124 @@
+"""Opening the dock's database: SQLite in WAL mode, durable, migrated at start.
+
+Why these settings:
+- WAL lets the CLI read while the service writes; synchronous=FULL makes a commit survive a
+  power cut (the default NORMAL in WAL may lose the last commits, and a lost commit could
+  be the record of a clip already deleted from a recorder).
+- Every transaction starts with BEGIN IMMEDIATE: it takes the write lock up front, so two
+  writers (bay threads, or the CLI beside the service) wait for each other instead of one
+  failing half-way with "database is locked" after reading a stale snapshot. Keep
+  transactions short: never hold one open across link requests or file copies.
+- Foreign keys are off by default in SQLite; the ledger relies on them.
+Migrations (Alembic, shipped inside the package) run on every start and do nothing when
+the schema is current.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from dock.errors import DockError
+
+if TYPE_CHECKING:
+    from dock.events import EventBus
+
+DB_FILE_NAME = "dock.sqlite3"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Where journal.append leaves the events of the open transaction for publishing after commit.
+APPENDED_EVENTS = "dock.appended_events"
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(DockError):
+    """The database cannot be opened or migrated."""
+
+
+def make_engine(url_or_path: str | Path) -> Engine:
+    """An engine for a SQLite file path (or any SQLAlchemy URL, e.g. PostgreSQL)."""
+    url = str(url_or_path)
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    if not url.startswith("sqlite"):
+        return create_engine(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it is already there."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    @contextmanager
+    def transaction(self, bus: EventBus | None = None) -> Iterator[Session]:
+        """One transaction; after it commits, its journaled events go to `bus`.
+
+        Publishing after commit means a listener (MQTT, LEDs) never reports something that a
+        rollback then undid.
+        """
+        with self.sessions() as session:
+            with session.begin():
+                yield session
+            events = session.info.pop(APPENDED_EVENTS, [])
+        if bus is not None:
+            for appended in events:
+                bus.publish(appended)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(data_dir: Path) -> Database:
+    """Create data_dir if needed (private to the service), open and migrate the database."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseError(
+            f"cannot create the data folder {data_dir}: {error.strerror}; "
+            "set dock.data_dir to a writable folder"
+        ) from None
+    if not os.access(data_dir, os.W_OK):
+        raise DatabaseError(
+            f"the data folder {data_dir} is not writable: set dock.data_dir or fix its owner"
+        )
+    engine = make_engine(data_dir / DB_FILE_NAME)
+    migrate(engine)
+    return Database(engine, sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,174 @@
+"""The dock's tables, as SQLAlchemy 2 typed models.
+
+Kept to what PostgreSQL also runs (the central registry uses it): no SQLite-only SQL here.
+Serials and officer numbers in evidence rows (clips, quarantine, journal) are plain text, not
+foreign keys, on purpose: an evidence record must outlive and never depend on a ledger row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dock.db.types import UtcDateTime
+
+MAINTENANCE_STATES = ("in_service", "under_repair", "retired")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Officer(Base):
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    officer_number: Mapped[str] = mapped_column(String(32), unique=True)  # 警号
+    name: Mapped[str] = mapped_column(String(100))
+    unit_number: Mapped[str] = mapped_column(String(64))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Device(Base):
+    """A recorder in the ledger (台账).
+
+    pairing_key is a secret stored at rest in the dock's database: whoever reads the file can
+    command the recorder. The database lives in the service's private data_dir (mode 0700);
+    a later issue may move the key to a keyring or a TPM.
+    """
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    model: Mapped[str] = mapped_column(String(100))
+    firmware_version: Mapped[str] = mapped_column(String(64))
+    pairing_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    is_paired: Mapped[bool] = mapped_column(Boolean, default=False)
+    maintenance_state: Mapped[str] = mapped_column(String(16), default="in_service")
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Assignment(Base):
+    """Which officer a device belongs to, from when to when (open: assigned_to is None)."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    assigned_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    assigned_to: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    device: Mapped[Device] = relationship()
+    officer: Mapped[Officer] = relationship()
+
+
+class Custody(Base):
+    """One issue of a recorder to an officer, and its return (open: returned_at is None)."""
+
+    __tablename__ = "custody"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    bay: Mapped[int] = mapped_column(Integer)  # the bay it was taken from
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    return_bay: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    device: Mapped[Device] = relationship()
+    officer: Mapped[Officer] = relationship()
+
+
+class FirmwareSeen(Base):
+    __tablename__ = "firmware_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Bay(Base):
+    """The persisted state of one bay; `state` holds a dock.bays.states.BayState value."""
+
+    __tablename__ = "bays"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    device_serial: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Clip(Base):
+    """One stored clip with the classification the rules ask for (000 art.8, 001 art.9).
+
+    case_name and party stay empty until a custodian fills them in. sha256 is unique: the
+    same clip offered twice is recognised, never stored twice.
+    """
+
+    __tablename__ = "clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency: Mapped[str] = mapped_column(String(200))
+    dock_id: Mapped[str] = mapped_column(String(64))
+    bay: Mapped[int] = mapped_column(Integer)
+    device_serial: Mapped[str] = mapped_column(String(64), index=True)
+    officer_number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    recorded_start_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_end_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    stored_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    place: Mapped[str | None] = mapped_column(Text, nullable=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_important: Mapped[bool] = mapped_column(Boolean, default=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    handover_delay_s: Mapped[float] = mapped_column(Float)
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
+    case_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    party: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Quarantined(Base):
+    """A file on a recorder that was not taken in, and why.
+
+    source_path is text for display only (a non-UTF-8 name is stored escaped by the caller);
+    it is never used as a path.
+    """
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_serial: Mapped[str] = mapped_column(String(64), index=True)
+    bay: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class JournalRow(Base):
+    """One append-only, hash-chained journal entry; see dock.journal for the rules.
+
+    id is assigned by the journal (last id + 1), not by the database, because it is part of
+    the hashed contents and must be known before the row is written.
+    """
+
+    __tablename__ = "journal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    bay: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    device: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    data: Mapped[str] = mapped_column(Text)  # canonical JSON
+    # Unique: two writers that read the same head cannot both commit a row after it.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
