@@ -1,0 +1,275 @@
+"""Domain events: what happened at the dock, named in the past tense.
+
+Each event is a frozen dataclass with a stable `type` string (the journal's `type` column,
+the MQTT topic suffix, what the LEDs follow: renaming one breaks readers of old journals, so
+don't) and a `data()` dict of everything but `bay` and `device`, which have their own journal
+columns. Events are built with keywords only, so a reader sees what each value means.
+
+EventBus hands events to listeners after the transaction that journaled them commits
+(dock.db.Database.transaction does that), and calls each listener in its own try: one broken
+subscriber must not silence the audit log or the lights.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    type: ClassVar[str] = ""
+    bay: int | None = None
+    device: str | None = None  # the recorder's serial
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.type or cls.type in EVENT_TYPES:
+            raise TypeError(f"{cls.__name__} needs its own unique event type, got {cls.type!r}")
+        EVENT_TYPES[cls.type] = cls
+
+    def data(self) -> dict[str, Any]:
+        """The event's own fields as JSON-ready values (ISO UTC times, lists, plain strings)."""
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("bay", "device")
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+# -- docking and the pre-shift check ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderDocked(Event):
+    type: ClassVar[str] = "recorder.docked"
+    usb_port_path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderIdentified(Event):
+    type: ClassVar[str] = "recorder.identified"
+    model: str
+    firmware_version: str
+    protocol_version: int
+    is_key_proven: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckCompleted(Event):
+    type: ClassVar[str] = "check.completed"
+    verdict: str  # "READY" | "NOT READY"
+    reasons: tuple[str, ...] = ()  # the officer-facing reason texts
+    reason_codes: tuple[str, ...] = ()  # the stable codes (dock.check.Reason.code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClockSet(Event):
+    type: ClassVar[str] = "recorder.clock_set"
+    drift_before_s: float
+    drift_after_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderUndocked(Event):
+    type: ClassVar[str] = "recorder.undocked"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BayStateChanged(Event):
+    type: ClassVar[str] = "bay.state_changed"
+    from_state: str
+    to_state: str
+    trigger: str
+    reason: str = ""
+
+
+# -- the ledger (台账) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfficerRegistered(Event):
+    type: ClassVar[str] = "officer.registered"
+    officer_number: str
+    name: str
+    unit_number: str
+    unit_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceRegistered(Event):
+    type: ClassVar[str] = "device.registered"
+    model: str
+    firmware_version: str  # never the pairing key: the journal is read by many
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevicePaired(Event):
+    type: ClassVar[str] = "device.paired"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceAssigned(Event):
+    type: ClassVar[str] = "device.assigned"
+    officer_number: str
+    previous_officer_number: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceChanged(Event):
+    type: ClassVar[str] = "device.maintenance_changed"
+    state: str
+    previous_state: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareRecorded(Event):
+    type: ClassVar[str] = "device.firmware_recorded"
+    version: str
+    previous_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderIssued(Event):
+    type: ClassVar[str] = "recorder.issued"
+    officer_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderReturned(Event):
+    type: ClassVar[str] = "recorder.returned"
+    officer_number: str
+    issued_at: datetime
+
+
+# -- offload (issue 5) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipStored(Event):
+    type: ClassVar[str] = "clip.stored"
+    sha256: str
+    size_bytes: int
+    source_path: str
+    recorded_start_utc: datetime
+    handover_delay_s: float
+    is_late: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipAlreadyStored(Event):
+    type: ClassVar[str] = "clip.already_stored"
+    sha256: str
+    source_path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipQuarantined(Event):
+    type: ClassVar[str] = "clip.quarantined"
+    source_path: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationFailed(Event):
+    type: ClassVar[str] = "clip.verification_failed"
+    source_path: str
+    reason: str
+    expected_sha256: str | None = None
+    actual_sha256: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipDeletedFromRecorder(Event):
+    type: ClassVar[str] = "clip.deleted_from_recorder"
+    sha256: str
+    source_path: str
+    policy: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiskReserveReached(Event):
+    type: ClassVar[str] = "dock.disk_reserve_reached"
+    free_bytes: int
+    reserve_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffloadStarted(Event):
+    type: ClassVar[str] = "offload.started"
+    clip_count: int
+    total_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffloadProgress(Event):
+    type: ClassVar[str] = "offload.progress"
+    done_clips: int
+    total_clips: int
+    done_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffloadFinished(Event):
+    type: ClassVar[str] = "offload.finished"
+    stored_count: int
+    quarantined_count: int
+    failed_count: int
+
+
+# -- the bus ----------------------------------------------------------------------------------
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out to listeners, each isolated from the others' failures."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Add a listener; returns the function that removes it again."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, happened: Event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(happened)
+            except Exception:
+                # A failing listener is a bug in it: log the traceback, keep the others going.
+                log.exception("event listener %r failed on %s", listener, happened.type)
