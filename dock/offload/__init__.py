@@ -1,0 +1,1 @@
+"""Offload: clips off a recorder into the evidence store, proven exact (issue 5)."""
