@@ -23,7 +23,7 @@ class FrameError(Exception):
     """
 
     def __init__(self, reason, rest):
-        Exception.__init__(self, reason)
+        super().__init__(reason)
         self.reason = reason
         self.rest = rest
 

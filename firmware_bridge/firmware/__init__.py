@@ -1,0 +1,1 @@
+"""The reference recorder firmware (MicroPython subset); see recorder.py and board.py."""

