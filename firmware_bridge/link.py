@@ -124,18 +124,12 @@ class Link:
                 self._backlog.extend(self._reader.feed(data))
 
     def _drop_partial(self) -> None:
-        """Give up on a frame that stopped arriving; rescan its bytes past the sync.
-
-        A corrupted length can make noise look like the start of a long frame; rescanning
-        finds any whole frame hidden behind it instead of waiting for bytes never sent.
-        """
-        if not self._reader.has_partial():
-            return
-        self.stats.cut_frames += 1
-        rest = self._reader.buf[1:]
-        log.debug("dropped a cut frame #%d (%d bytes)", self.stats.cut_frames, len(rest) + 1)
-        self._reader.reset()
-        self._backlog.extend(self._reader.feed(rest))
+        if self._reader.has_partial():
+            self.stats.cut_frames += 1
+            log.debug(
+                "dropped a cut frame #%d (%d bytes)", self.stats.cut_frames, len(self._reader.buf)
+            )
+            self._backlog.extend(rescan_partial(self._reader))
 
     def _check(self, request: str, frame: Frame) -> messages.Message:
         try:
@@ -148,3 +142,14 @@ class Link:
         if reply.name != expected:
             raise ProtocolError(f"recorder answered {request} with {reply.name}, not {expected}")
         return reply
+
+
+def rescan_partial(reader: FrameReader) -> list[Frame | FrameError]:
+    """Give up on a frame that stopped arriving, and rescan its bytes past the sync.
+
+    Noise (or a corrupted length) can look like the header of a long frame; rescanning
+    finds any whole frame hidden behind it instead of waiting for bytes never sent.
+    """
+    rest = reader.buf[1:]
+    reader.reset()
+    return reader.feed(rest)
