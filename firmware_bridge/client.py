@@ -176,12 +176,12 @@ class RecorderClient:
             self.device_serial if self.device_serial is not None else self.hello().device_serial
         )
         dock_nonce = secrets.token_bytes(messages.NONCE_SIZE)
-        challenge = self.link.request("AuthBegin", {"dock_nonce": dock_nonce})
-        recorder_nonce = challenge.recorder_nonce
-        if len(recorder_nonce) != messages.NONCE_SIZE:
-            raise ProtocolError(f"recorder sent a nonce of {len(recorder_nonce)} bytes, not 16")
-        proof = auth.dock_proof(key, recorder_nonce, dock_nonce, serial)
         try:
+            challenge = self.link.request("AuthBegin", {"dock_nonce": dock_nonce})
+            recorder_nonce = challenge.recorder_nonce
+            if len(recorder_nonce) != messages.NONCE_SIZE:
+                raise ProtocolError(f"recorder sent a nonce of {len(recorder_nonce)} bytes, not 16")
+            proof = auth.dock_proof(key, recorder_nonce, dock_nonce, serial)
             accepted = self.link.request("AuthProve", {"dock_proof": proof})
         except Refused as err:
             if err.code == messages.ERR_AUTH_FAILED:
