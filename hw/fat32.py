@@ -1,0 +1,183 @@
+"""A FAT32 card image read without a kernel mount, read-only.
+
+pyfatfs parses and checks the boot sector and loads the FAT from a file opened "rb" (so it
+cannot write; its dirty-flag update only happens on writable files). Its directory and
+chain walkers follow the card's pointers without a bound, so directories and clusters are
+followed here instead (``hw.cluster_image``), and file data is read in whole extents:
+pyfatfs reads cluster by cluster, which is slow at small cluster sizes.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from pathlib import Path
+
+from hw.cluster_image import ClusterImageMassStorage, Geometry, Listed, Node
+from hw.mass_storage import EntryKind, MassStorageError, WalkBudget
+
+ATTR_VOLUME_ID = 0x08
+ATTR_DIRECTORY = 0x10
+ATTR_LONG_NAME = 0x0F
+MAX_DIR_BYTES = 65536 * 32  # the FAT spec's limit on entries per directory
+FAT32_EOC_MIN = 0x0FFFFFF7  # bad-cluster mark and end-of-chain both stop a chain
+
+
+class _HeaderOnlyPyFat:
+    """pyfatfs.PyFat without its unbounded root-directory walk at open."""
+
+    @staticmethod
+    def open(image: Path):
+        from pyfatfs.PyFat import PyFat
+
+        class _PyFat(PyFat):
+            def parse_root_dir(self) -> None:  # walked here, with bounds
+                pass
+
+        pf = _PyFat(lazy_load=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dirty flag, differing FATs: the walk checks
+            pf.open(str(image), read_only=True)
+        return pf
+
+
+def _lfn_checksum(short_name: bytes) -> int:
+    total = 0
+    for b in short_name:
+        total = (((total & 1) << 7) + (total >> 1) + b) & 0xFF
+    return total
+
+
+def _short_name(raw11: bytes, nt_flags: int) -> bytes:
+    base = raw11[:8].rstrip(b" ")
+    ext = raw11[8:11].rstrip(b" ")
+    if base[:1] == b"\x05":
+        base = b"\xe5" + base[1:]
+    if nt_flags & 0x08:
+        base = base.lower()
+    if nt_flags & 0x10:
+        ext = ext.lower()
+    return base + b"." + ext if ext else base
+
+
+def _decode_lfn(parts: dict[int, bytes]) -> bytes:
+    raw = b"".join(parts[i] for i in sorted(parts))
+    for i in range(0, len(raw), 2):
+        if raw[i : i + 2] == b"\0\0":
+            return raw[:i]
+    return raw.rstrip(b"\xff")
+
+
+class FatImageMassStorage(ClusterImageMassStorage):
+    """A FAT32 image (a card dump, or a test's mkfs.vfat image) as a MassStorage."""
+
+    eoc_min = FAT32_EOC_MIN
+
+    def __init__(self, image: Path | str) -> None:
+        super().__init__(image)
+        try:
+            pf = _HeaderOnlyPyFat.open(self.image)
+        except Exception as exc:  # pyfatfs raises several kinds on a bad boot sector
+            self.close()
+            raise MassStorageError(
+                f"{self.image.name}: not a readable FAT volume ({str(exc).splitlines()[0]}); "
+                "check the card on a PC."
+            ) from None
+        try:
+            if pf.fat_type != 32:
+                raise MassStorageError(
+                    f"{self.image.name}: FAT{pf.fat_type}, not FAT32; unsupported card."
+                )
+            bpb = pf.bpb_header
+            bps = bpb["BPB_BytsPerSec"]
+            total_sectors = bpb["BPB_TotSec32"] or bpb["BPB_TotSec16"]
+            self.geometry = Geometry(
+                heap_offset_bytes=pf.first_data_sector * bps,
+                cluster_bytes=pf.bytes_per_cluster,
+                cluster_count=(total_sectors - pf.first_data_sector) // bpb["BPB_SecPerClus"],
+            )
+            self.fat = pf.fat
+            self._root_cluster = bpb["BPB_RootClus"]
+            self._boot_label = bytes(bpb["BS_VolLab"]).rstrip(b" ").decode("ascii", "replace")
+        finally:
+            pf.close()
+        self._label: str | None = None
+
+    def root_node(self) -> Node:
+        return Node(self._root_cluster, MAX_DIR_BYTES)
+
+    def volume_label(self) -> str:
+        if self._label is None:
+            self.list_dir(self.root_node(), "/", None)
+        label = self._label or self._boot_label
+        return "" if label == "NO NAME" else label
+
+    def list_dir(self, node: Node, path: str, budget: WalkBudget | None) -> list[Listed]:
+        cb = self.geometry.cluster_bytes
+        limit = MAX_DIR_BYTES if node.size_bytes == 0 else min(node.size_bytes, MAX_DIR_BYTES)
+        chain = self._dir_chain(node.first_cluster, limit // cb, path)
+        out: list[Listed] = []
+        lfn: dict[int, bytes] = {}
+        lfn_sum = -1
+        for cluster in chain:
+            data = self.read_at(self.geometry.heap_offset_bytes + (cluster - 2) * cb, cb)
+            for off in range(0, cb, 32):
+                e = data[off : off + 32]
+                first = e[0]
+                if first == 0x00:
+                    return out
+                if first == 0xE5:
+                    lfn, lfn_sum = {}, -1
+                    continue
+                attr = e[11]
+                if attr & 0x3F == ATTR_LONG_NAME:
+                    if first & 0x40:
+                        lfn, lfn_sum = {}, e[13]
+                    lfn[first & 0x1F] = e[1:11] + e[14:26] + e[28:32]
+                    continue
+                if attr & ATTR_VOLUME_ID:
+                    if node.first_cluster == self._root_cluster and self._label is None:
+                        self._label = e[:11].rstrip(b" ").decode("ascii", "replace")
+                    lfn, lfn_sum = {}, -1
+                    continue
+                if lfn and lfn_sum == _lfn_checksum(e[:11]):
+                    raw = _decode_lfn(lfn)
+                    name = raw.decode("utf-16-le", "surrogatepass")
+                else:
+                    raw = _short_name(e[:11], e[12])
+                    if raw in (b".", b".."):
+                        lfn, lfn_sum = {}, -1
+                        continue  # the directory's own links, not entries
+                    name = raw.decode("utf-8", "surrogateescape")
+                lfn, lfn_sum = {}, -1
+                hi, lo, size = struct.unpack_from("<H4xHI", e, 20)
+                first_cluster = (hi << 16) | lo
+                if attr & ATTR_DIRECTORY:
+                    out.append(Listed(name, raw, EntryKind.DIR, Node(first_cluster, 0)))
+                else:
+                    out.append(Listed(name, raw, EntryKind.FILE, Node(first_cluster, size)))
+        return out
+
+    def _dir_chain(self, first: int, max_clusters: int, path: str) -> list[int]:
+        """A directory's clusters: until end of chain, at most max_clusters, no loops."""
+        chain: list[int] = []
+        seen: set[int] = set()
+        cluster = first
+        last_valid = self.geometry.cluster_count + 1
+        while True:
+            if not 2 <= cluster <= last_valid or cluster >= len(self.fat):
+                raise MassStorageError(
+                    f"{self.image.name}: directory {path!r} points outside the volume; "
+                    "the card's file system is corrupt, check it on a PC."
+                )
+            if cluster in seen or len(chain) >= max(max_clusters, 1):
+                raise MassStorageError(
+                    f"{self.image.name}: directory {path!r} has a looping or oversized cluster "
+                    "chain; the card's file system is corrupt, check it on a PC."
+                )
+            seen.add(cluster)
+            chain.append(cluster)
+            nxt = self.fat[cluster]
+            if nxt >= FAT32_EOC_MIN:
+                return chain
+            cluster = nxt
