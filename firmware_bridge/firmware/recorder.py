@@ -100,12 +100,17 @@ class Recorder:
     def receive(self, data):
         """Bytes from the host in, bytes to send back out (zero or more reply frames)."""
         out = []
-        for item in self._reader.feed(data):
-            if isinstance(item, Frame):
-                reply = self.handle(item)
-                out.append(encode_frame(reply.seq, reply.msg_id, reply.payload))
-            # A FrameError is dropped: the dock times out and retries the same frame.
+        for request in self.feed(data):
+            reply = self.handle(request)
+            out.append(encode_frame(reply.seq, reply.msg_id, reply.payload))
         return b"".join(out)
+
+    def feed(self, data):
+        """The whole request frames completed by `data`, in order; frame errors dropped.
+
+        A dropped frame gets no reply: the dock times out and retries the same frame.
+        """
+        return [item for item in self._reader.feed(data) if isinstance(item, Frame)]
 
     def on_line_idle(self):
         """The line went quiet mid-frame: drop the partial frame (FRAME_IDLE_MS)."""

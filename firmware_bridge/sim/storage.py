@@ -1,0 +1,164 @@
+"""The simulated recorder's card: a directory, a FAT32 image or an exFAT image.
+
+The card is what the dock later reads over USB mass storage, so the images are real file
+systems made by mkfs.vfat / mkfs.exfat, filled with mtools or through a FUSE mount, with
+the volume label set to the device serial as real recorders do. Deleting a clip through
+the protocol really removes it from the image. `location` is what a simulated hot-plug
+source shows the dock as the recorder's disk.
+"""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from firmware_bridge.sim.clips import GeneratedClip, write_clip_tree
+
+READ_CHUNK_BYTES = 1024 * 1024
+
+
+class StorageError(Exception):
+    """The simulated card could not be made or read; the message says what to do."""
+
+
+class Storage:
+    """What SimBoard needs from a card. Paths are card paths, `/`-separated, no leading `/`."""
+
+    kind = "abstract"
+
+    def __init__(self, location: Path, label: str) -> None:
+        self.location = location
+        self.label = label
+        self._lock = threading.Lock()
+        self._files: list[tuple[str, int]] | None = None
+
+    def list_files(self) -> list[tuple[str, int]]:
+        """Every regular file on the card as (path, size_bytes); cached until a delete."""
+        with self._lock:
+            if self._files is None:
+                self._files = sorted(self._scan())
+            return list(self._files)
+
+    def sha256(self, path: str) -> bytes:
+        with self._lock:
+            return self._sha256(path)
+
+    def delete(self, path: str) -> None:
+        with self._lock:
+            self._delete(path)
+            self._files = None
+
+    def total_bytes(self) -> int:
+        raise NotImplementedError
+
+    def free_bytes(self) -> int:
+        raise NotImplementedError
+
+    def _scan(self) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
+    def _sha256(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def _delete(self, path: str) -> None:
+        raise NotImplementedError
+
+
+def _hash_file(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(READ_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def scan_tree(root: Path) -> list[tuple[str, int]]:
+    """Regular files under root, symlinks not followed (a hostile card may hold loops)."""
+    found = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            full = Path(folder) / name
+            if full.is_file() and not full.is_symlink():
+                found.append((full.relative_to(root).as_posix(), full.stat().st_size))
+    return found
+
+
+def card_path(root: Path, path: str) -> Path:
+    """Resolve a card path inside root, refusing any that would leave it."""
+    full = (root / path).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise StorageError(f"card path {path!r} leaves the card; refused")
+    return full
+
+
+class DirectoryStorage(Storage):
+    """A card that is a plain directory: fastest, for most tests and for `make run`."""
+
+    kind = "dir"
+
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        label: str,
+        clips: list[GeneratedClip],
+        *,
+        capacity_bytes: int | None = None,
+    ) -> "DirectoryStorage":
+        root.mkdir(parents=True, exist_ok=True)
+        write_clip_tree(root, clips)
+        return cls(root, label, capacity_bytes=capacity_bytes)
+
+    def __init__(self, root: Path, label: str, *, capacity_bytes: int | None = None) -> None:
+        super().__init__(Path(root), label)
+        self.capacity_bytes = capacity_bytes
+
+    def total_bytes(self) -> int:
+        if self.capacity_bytes is not None:
+            return self.capacity_bytes
+        return shutil.disk_usage(self.location).total
+
+    def free_bytes(self) -> int:
+        if self.capacity_bytes is not None:
+            used = sum(size for _, size in self.list_files())
+            return max(self.capacity_bytes - used, 0)
+        return shutil.disk_usage(self.location).free
+
+    def _scan(self) -> list[tuple[str, int]]:
+        return scan_tree(self.location)
+
+    def _sha256(self, path: str) -> bytes:
+        return _hash_file(card_path(self.location, path))
+
+    def _delete(self, path: str) -> None:
+        card_path(self.location, path).unlink()
+
+
+def make_storage(
+    kind: str,
+    location: Path,
+    label: str,
+    clips: list[GeneratedClip],
+    *,
+    capacity_bytes: int | None = None,
+    cluster_bytes: int | None = None,
+) -> Storage:
+    """Make a card of `kind` ("dir", "fat32" or "exfat") at `location`, holding `clips`."""
+    from firmware_bridge.sim.images import ExfatImageStorage, Fat32ImageStorage
+
+    if kind == "dir":
+        return DirectoryStorage.create(location, label, clips, capacity_bytes=capacity_bytes)
+    if kind in ("fat32", "exfat"):
+        image_cls = Fat32ImageStorage if kind == "fat32" else ExfatImageStorage
+        with tempfile.TemporaryDirectory(prefix="sim-card-") as staging:
+            write_clip_tree(Path(staging), clips)
+            return image_cls.create(
+                location,
+                label,
+                Path(staging),
+                capacity_bytes=capacity_bytes,
+                cluster_bytes=cluster_bytes,
+            )
+    raise StorageError(f"unknown storage kind {kind!r}; use dir, fat32 or exfat")
