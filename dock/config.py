@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -175,7 +175,14 @@ class Settings:
         return self.dock.data_dir / "dock.sqlite3"
 
 
-_SECTIONS = {f.name: f.default_factory for f in fields(Settings) if f.name != "source"}
+_SECTIONS: dict[str, type[Any]] = {
+    "dock": DockSettings,
+    "bays": BaysSettings,
+    "check": CheckSettings,
+    "offload": OffloadSettings,
+    "link": LinkSettings,
+    "mqtt": MqttSettings,
+}
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -212,7 +219,7 @@ def parse_settings(table: Mapping[str, Any], base_dir: Path, source: Path | None
         section = table.get(name, {})
         if not isinstance(section, dict):
             raise ConfigError(f"config: {name} = {_show(section)}: must be a table [{name}]")
-        built[name] = _build(factory, section, name)  # type: ignore[arg-type]
+        built[name] = _build(factory, section, name)
     settings = Settings(**built, source=source)
     return _cross_checked(settings, base_dir)
 
@@ -285,10 +292,11 @@ def settings_as_table(settings: Settings) -> dict[str, dict[str, Any]]:
 def _defaults_are_valid() -> None:
     """Every default must pass its own rule; a wrong default is a bug caught at import."""
     for factory in _SECTIONS.values():
-        for f in fields(factory):  # type: ignore[arg-type]
-            default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
-            if not isinstance(default, tuple | Mapping):
-                f.metadata["rule"](str(default) if isinstance(default, Path) else default)
+        section = factory()
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if not isinstance(value, tuple | Mapping):  # those were built by their rule
+                f.metadata["rule"](value)
 
 
 _defaults_are_valid()
