@@ -1,0 +1,373 @@
+"""Recorder volumes from real FAT32 and exFAT images and directories, read without a mount.
+
+Images are made with mkfs.vfat/mtools and mkfs.exfat (filled through loop + FUSE as root),
+and every clip read back must hash exactly like the original.
+"""
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dock.offload.copy import copy_and_hash
+from dock.offload.source import ListedClip, QuarantineCode, classify
+from dock.offload.store import EvidenceStore
+from hw.exfat import ExfatImageMassStorage
+from hw.fat32 import FatImageMassStorage
+from hw.mass_storage import (
+    BlockDevice,
+    DirectoryMassStorage,
+    EntryKind,
+    MassStorageError,
+    MountedMassStorage,
+    WalkLimits,
+    WrongVolume,
+)
+
+LABEL = "ZFY00001"
+
+
+def clip_bytes(size: int, seed: int) -> bytes:
+    return hashlib.shake_256(seed.to_bytes(4, "big")).digest(size)
+
+
+def make_card_tree(root: Path) -> dict[str, bytes]:
+    """A recorder's card: date directories of clips, sizes across cluster boundaries."""
+    files = {
+        "DCIM/20261122/20261122_180101_0001.MP4": clip_bytes(300_001, 1),
+        "DCIM/20261123/20261123_081502_0002.MP4": clip_bytes(1 << 20, 2),
+        "DCIM/20261123/20261123_093000_0003.MP4": clip_bytes(32768 * 3 + 1, 3),
+        "DCIM/20261123/Clip-xx.mp4": clip_bytes(4097, 4),
+        "DCIM/20261123/Note-yy.wav": clip_bytes(511, 5),
+        "DCIM/20261123/Odd-zzz.mp4": clip_bytes(2000, 6),
+    }
+    for rel, data in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return files
+
+
+def make_fat32(tmp_path: Path, sectors_per_cluster: int, files_root: Path) -> Path:
+    image = tmp_path / f"card-s{sectors_per_cluster}.img"
+    size_mb = 2200 if sectors_per_cluster == 64 else 48  # FAT32 needs >= 65525 clusters
+    subprocess.run(["truncate", "-s", f"{size_mb}M", str(image)], check=True)
+    subprocess.run(
+        ["mkfs.vfat", "-F", "32", "-s", str(sectors_per_cluster), "-n", LABEL, str(image)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["mcopy", "-s", "-i", str(image), str(files_root / "DCIM"), "::/"], check=True)
+    return image
+
+
+def read_all(volume) -> dict[str, bytes]:
+    out = {}
+    for entry in volume.walk():
+        if entry.kind is EntryKind.FILE:
+            with volume.open(entry) as f:
+                out[entry.path] = f.read()
+    return out
+
+
+def sha_map(files: dict[str, bytes]) -> dict[str, str]:
+    return {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
+
+
+@pytest.fixture(scope="module")
+def card_files(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
+    root = tmp_path_factory.mktemp("card")
+    return root, make_card_tree(root)
+
+
+@pytest.fixture(scope="module", params=[64, 1], ids=["32KiB-clusters", "512B-clusters"])
+def fat_image(request, tmp_path_factory, card_files) -> Path:
+    return make_fat32(tmp_path_factory.mktemp("fat"), request.param, card_files[0])
+
+
+def test_fat32_image_clips_read_byte_exact(fat_image, card_files):
+    volume = FatImageMassStorage(fat_image)
+    try:
+        assert sha_map(read_all(volume)) == sha_map(card_files[1])
+    finally:
+        volume.close()
+
+
+def test_fat32_volume_label_is_read(fat_image):
+    volume = FatImageMassStorage(fat_image)
+    assert volume.volume_label() == LABEL
+    volume.close()
+
+
+def test_reading_a_fat32_image_never_writes_to_it(fat_image):
+    def fingerprint():
+        st = fat_image.stat()
+        with open(fat_image, "rb") as f:
+            head = hashlib.sha256(f.read(4 << 20)).hexdigest()  # boot sector, FATs, root dir
+        return st.st_mtime_ns, st.st_size, head
+
+    before = fingerprint()
+    volume = FatImageMassStorage(fat_image)
+    read_all(volume)
+    volume.close()
+    assert fingerprint() == before
+
+
+def test_fat32_clip_copies_into_the_store_with_its_hash(fat_image, card_files, tmp_path):
+    store = EvidenceStore(tmp_path / "store", reserve_bytes=0)
+    volume = FatImageMassStorage(fat_image)
+    entry = next(e for e in volume.walk() if e.path.endswith("0002.MP4"))
+    want = hashlib.sha256(card_files[1][entry.path]).hexdigest()
+    with volume.open(entry) as src:
+        result = copy_and_hash(src, entry.size_bytes, store, expected_sha256=want)
+    volume.close()
+    assert result.is_verified and store.verify(want)
+
+
+def patch_lfn(image: Path, old: str, new_units: list[int]) -> None:
+    """Rewrite a one-slot long name in place (mtools refuses hostile names)."""
+    data = bytearray(image.read_bytes()[: 64 << 20])
+    pos = data.find(old[:5].encode("utf-16-le"))
+    assert pos > 0, f"LFN for {old} not found"
+    start = pos - 1
+    units = (new_units + [0] + [0xFFFF] * 13)[:13]
+    raw = struct.pack("<13H", *units)
+    with open(image, "r+b") as f:
+        f.seek(start + 1)
+        f.write(raw[:10])
+        f.seek(start + 14)
+        f.write(raw[10:22])
+        f.seek(start + 28)
+        f.write(raw[22:26])
+
+
+def test_hostile_fat32_names_are_quarantined_while_good_clips_come_through(tmp_path, card_files):
+    image = make_fat32(tmp_path, 1, card_files[0])
+    patch_lfn(image, "Clip-xx.mp4", [ord(c) for c in "../../e.mp4"])
+    patch_lfn(image, "Note-yy.wav", [ord(c) for c in ".."])
+    patch_lfn(image, "Odd-zzz.mp4", [0xD800] + [ord(c) for c in "dd-zzz.mp4"])
+    volume = FatImageMassStorage(image)
+    result = classify(volume.walk())
+    codes = sorted((q.code, q.reason) for q in result.quarantine)
+    assert sorted(c for c, _ in codes) == sorted(
+        [QuarantineCode.UNSAFE_NAME, QuarantineCode.UNSAFE_NAME, QuarantineCode.NOT_UTF8]
+    )
+    assert all("\n" not in r for _, r in codes)
+    taken = {t.entry.path for t in result.take}
+    assert taken == {p for p in card_files[1] if p.endswith(("0001.MP4", "0002.MP4", "0003.MP4"))}
+    volume.close()
+
+
+def corrupt_fat_entry(image: Path, cluster: int, value: int) -> None:
+    """Write one FAT32 entry in every FAT copy, as a damaged card would have it."""
+    with open(image, "rb") as f:
+        boot = f.read(512)
+    bps, reserved, nfats = struct.unpack_from("<HxHB", boot, 11)
+    fat_sectors = struct.unpack_from("<I", boot, 36)[0]
+    with open(image, "r+b") as f:
+        for i in range(nfats):
+            f.seek((reserved + i * fat_sectors) * bps + cluster * 4)
+            f.write(struct.pack("<I", value))
+
+
+@pytest.mark.timeout(20)
+def test_cluster_chain_loop_in_a_file_is_an_error_not_a_hang(tmp_path, card_files):
+    image = make_fat32(tmp_path, 1, card_files[0])
+    volume = FatImageMassStorage(image)
+    entry = next(e for e in volume.walk() if e.path.endswith("0002.MP4"))
+    first = entry.locator.first_cluster
+    volume.close()
+    corrupt_fat_entry(image, first + 3, first + 1)  # cluster 4 of the file points back to 2
+    volume = FatImageMassStorage(image)
+    entry = next(e for e in volume.walk() if e.path.endswith("0002.MP4"))
+    with pytest.raises(MassStorageError, match="loops") as caught:
+        volume.open(entry)
+    assert "\n" not in str(caught.value)
+    volume.close()
+
+
+@pytest.mark.timeout(20)
+def test_root_directory_chain_loop_is_an_error_not_a_hang(tmp_path, card_files):
+    image = make_fat32(tmp_path, 1, card_files[0])
+    corrupt_fat_entry(image, 2, 2)  # the root directory's cluster points to itself
+    volume = FatImageMassStorage(image)
+    with pytest.raises(MassStorageError):
+        list(volume.walk())
+    volume.close()
+
+
+def test_garbage_image_is_refused_with_one_line(tmp_path):
+    junk = tmp_path / "junk.img"
+    junk.write_bytes(clip_bytes(1 << 20, 9))
+    for reader in (FatImageMassStorage, ExfatImageMassStorage):
+        with pytest.raises(MassStorageError) as caught:
+            reader(junk)
+        assert "\n" not in str(caught.value)
+
+
+def exfat_missing_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "exFAT fixture needs root for losetup and FUSE"
+    if not Path("/dev/loop-control").exists():
+        return "no /dev/loop-control: loop devices unavailable"
+    if not Path("/dev/fuse").exists() or shutil.which("mount.exfat-fuse") is None:
+        return "no FUSE or mount.exfat-fuse"
+    return None
+
+
+@pytest.fixture(scope="module")
+def exfat_image(tmp_path_factory, card_files) -> Path:
+    reason = exfat_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("exfat")
+    image, mnt = work / "card.img", work / "mnt"
+    mnt.mkdir()
+    subprocess.run(["truncate", "-s", "64M", str(image)], check=True)
+    subprocess.run(["mkfs.exfat", "-L", LABEL, str(image)], check=True, capture_output=True)
+    loop = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        subprocess.run(["mount.exfat-fuse", loop, str(mnt)], check=True, capture_output=True)
+        try:
+            shutil.copytree(card_files[0] / "DCIM", mnt / "DCIM")
+            (mnt / "DCIM" / "frag").mkdir()
+            for i in range(3):  # interleaved appends make FAT-chained, fragmented files
+                for name in ("a.mp4", "b.mp4"):
+                    with open(mnt / "DCIM" / "frag" / name, "ab") as f:
+                        f.write(clip_bytes(70_000, 100 + i + (name == "b.mp4") * 10))
+                        f.flush()
+                        os.fsync(f.fileno())
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)
+    return image
+
+
+def test_exfat_image_clips_read_byte_exact(exfat_image, card_files):
+    volume = ExfatImageMassStorage(exfat_image)
+    got = read_all(volume)
+    volume.close()
+    want = dict(card_files[1])
+    for name, seed in (("a.mp4", 100), ("b.mp4", 110)):
+        want[f"DCIM/frag/{name}"] = b"".join(clip_bytes(70_000, seed + i) for i in range(3))
+    assert sha_map(got) == sha_map(want)
+
+
+def test_exfat_volume_label_is_read(exfat_image):
+    volume = ExfatImageMassStorage(exfat_image)
+    assert volume.volume_label() == LABEL
+    volume.close()
+
+
+def test_hostile_directory_entries_are_quarantined_while_good_clips_come_through(tmp_path):
+    card = tmp_path / "card"
+    files = make_card_tree(card)
+    day = card / "DCIM" / "20261123"
+    (day / "link.mp4").symlink_to("/etc/passwd")
+    (day / "escape").symlink_to("/etc")
+    os.mkfifo(day / "pipe.mp4")
+    (day / "empty.mp4").write_bytes(b"")
+    with open(os.path.join(os.fsencode(day), b"bad-\xff.mp4"), "wb") as f:
+        f.write(b"x" * 10)
+    listing = {p: ListedClip(p, len(d)) for p, d in files.items()}
+    listing["DCIM/20261123/Clip-xx.mp4"] = ListedClip("DCIM/20261123/Clip-xx.mp4", 1)
+    listing["../../etc/shadow"] = ListedClip("../../etc/shadow", 5)
+    volume = DirectoryMassStorage(card, label=LABEL)
+    result = classify(volume.walk(), listing)
+    reasons = {q.code: q for q in result.quarantine if q.code is not QuarantineCode.NOT_LISTED}
+    assert set(reasons) == {
+        QuarantineCode.SYMLINK,
+        QuarantineCode.DEVICE,
+        QuarantineCode.SIZE_MISMATCH,
+        QuarantineCode.MISSING,
+        QuarantineCode.EMPTY,
+        QuarantineCode.NOT_UTF8,
+    }
+    assert reasons[QuarantineCode.NOT_UTF8].path == "DCIM/20261123/bad-\udcff.mp4"
+    assert reasons[QuarantineCode.MISSING].path == "../../etc/shadow"
+    assert "1 in the recorder's listing" in reasons[QuarantineCode.SIZE_MISMATCH].reason
+    assert [q.code for q in result.quarantine if q.code is QuarantineCode.SYMLINK] == [
+        QuarantineCode.SYMLINK
+    ] * 2
+    assert all("\n" not in q.reason for q in result.quarantine)
+    store = EvidenceStore(tmp_path / "store", reserve_bytes=0)
+    for take in result.take:
+        with volume.open(take.entry) as src:
+            copy_and_hash(src, take.entry.size_bytes, store)
+    good = {p: d for p, d in files.items() if not p.endswith("Clip-xx.mp4")}
+    assert sorted(t.entry.path for t in result.take) == sorted(good)
+    assert all(store.verify(hashlib.sha256(d).hexdigest()) for d in good.values())
+
+
+def test_without_a_listing_each_hostile_kind_gets_its_own_reason(tmp_path):
+    card = tmp_path / "card"
+    (card / "DCIM").mkdir(parents=True)
+    (card / "DCIM" / "ok.mp4").write_bytes(b"clip")
+    (card / "DCIM" / "empty.mp4").write_bytes(b"")
+    with open(os.path.join(os.fsencode(card / "DCIM"), b"\xfe\xff.mp4"), "wb") as f:
+        f.write(b"clip2")
+    (card / "DCIM" / "big.mp4").write_bytes(b"0123456789")
+    result = classify(DirectoryMassStorage(card).walk(), max_file_bytes=8)
+    by_path = {q.path: q for q in result.quarantine}
+    assert by_path["DCIM/empty.mp4"].code is QuarantineCode.EMPTY
+    assert by_path["DCIM/big.mp4"].code is QuarantineCode.OVERSIZED
+    bad = by_path["DCIM/\udcfe\udcff.mp4"]
+    assert bad.code is QuarantineCode.NOT_UTF8 and bad.path_hex == b"DCIM/\xfe\xff.mp4".hex()
+    assert [t.entry.path for t in result.take] == ["DCIM/ok.mp4"]
+
+
+def test_symlinked_directory_is_never_walked_into(tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "outside").symlink_to(tmp_path)
+    entries = list(DirectoryMassStorage(card).walk())
+    assert [(e.path, e.kind) for e in entries] == [("outside", EntryKind.SYMLINK)]
+
+
+def test_walk_deeper_than_the_limit_stops_with_one_line(tmp_path):
+    deep = tmp_path / "card"
+    (deep / "a" / "b" / "c" / "d").mkdir(parents=True)
+    with pytest.raises(MassStorageError, match="deeper than 2") as caught:
+        list(DirectoryMassStorage(deep).walk(WalkLimits(max_depth=2)))
+    assert "\n" not in str(caught.value)
+
+
+def test_walk_with_more_entries_than_the_limit_stops(tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    for i in range(20):
+        (card / f"{i}.mp4").write_bytes(b"x")
+    with pytest.raises(MassStorageError, match="more than 10 entries"):
+        list(DirectoryMassStorage(card).walk(WalkLimits(max_entries=10)))
+
+
+def test_a_stranger_stick_in_the_bay_is_refused(tmp_path):
+    calls = []
+    stick = BlockDevice(node="/dev/sdz1", label="KINGSTON", serial="AA11", fs_type="vfat")
+    with pytest.raises(WrongVolume, match="not recorder ZFY00001"):
+        MountedMassStorage(
+            "1-1.2", "ZFY00001", tmp_path / "mnt", find=lambda port: [stick], run=calls.append
+        )
+    assert calls == []
+
+
+def test_recorder_volume_is_mounted_read_only_nosuid_nodev_noexec_and_unmounted(tmp_path):
+    calls = []
+    disk = BlockDevice(node="/dev/sdz1", label="ZFY00001", serial="", fs_type="vfat")
+    mnt = tmp_path / "mnt"
+    volume = MountedMassStorage(
+        "1-1.2", "ZFY00001", mnt, find=lambda port: [disk], run=calls.append
+    )
+    assert volume.volume_label() == "ZFY00001"
+    volume.close()
+    assert calls == [
+        ["mount", "-o", "ro,nosuid,nodev,noexec", "/dev/sdz1", str(mnt)],
+        ["umount", str(mnt)],
+    ]
