@@ -23,6 +23,7 @@ from firmware_bridge.sim.storage import Storage
 
 POLL_S = 0.02
 READ_BYTES = 4096
+DISCONNECT_DELAY_S = 0.1
 
 
 class SimRecorder:
@@ -131,6 +132,11 @@ class SimRecorder:
         with self.lock:
             self.recorder.on_usb_detached()
 
+    def _unplug_soon(self) -> None:
+        # Let the half frame reach the host before the port vanishes, as on a real cable.
+        time.sleep(DISCONNECT_DELAY_S)
+        self.unplug()
+
     def _loop(self) -> None:
         master = self._master
         assert master is not None
@@ -177,7 +183,7 @@ class SimRecorder:
             limit = faults.disconnect_after_frames
             if limit is not None and self.frames_sent > limit:
                 self._write(frame[: len(frame) // 2])
-                threading.Thread(target=self.unplug, daemon=True).start()
+                threading.Thread(target=self._unplug_soon, daemon=True).start()
                 return False
             if faults.corrupt_frame_every and self.frames_sent % faults.corrupt_frame_every == 0:
                 frame = frame[:-1] + bytes([frame[-1] ^ 0xFF])
