@@ -266,13 +266,11 @@ def ledger_command(
     limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
 ) -> None:
     """The ledger: issue, return, assignment and maintenance history."""
-    kinds = ("device.", "officer.", "recorder.issued", "recorder.returned")
     with _transaction(ctx) as session:
         if serial is not None:
             rows = ledger.device_history(session, serial, limit=limit)
         else:
-            rows = journal.latest(session, limit=limit * 5)
-    rows = [r for r in rows if r.type.startswith(kinds)][-limit:]
+            rows = ledger.history(session, limit=limit)
     _print(_journal_table(rows))
 
 
@@ -290,6 +288,8 @@ def journal_command(
 
 def _journal_table(rows: list[journal.JournalEntry]) -> Table:
     table = Table("#", "time (UTC)", "event", "actor", "bay", "device", "details")
+    for column in table.columns[:4]:
+        column.no_wrap = True
     for r in rows:
         details = ", ".join(f"{k}={v}" for k, v in r.data.items() if v not in (None, "", []))
         bay = "" if r.bay is None else str(r.bay)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from dock.db.database import APPENDED_EVENTS
@@ -100,8 +100,8 @@ def _iso(moment: datetime) -> str:
 def append(session: Session, event: Event, *, actor: str, at: datetime) -> JournalEntry:
     """Add `event` as the next row, in the caller's open transaction; commit is theirs.
 
-    The event is also kept on the session so dock.db.Database.transaction can publish it to
-    the EventBus once the transaction has committed.
+    The event is also kept on the session; dock.db.Database publishes it to its EventBus
+    once the transaction has committed (and drops it on rollback).
     """
     if at.tzinfo is None:
         raise ValueError("journal times are aware UTC datetimes; use the injected Clock")
@@ -154,11 +154,18 @@ def read_after(session: Session, cursor: int, limit: int = 100) -> list[JournalE
     return [_entry(row) for row in rows]
 
 
-def latest(session: Session, limit: int = 20, device: str | None = None) -> list[JournalEntry]:
-    """The newest rows (of one device, if given), oldest first."""
+def latest(
+    session: Session,
+    limit: int = 20,
+    device: str | None = None,
+    type_prefixes: tuple[str, ...] = (),
+) -> list[JournalEntry]:
+    """The newest rows, oldest first; only one device's, or types starting with a prefix."""
     query = select(JournalRow).order_by(JournalRow.id.desc()).limit(limit)
     if device is not None:
         query = query.where(JournalRow.device == device)
+    if type_prefixes:
+        query = query.where(or_(*(JournalRow.type.startswith(p) for p in type_prefixes)))
     return [_entry(row) for row in reversed(list(session.scalars(query)))]
 
 

@@ -4,7 +4,7 @@ The rules (001 art.6, 002 art.4, 003 art.12-13) ask for one named person per rec
 record of issue and return. Every change here runs inside the caller's transaction and
 appends its journal row there, so the change and its record commit together:
 
-    with db.transaction(bus) as session:
+    with db.transaction() as session:  # db = open_database(data_dir, bus)
         ledger.assign(session, "RX-0042", "310115", actor="cli:li", at=clock.now_utc())
 
 The database side does no I/O. Writing the pairing key and the identity record to a
@@ -40,7 +40,6 @@ from dock.events import (
 
 if TYPE_CHECKING:
     from dock.db.database import Database
-    from dock.events import EventBus
 
 PAIRING_KEY_BYTES = 32
 
@@ -262,10 +261,19 @@ def current_holder(session: Session, serial: str) -> Officer | None:
     return custody.officer if custody is not None else None
 
 
+# Journal types that make up the ledger's history (registration, assignment, issue, ...).
+LEDGER_EVENT_PREFIXES = ("device.", "officer.", "recorder.issued", "recorder.returned")
+
+
 def device_history(session: Session, serial: str, limit: int = 200) -> list[journal.JournalEntry]:
     """The recorder's ledger history as journaled: registration, assignments, issues, ..."""
     get_device(session, serial)
-    return journal.latest(session, limit=limit, device=serial)
+    return journal.latest(session, limit=limit, device=serial, type_prefixes=LEDGER_EVENT_PREFIXES)
+
+
+def history(session: Session, limit: int = 200) -> list[journal.JournalEntry]:
+    """The whole ledger's newest entries, all devices and officers."""
+    return journal.latest(session, limit=limit, type_prefixes=LEDGER_EVENT_PREFIXES)
 
 
 def ledger_facts(session: Session, serial: str, *, is_key_proven: bool) -> LedgerFacts:
@@ -337,7 +345,6 @@ def pair_recorder(
     *,
     actor: str,
     clock: Clock,
-    bus: EventBus | None = None,
 ) -> None:
     """Write the registered key to the recorder, then record that it was accepted.
 
@@ -346,7 +353,7 @@ def pair_recorder(
     with db.transaction() as session:
         key = get_device(session, serial).pairing_key
     recorder.pair(key)
-    with db.transaction(bus) as session:
+    with db.transaction() as session:
         mark_paired(session, serial, actor=actor, at=clock.now_utc())
 
 

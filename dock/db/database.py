@@ -81,32 +81,46 @@ def migrate(engine: Engine) -> None:
 
 @dataclass
 class Database:
+    """The engine, its sessions, and the bus that hears about committed journal rows.
+
+    Any session from `sessions` publishes the events it journaled to `bus` right after its
+    transaction commits, and forgets them on rollback: a listener (MQTT, LEDs) never reports
+    something a rollback undid. Limitation: events journaled inside a SAVEPOINT that rolls
+    back are still published when the outer transaction commits; journal outside them.
+    """
+
     engine: Engine
     sessions: sessionmaker[Session]
+    bus: EventBus | None = None
+
+    def __post_init__(self) -> None:
+        event.listen(self.sessions, "after_commit", self._publish_committed)
+        event.listen(self.sessions, "after_rollback", _forget_events)
+
+    def _publish_committed(self, session: Session) -> None:
+        appended = session.info.pop(APPENDED_EVENTS, [])
+        if self.bus is not None:
+            for happened in appended:
+                self.bus.publish(happened)
 
     def session(self) -> Session:
         return self.sessions()
 
     @contextmanager
-    def transaction(self, bus: EventBus | None = None) -> Iterator[Session]:
-        """One transaction; after it commits, its journaled events go to `bus`.
-
-        Publishing after commit means a listener (MQTT, LEDs) never reports something that a
-        rollback then undid.
-        """
-        with self.sessions() as session:
-            with session.begin():
-                yield session
-            events = session.info.pop(APPENDED_EVENTS, [])
-        if bus is not None:
-            for appended in events:
-                bus.publish(appended)
+    def transaction(self) -> Iterator[Session]:
+        """A new session in one transaction: commits at the end, rolls back on an exception."""
+        with self.sessions() as session, session.begin():
+            yield session
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def open_database(data_dir: Path) -> Database:
+def _forget_events(session: Session) -> None:
+    session.info.pop(APPENDED_EVENTS, None)
+
+
+def open_database(data_dir: Path, bus: EventBus | None = None) -> Database:
     """Create data_dir if needed (private to the service), open and migrate the database."""
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -121,4 +135,4 @@ def open_database(data_dir: Path) -> Database:
         )
     engine = make_engine(data_dir / DB_FILE_NAME)
     migrate(engine)
-    return Database(engine, sessionmaker(engine, expire_on_commit=False))
+    return Database(engine, sessionmaker(engine, expire_on_commit=False), bus)

@@ -211,8 +211,9 @@ def test_row_inserted_in_the_middle_is_found_where_the_chain_stops_matching(db, 
 def test_rolled_back_transaction_leaves_no_journal_row_and_publishes_nothing(db, clock):
     bus, seen = EventBus(), []
     bus.subscribe(seen.append)
+    db.bus = bus
     event = RecorderDocked(bay=1, device="RX-1", usb_port_path="1-1.1")
-    with pytest.raises(RuntimeError), db.transaction(bus) as session:
+    with pytest.raises(RuntimeError), db.transaction() as session:
         journal.append(session, event, actor="bay", at=clock.now_utc())
         raise RuntimeError("the state change failed")
     with db.transaction() as session:
@@ -228,7 +229,8 @@ def test_listeners_run_after_commit_and_see_the_committed_row(db, clock):
             seen_rows.append(len(journal.read_after(other, 0)))
 
     bus.subscribe(listener)
-    with db.transaction(bus) as session:
+    db.bus = bus
+    with db.transaction() as session:
         journal.append(
             session,
             RecorderDocked(bay=1, device="RX-1", usb_port_path="1-1.1"),
@@ -249,8 +251,9 @@ def test_a_failing_listener_does_not_stop_the_others(db, clock, caplog):
     bus, seen = EventBus(), []
     bus.subscribe(lambda _e: 1 / 0)
     bus.subscribe(seen.append)
+    db.bus = bus
     event = RecorderDocked(bay=1, device="RX-1", usb_port_path="1-1.1")
-    with db.transaction(bus) as session:
+    with db.transaction() as session:
         journal.append(session, event, actor="bay", at=clock.now_utc())
     assert seen == [event]
     assert "event listener" in caplog.text
@@ -307,3 +310,21 @@ def test_concurrent_appends_from_four_bay_threads_keep_one_valid_chain(db, clock
     with db.transaction() as session:
         triggers = {e.data["trigger"] for e in journal.read_after(session, 0, limit=1000)}
     assert triggers == {f"{bay}-{n}" for bay in range(1, 5) for n in range(per_thread)}
+
+
+def test_a_long_lived_session_publishes_each_commit_once_and_forgets_rollbacks(db, clock):
+    bus, seen = EventBus(), []
+    bus.subscribe(seen.append)
+    db.bus = bus
+    docked = [
+        RecorderDocked(bay=bay, device="RX-1", usb_port_path=f"1-1.{bay}") for bay in (1, 2, 3)
+    ]
+    with db.session() as session:
+        with session.begin():
+            journal.append(session, docked[0], actor="bay", at=clock.now_utc())
+        with pytest.raises(RuntimeError), session.begin():
+            journal.append(session, docked[1], actor="bay", at=clock.now_utc())
+            raise RuntimeError("undone")
+        with session.begin():
+            journal.append(session, docked[2], actor="bay", at=clock.now_utc())
+    assert seen == [docked[0], docked[2]]
