@@ -51,14 +51,17 @@ class SerialTransport:
                 path, timeout=0, write_timeout=write_timeout_s, exclusive=True
             )
         except (serial.SerialException, OSError) as err:
-            raise TransportClosed(f"cannot open {path}: {_reason(err)}") from None
+            raise TransportClosed(
+                f"cannot open {path} ({_reason(err)}): check the recorder is docked "
+                "and no other program holds the port"
+            ) from None
 
     def write(self, data: bytes) -> None:
         try:
             self._port.write(data)
             self._port.flush()
         except (serial.SerialException, OSError) as err:
-            raise TransportClosed(f"{self.path}: write failed: {_reason(err)}") from None
+            raise TransportClosed(_gone(self.path, "write", err)) from None
 
     def read(self, max_bytes: int, timeout_s: float) -> bytes:
         try:
@@ -71,10 +74,17 @@ class SerialTransport:
             return bytes(self._port.read(max(1, min(self._port.in_waiting, max_bytes))))
         except (serial.SerialException, OSError, TypeError, ValueError) as err:
             # A port closed under us by another thread shows up as TypeError or ValueError.
-            raise TransportClosed(f"{self.path}: read failed: {_reason(err)}") from None
+            raise TransportClosed(_gone(self.path, "read", err)) from None
 
     def close(self) -> None:
         self._port.close()
+
+
+def _gone(path: str, what: str, err: BaseException) -> str:
+    return (
+        f"recorder port {path} went away ({what}: {_reason(err)}): "
+        "it was unplugged or lost power; dock it again"
+    )
 
 
 def _reason(err: BaseException) -> str:
