@@ -1,0 +1,193 @@
+"""What happens when a recorder lands in a bay: identify it, prove it is ours, check it.
+
+The conversation follows PROTOCOL.md ("A docking conversation") and moves the bay's state
+machine at each step. Database transactions stay short and never span a link request: a
+recorder that stops answering must not hold the journal's write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+from dock import ledger
+from dock.bays.machine import ACTOR, BayMachine
+from dock.bays.states import BayState, Trigger
+from dock.check import (
+    CheckLimits,
+    ClockOutcome,
+    LedgerFacts,
+    RecorderFacts,
+    Verdict,
+    judge,
+    judge_ledger,
+)
+from dock.clock import Clock
+from dock.config import CheckSettings
+from dock.db.models import Device
+from dock.events import CheckCompleted, ClockSet, RecorderDocked, RecorderIdentified
+from firmware_bridge.client import Identity, RecorderClient
+from firmware_bridge.errors import AuthenticationFailed, LinkError, ProtocolMismatch, Refused
+from hw.clock_sync import ClockSync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DockingResult:
+    state: BayState
+    verdict: Verdict | None = None
+    identity: Identity | None = None
+
+
+class DockingConversation:
+    """One recorder, one bay, one insertion."""
+
+    def __init__(
+        self,
+        machine: BayMachine,
+        client: RecorderClient,
+        *,
+        clock: Clock,
+        clock_sync: ClockSync,
+        check: CheckSettings,
+    ) -> None:
+        self.machine = machine
+        self.client = client
+        self.clock = clock
+        self.clock_sync = clock_sync
+        self.limits = CheckLimits(**asdict(check))
+        self.db = machine.db
+
+    def dock(self, usb_port_path: str) -> DockingResult:
+        """From EMPTY: the recorder just arrived."""
+        bay = self.machine.number
+        self.machine.move(
+            Trigger.DOCKED, events=[RecorderDocked(bay=bay, usb_port_path=usb_port_path)]
+        )
+        return self.identify_and_check()
+
+    def identify_and_check(self) -> DockingResult:
+        """From IDENTIFYING. A lost link leaves the bay in FAULT; nothing is half-written."""
+        try:
+            return self._identify_and_check()
+        except LinkError as err:
+            self.machine.move(Trigger.LINK_LOST, reason=f"the recorder stopped answering: {err}")
+            return DockingResult(self.machine.state)
+
+    def _identify_and_check(self) -> DockingResult:
+        try:
+            self.client.hello()
+        except ProtocolMismatch as err:
+            self.machine.move(Trigger.NOT_ACCEPTED, reason=str(err))
+            return DockingResult(self.machine.state)
+        identity = self.client.identify()
+        serial = identity.device_serial
+        is_key_proven = self._authenticate(serial)
+        now = self.clock.now_utc()
+        with self.db.transaction() as session:
+            facts = ledger.ledger_facts(session, serial, is_key_proven=is_key_proven)
+            if facts.is_registered and is_key_proven:
+                # Only a recorder that proved it is ours may change the ledger.
+                ledger.record_firmware(
+                    session, serial, identity.firmware_version, actor=ACTOR, at=now
+                )
+                ledger.return_(session, serial, self.machine.number, actor=ACTOR, at=now)
+        identified = RecorderIdentified(
+            bay=self.machine.number,
+            device=serial,
+            model=identity.model,
+            firmware_version=identity.firmware_version,
+            protocol_version=identity.protocol_version,
+            is_key_proven=is_key_proven,
+        )
+        if not (facts.is_registered and is_key_proven):
+            verdict = Verdict(tuple(judge_ledger(serial, facts)))
+            self._finish(Trigger.NOT_ACCEPTED, serial, verdict, [identified])
+            return DockingResult(self.machine.state, verdict, identity)
+        self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
+        verdict = self._check(identity, facts)
+        return DockingResult(self.machine.state, verdict, identity)
+
+    def _authenticate(self, serial: str) -> bool:
+        with self.db.transaction() as session:
+            device = session.query(Device).filter_by(serial=serial).one_or_none()
+            key = device.pairing_key if device is not None and device.is_paired else None
+        if key is None:
+            return False
+        try:
+            self.client.authenticate(key)
+        except (AuthenticationFailed, Refused) as err:
+            log.warning("bay %d: recorder %s: %s", self.machine.number, serial, err)
+            return False
+        return True
+
+    def _check(self, identity: Identity, ledger_facts: LedgerFacts) -> Verdict:
+        serial = identity.device_serial
+        status = self.client.status()
+        clock = self._correct_clock(status.clock_utc)
+        facts = RecorderFacts(
+            serial=serial,
+            firmware_version=identity.firmware_version,
+            battery_pct=status.battery_pct,
+            is_charging=status.is_charging,
+            storage_free_bytes=status.storage_free_bytes,
+            clock=clock,
+        )
+        verdict = judge(facts, ledger_facts, self.limits)
+        events = []
+        if clock.was_set and clock.drift_after_s is not None:
+            events.append(
+                ClockSet(
+                    bay=self.machine.number,
+                    device=serial,
+                    drift_before_s=clock.drift_s,
+                    drift_after_s=clock.drift_after_s,
+                )
+            )
+        trigger = Trigger.CHECK_PASSED if verdict.is_ready else Trigger.CHECK_FAILED
+        self._finish(trigger, serial, verdict, events)
+        return verdict
+
+    def _correct_clock(self, recorder_clock) -> ClockOutcome:
+        """Set the recorder's clock from ours, only when ours is synchronised; read it back."""
+        drift_s = (recorder_clock - self.clock.now_utc()).total_seconds()
+        if not self.clock_sync.is_synchronised():
+            return ClockOutcome(drift_s=drift_s, is_dock_synchronised=False)
+        self.client.set_clock(self.clock.now_utc())
+        after = self.client.status().clock_utc
+        drift_after_s = (after - self.clock.now_utc()).total_seconds()
+        return ClockOutcome(
+            drift_s=drift_s, is_dock_synchronised=True, was_set=True, drift_after_s=drift_after_s
+        )
+
+    def _finish(self, trigger: Trigger, serial: str, verdict: Verdict, events: list) -> None:
+        completed = CheckCompleted(
+            bay=self.machine.number,
+            device=serial,
+            verdict=verdict.word,
+            reasons=tuple(r.text for r in verdict.reasons),
+            reason_codes=tuple(r.code for r in verdict.reasons),
+        )
+        self.machine.move(
+            trigger, device=serial, reason=verdict.summary(), events=[*events, completed]
+        )
+
+
+def undock(machine: BayMachine) -> BayState:
+    """The recorder left the bay. A READY one goes out with its officer: that is an issue."""
+    serial, was_ready = machine.device, machine.state is BayState.READY
+    if machine.state is BayState.EMPTY:
+        return machine.state
+
+    def issue(session) -> None:
+        if not (was_ready and serial is not None):
+            return
+        try:
+            ledger.issue(session, serial, machine.number, actor=ACTOR, at=machine.clock.now_utc())
+        except ledger.LedgerError as err:
+            # The recorder is gone either way; the bay must still empty. The journal has the
+            # move, and the log says why the issue was not recorded.
+            log.warning("bay %d: %s", machine.number, err)
+
+    return machine.move(Trigger.UNDOCKED, reason="recorder taken out", also=issue)
