@@ -159,8 +159,10 @@ def classify(
             out.quarantine.append(Quarantine(entry.path, hex_name, code, reason, entry))
     for path in listing or {}:
         if path not in seen:
-            why = unsafe_name_reason(path)
-            detail = f"listed with an unsafe name ({why})" if why else "listed but not on the card"
+            unsafe = unsafe_name_reason(path)
+            detail = (
+                f"listed with an unsafe name ({unsafe})" if unsafe else "listed but not on the card"
+            )
             out.quarantine.append(
                 Quarantine(
                     path,
