@@ -231,7 +231,9 @@ class Message:
             raise AttributeError(attr) from None
 
     def __eq__(self, other):
-        return isinstance(other, Message) and self.name == other.name and self.fields == other.fields
+        return (
+            isinstance(other, Message) and self.name == other.name and self.fields == other.fields
+        )
 
     def __repr__(self):
         return "Message(%r, %r)" % (self.name, self.fields)
@@ -244,7 +246,7 @@ def _pack_fields(fields, values, out):
             out.append(struct.pack("<H", len(value)))
             for item in value:
                 _pack_fields(kind[1], item, out)
-        elif kind == STR or kind == BYTES:
+        elif kind in (STR, BYTES):
             raw = value.encode("utf-8") if kind == STR else bytes(value)
             out.append(struct.pack("<H", len(raw)))
             out.append(raw)
@@ -257,7 +259,7 @@ def _pack_fields(fields, values, out):
 def encode(name, values=None):
     """Return (msg_id, payload) for the message `name` with field values from a dict."""
     entry = BY_NAME[name]
-    out = []
+    out = []  # type: list
     _pack_fields(entry[2], values or {}, out)
     return entry[0], b"".join(out)
 
@@ -269,7 +271,7 @@ def _take(payload, pos, size):
 
 
 def _unpack_fields(fields, payload, pos):
-    values = {}
+    values = {}  # type: dict
     for name, kind in fields:
         if isinstance(kind, tuple):
             end = _take(payload, pos, 2)
@@ -280,7 +282,7 @@ def _unpack_fields(fields, payload, pos):
                 item, pos = _unpack_fields(kind[1], payload, pos)
                 items.append(item)
             values[name] = items
-        elif kind == STR or kind == BYTES:
+        elif kind in (STR, BYTES):
             end = _take(payload, pos, 2)
             (size,) = struct.unpack("<H", payload[pos:end])
             pos, end = end, _take(payload, end, size)

@@ -92,6 +92,8 @@ class Recorder:
         self.table_hash = messages.TABLE_HASH if table_hash is None else table_hash
         self._reader = FrameReader()
         self._auth_failures = 0
+        self._last_request = None  # type: Frame | None
+        self._last_reply = None  # type: Frame | None
         self._start_conversation()
         self._has_hello = False
 
@@ -134,10 +136,10 @@ class Recorder:
 
     def handle(self, frame):
         """One request frame -> one reply frame. Never raises."""
-        last = self._last_request
-        if last is not None and last == frame:
+        last, last_reply = self._last_request, self._last_reply
+        if last is not None and last_reply is not None and last == frame:
             # A retry of the request we just answered: resend, do not act twice.
-            return self._last_reply
+            return last_reply
         try:
             reply = self._dispatch(frame)
             if len(reply.payload) > MAX_PAYLOAD:
@@ -279,7 +281,7 @@ class Recorder:
         clips = self._listing()
         start = fields["start_index"]
         wanted = clips[start : start + min(fields["max_count"], _MAX_PAGE_ITEMS)]
-        head = {"total": len(clips)}
+        head = {"total": len(clips)}  # type: dict
         base, sizes = _page_item_sizes("ClipPage", head, "clips", wanted)
         count = _fit(base, sizes)
         if wanted and count == 0:
@@ -291,7 +293,7 @@ class Recorder:
         events = list(self.board.events())
         cursor = fields["cursor"]
         wanted = events[cursor : cursor + min(fields["max_count"], _MAX_PAGE_ITEMS)]
-        head = {"next_cursor": 0, "total": len(events)}
+        head = {"next_cursor": 0, "total": len(events)}  # type: dict
         base, sizes = _page_item_sizes("EventPage", head, "events", wanted)
         count = _fit(base, sizes)
         if wanted and count == 0:
