@@ -74,6 +74,7 @@ class SimRecorder:
         self._slave: int | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._plug_lock = threading.Lock()  # plug/unplug from a test and a fault at once
         self._bytes_sent = 0
 
     @property
@@ -99,38 +100,39 @@ class SimRecorder:
 
     def plug(self) -> str:
         """USB attach: a new pty, a new insertion. Returns the port path."""
-        if self._thread is not None:
-            raise RuntimeError("the simulated recorder is already plugged in")
-        master, slave = pty.openpty()
-        tty.setraw(slave)  # bytes pass untouched: no echo, no CR/LF translation
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave
-        self.port = os.ttyname(slave)
-        self.frames_sent = 0
-        self.requests_seen = 0
-        self._bytes_sent = 0
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"sim-recorder-{self.board.serial()}", daemon=True
-        )
-        self._thread.start()
-        return self.port
+        with self._plug_lock:
+            if self._thread is not None:
+                raise RuntimeError("the simulated recorder is already plugged in")
+            master, slave = pty.openpty()
+            tty.setraw(slave)  # bytes pass untouched: no echo, no CR/LF translation
+            os.set_blocking(master, False)
+            self._master, self._slave = master, slave
+            self.port = os.ttyname(slave)
+            self.frames_sent = 0
+            self.requests_seen = 0
+            self._bytes_sent = 0
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name=f"sim-recorder-{self.board.serial()}", daemon=True
+            )
+            self._thread.start()
+            return self.port
 
     def unplug(self) -> None:
         """USB detach: the port vanishes, authentication ends, mass storage goes off."""
-        thread = self._thread
-        if thread is None:
-            return
-        self._stop.set()
-        if thread is not threading.current_thread():
+        with self._plug_lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._stop.set()
             thread.join(timeout=5)
-        self._thread = None
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
-        with self.lock:
-            self.recorder.on_usb_detached()
+            self._thread = None
+            for fd in (self._master, self._slave):
+                if fd is not None:
+                    os.close(fd)
+            self._master = self._slave = None
+            with self.lock:
+                self.recorder.on_usb_detached()
 
     def _unplug_soon(self) -> None:
         # Let the half frame reach the host before the port vanishes, as on a real cable.
