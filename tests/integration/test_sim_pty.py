@@ -4,6 +4,7 @@ These talk raw frames through pyserial on purpose: the host client is tested aga
 simulator elsewhere; here the question is what bytes the simulated recorder puts on the line.
 """
 
+import os
 import time
 
 import pytest
@@ -93,7 +94,17 @@ def test_simulator_answers_the_docking_conversation_from_the_firmware(tmp_path, 
         host.close()
 
 
-@pytest.mark.parametrize("kind", ["dir", "fat32"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "dir",
+        "fat32",
+        pytest.param(
+            "exfat",
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="exFAT images need root"),
+        ),
+    ],
+)
 def test_clip_deleted_through_the_protocol_is_gone_from_the_card(tmp_path, generated, kind):
     clips, _ = generated
     with _sim(tmp_path, generated, kind=kind) as sim:
