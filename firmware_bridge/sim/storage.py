@@ -81,8 +81,17 @@ def scan_tree(root: Path) -> list[tuple[str, int]]:
         for name in files:
             full = Path(folder) / name
             if full.is_file() and not full.is_symlink():
-                found.append((full.relative_to(root).as_posix(), full.stat().st_size))
+                found.append((_card_name(full.relative_to(root).as_posix()), full.stat().st_size))
     return found
+
+
+def _card_name(name: str) -> str:
+    """A name as the firmware can send it: bytes that are not UTF-8 become U+FFFD.
+
+    One undecodable name must not stop the whole listing; the dock then finds a path it
+    cannot read and quarantines that one file.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def card_path(root: Path, path: str) -> Path:

@@ -84,3 +84,15 @@ def test_storage_hashes_and_deletes_on_the_real_card(tmp_path, clips, kind):
     fresh = type(storage)(Path(storage.location), SERIAL)  # no cache: read the card again
     assert [path for path, _ in fresh.list_files()] == sorted(c.path for c in kept)
     assert fresh.free_bytes() <= fresh.total_bytes()
+
+
+def test_one_undecodable_file_name_does_not_stop_the_listing(tmp_path, clips):
+    from firmware_bridge.sim import SimBoard
+
+    storage = make_storage("dir", tmp_path / "card", SERIAL, clips)
+    (storage.location / "DCIM" / os.fsdecode(b"bad\xff.MP4")).write_bytes(b"x")
+    listed = [clip["path"] for clip in SimBoard(storage, clips=clips).list_clips()]
+    assert "DCIM/bad\ufffd.MP4" in listed
+    assert len(listed) == len(clips) + 1
+    for name in listed:
+        name.encode("utf-8")  # every listed name can go on the wire
