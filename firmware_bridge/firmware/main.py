@@ -4,6 +4,10 @@ All protocol logic is in `Recorder`; this loop only polls the USB serial port, h
 to `receive`, writes the replies, drops a cut frame after FRAME_IDLE_MS of quiet, and tells
 the recorder when VBUS goes away (an unplugged recorder ends its insertion). Ctrl-C must be
 switched off: 0x03 is an ordinary byte in a binary frame, not a keyboard interrupt.
+
+On a board: copy firmware_bridge/{__init__,framing,messages,auth}.py and
+firmware_bridge/firmware/{__init__,board,board_rp2,recorder,main}.py (as .py or compiled with
+mpy-cross), and a root main.py holding `from firmware_bridge.firmware.main import run; run()`.
 """
 
 import select
