@@ -25,12 +25,18 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
+def _client(port: str | None) -> RecorderClient:
+    if port is None:
+        raise RuntimeError("the simulated recorder has no port")
+    return RecorderClient.open(port)
+
+
 def round_trip() -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-link-") as tmp:
         clips, _ = generate_clips(5, size_bytes=1024, seed=1)
         with (
             directory_recorder(Path(tmp) / "card", clips) as sim,
-            RecorderClient.open(sim.port) as client,
+            _client(sim.port) as client,
         ):
             client.hello()
             for _ in range(20):  # warm up: imports, caches, the pty's buffers
@@ -65,7 +71,7 @@ def list_clips() -> dict:
         clips, _ = generate_clips(LIST_CLIPS, size_bytes=256, seed=2, interruption_every=0)
         with (
             directory_recorder(Path(tmp) / "card", clips) as sim,
-            RecorderClient.open(sim.port) as client,
+            _client(sim.port) as client,
         ):
             runs_s = []
             for _ in range(LIST_RUNS):
