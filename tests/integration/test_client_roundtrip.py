@@ -14,6 +14,7 @@ from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import AuthenticationFailed, ProtocolMismatch, Refused
 from firmware_bridge.sim import Faults, generate_clips
 from firmware_bridge.sim.recorder import directory_recorder
+from firmware_bridge.transport import TransportClosed
 
 KEY = bytes(range(32))
 IDENTITY = {
@@ -164,3 +165,15 @@ def test_write_identity_is_read_back_by_identify(client):
     identity = client.identify()
     assert (identity.officer_number, identity.officer_name) == ("1024", "李娜")
     assert (identity.unit_number, identity.unit_name) == ("330200", "统计局")
+
+
+def test_a_second_client_cannot_open_a_recorder_port_already_in_use(sim, client):
+    with pytest.raises(TransportClosed, match="no other program holds the port"):
+        RecorderClient.open(sim.port)
+    assert client.status().battery_pct == 77, "the first client keeps its conversation"
+
+
+def test_a_port_that_vanished_is_a_transport_error_naming_it(sim, client):
+    sim.unplug()
+    with pytest.raises(TransportClosed, match="went away"):
+        client.status()
