@@ -59,7 +59,13 @@ class Listed:
 
 
 def follow_chain(
-    fat: Sequence[int], first: int, needed: int, geometry: Geometry, eoc_min: int, what: str
+    fat: Sequence[int],
+    first: int,
+    needed: int,
+    geometry: Geometry,
+    eoc_min: int,
+    what: str,
+    mask: int = 0xFFFFFFFF,
 ) -> list[int]:
     """The first `needed` clusters of the chain at `first`; corrupt chains raise."""
     last_valid = geometry.cluster_count + 1
@@ -73,7 +79,7 @@ def follow_chain(
             raise _corrupt(what, f"cluster chain loops at {cluster:#x}")
         seen.add(cluster)
         chain.append(cluster)
-        nxt = fat[cluster]
+        nxt = fat[cluster] & mask
         if nxt >= eoc_min:
             break
         cluster = nxt
@@ -157,6 +163,7 @@ class ClusterImageMassStorage:
     geometry: Geometry
     fat: Sequence[int]
     eoc_min: int
+    fat_mask: int = 0xFFFFFFFF
 
     def __init__(self, image: Path | str) -> None:
         self.image = Path(image)
@@ -177,7 +184,9 @@ class ClusterImageMassStorage:
             return []
         if node.is_contiguous:
             return contiguous_chain(node.first_cluster, needed, self.geometry, what)
-        return follow_chain(self.fat, node.first_cluster, needed, self.geometry, self.eoc_min, what)
+        return follow_chain(
+            self.fat, node.first_cluster, needed, self.geometry, self.eoc_min, what, self.fat_mask
+        )
 
     def read_node(self, node: Node, what: str, limit_bytes: int) -> bytes:
         """A directory's bytes, bounded: hostile directories do not get to be huge."""
