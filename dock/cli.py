@@ -324,3 +324,148 @@ def config_check(ctx: typer.Context) -> None:
     source = settings.source or "built-in defaults"
     _print(table)
     typer.echo(f"config OK: {source}")
+
+
+# -- bays and the service ---------------------------------------------------------------------
+# Added with issue 4's service: `dock serve`, `dock bays`, `dock check BAY`, `dock device pair`.
+
+CHECK_WAIT_S = 30.0
+
+
+@app.command("serve")
+@one_line_errors
+def serve_command(
+    ctx: typer.Context,
+    simulate: Annotated[
+        int,
+        typer.Option(
+            "--simulate",
+            min=0,
+            max=16,
+            hidden=True,
+            help="Development: N simulated recorders in bays 1..N instead of USB hot-plug.",
+        ),
+    ] = 0,
+) -> None:
+    """Run the bays until SIGTERM or Ctrl-C (the systemd unit runs this)."""
+    import logging
+
+    from dock.main import configure_logging, serve
+
+    # Simulated bays print their verdicts; the state moves are in `dock journal`.
+    configure_logging(logging.WARNING if simulate else logging.INFO)
+    serve(_settings(ctx), simulate=simulate, echo=lambda line: typer.echo(line))
+
+
+@app.command("bays")
+@one_line_errors
+def bays_command(ctx: typer.Context) -> None:
+    """List the bays and their states (from the database; works without the service)."""
+    from sqlalchemy import select
+
+    from dock.db.models import Bay
+
+    settings = _settings(ctx)
+    with _transaction(ctx) as session:
+        rows = {row.number: row for row in session.scalars(select(Bay))}
+    table = Table("bay", "state", "device", "reason", "updated")
+    table.columns[4].no_wrap = True
+    for number in sorted(set(rows) | set(range(1, settings.bays.count + 1))):
+        row = rows.get(number)
+        if row is None:
+            table.add_row(str(number), "empty", "", "", "")
+        else:
+            reason = row.reason if row.reason != row.state.upper() else ""
+            updated = _when(row.updated_at)
+            table.add_row(str(number), row.state, row.device_serial or "", reason, updated)
+    _print(table)
+
+
+@app.command("check")
+@one_line_errors
+def check_command(
+    ctx: typer.Context,
+    bay: Annotated[int, typer.Argument(min=1, help="The bay number.")],
+    wait_s: Annotated[
+        float, typer.Option("--wait-s", min=1, help="How long to wait for the verdict.")
+    ] = CHECK_WAIT_S,
+) -> None:
+    """Run the pre-shift check again on a docked recorder; exit 0 READY, 1 NOT READY."""
+    from dock import control
+
+    settings = _settings(ctx)
+    db = open_database(settings.dock.data_dir)
+    try:
+        with db.transaction() as session:
+            newest = journal.latest(session, limit=1)
+        cursor = newest[-1].id if newest else 0
+        control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
+        outcome = _await_check(db, bay, cursor, wait_s)
+    finally:
+        db.close()
+    if outcome is None:
+        raise DockError(f"bay {bay}: no verdict within {wait_s:g} s; see `dock journal`")
+    word, reasons = outcome
+    typer.echo(word)
+    for reason in reasons:
+        typer.echo(f"  - {reason}")
+    if word != "READY":
+        raise typer.Exit(1)
+
+
+def _await_check(db: Any, bay: int, cursor: int, wait_s: float) -> tuple[str, list[str]] | None:
+    """Follow the journal from `cursor` until the bay's check completes or the bay gives up."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with db.transaction() as session:
+            rows = journal.read_after(session, cursor, limit=500)
+        for row in rows:
+            cursor = row.id
+            if row.bay != bay:
+                continue
+            if row.type == "check.completed":
+                return row.data["verdict"], list(row.data.get("reasons", []))
+            if row.type == "bay.state_changed" and row.data["to_state"] in ("fault", "empty"):
+                why = row.data.get("reason") or f"the bay went {row.data['to_state']}"
+                return "NOT READY", [why]
+        if not rows:
+            time.sleep(0.05)
+    return None
+
+
+@device_app.command("pair")
+@one_line_errors
+def device_pair(
+    ctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="The registered recorder's serial number.")],
+    port: Annotated[str, typer.Option("--port", help="Its serial port, e.g. /dev/ttyACM0.")],
+) -> None:
+    """Write the pairing key (and the officer's identity, once assigned) to a recorder."""
+    from dock.pairing import pair_over_link
+    from firmware_bridge.client import RecorderClient
+    from firmware_bridge.errors import LinkError
+
+    settings = _settings(ctx)
+    db = open_database(settings.dock.data_dir)
+    try:
+        with RecorderClient.open(
+            port, timeout_s=settings.link.timeout_s, retries=settings.link.retries
+        ) as client:
+            identity = pair_over_link(db, client, serial, actor=_actor(), clock=SystemClock())
+    except LinkError as error:
+        raise DockError(f"recorder on {port}: {error}") from None
+    finally:
+        db.close()
+    if identity is None:
+        _print(f"recorder {serial} paired; assign it to an officer, then pair again to write it")
+    else:
+        _print(
+            f"recorder {serial} paired; identity written: "
+            f"{identity.officer_number} {identity.officer_name}"
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,191 @@
+"""The local control channel: how `dock check` reaches the running service.
+
+A unix socket at `<data_dir>/control.sock`, mode 0600 inside the service's private data
+folder, so only the service's user can ask. One JSON object per line each way:
+    {"op": "bays"}               -> {"ok": true, "bays": [{"number", "state", "device", "reason"}]}
+    {"op": "recheck", "bay": N}  -> {"ok": true} once the bay's worker has the request queued
+    anything else                -> {"ok": false, "error": "<one line>"}
+Why a socket and not the database: a recheck must reach the thread that owns the bay's
+link; the database only tells what happened afterwards (the CLI reads the journal for that).
+Every connection is bounded: a line length, a read timeout, and one request per connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import socketserver
+import threading
+from pathlib import Path
+from typing import Any
+
+from dock.bays.states import BayState
+from dock.errors import DockError
+from dock.service import DockService
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "control.sock"
+MAX_LINE_BYTES = 4096
+REQUEST_TIMEOUT_S = 5.0
+NOT_RUNNING = "the dock service is not running: start it with `dock serve`"
+
+
+class ControlError(DockError):
+    """The control channel failed or refused a request; the message says why."""
+
+
+class ServiceNotRunning(ControlError):
+    def __init__(self) -> None:
+        super().__init__(NOT_RUNNING)
+
+
+def socket_path(data_dir: Path) -> Path:
+    return Path(data_dir) / SOCKET_NAME
+
+
+# -- the service's side -----------------------------------------------------------------------
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        self.connection.settimeout(REQUEST_TIMEOUT_S)
+        try:
+            line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        except OSError:
+            return  # the client went quiet or away: nothing was asked
+        if len(line) > MAX_LINE_BYTES:
+            reply = _error(f"request longer than {MAX_LINE_BYTES} bytes: refused")
+        else:
+            reply = answer(self.server.service, line)
+        with contextlib.suppress(OSError):
+            self.wfile.write(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    service: DockService
+
+
+def answer(service: DockService, line: bytes) -> dict[str, Any]:
+    """The reply to one request line; never raises for bad input."""
+    try:
+        request = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _error('request is not one line of JSON, e.g. {"op": "bays"}')
+    if not isinstance(request, dict):
+        return _error('request must be a JSON object, e.g. {"op": "bays"}')
+    op = request.get("op")
+    if op == "bays":
+        return {"ok": True, "bays": [_bay_view(service, n) for n in sorted(service.bays)]}
+    if op == "recheck":
+        number = request.get("bay")
+        worker = service.bays.get(number) if isinstance(number, int) else None
+        if worker is None:
+            return _error(f"no bay {number!r}: this dock has bays 1 to {len(service.bays)}")
+        if worker.machine.state is BayState.EMPTY:
+            return _error(f"bay {number} is empty: dock a recorder first")
+        worker.recheck()
+        return {"ok": True}
+    return _error(f"unknown op {op!r}: use bays or recheck")
+
+
+def _bay_view(service: DockService, number: int) -> dict[str, Any]:
+    machine = service.bays[number].machine
+    return {
+        "number": number,
+        "state": str(machine.state),
+        "device": machine.device,
+        "reason": machine.reason,
+    }
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"ok": False, "error": text}
+
+
+class ControlServer:
+    """Serves the control socket on its own thread while the service runs."""
+
+    def __init__(self, service: DockService, data_dir: Path) -> None:
+        self.path = socket_path(data_dir)
+        _claim(self.path)
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window where others connect
+        try:
+            self._server = _Server(str(self.path), _Handler)
+        except OSError as error:
+            raise ControlError(
+                f"cannot open the control socket {self.path}: {error.strerror or error}"
+            ) from None
+        finally:
+            os.umask(old_umask)
+        self._server.service = service
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="control"
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _claim(path: Path) -> None:
+    """Remove a socket left by a dock that died; refuse if a live one still answers."""
+    if len(os.fsencode(path)) >= 104:  # sun_path is 104-108 bytes depending on the system
+        raise ControlError(
+            f"the control socket path {path} is too long for a unix socket: "
+            "choose a shorter dock.data_dir"
+        )
+    if not path.exists():
+        return
+    try:
+        request(path.parent, {"op": "bays"}, timeout_s=1.0)
+    except ServiceNotRunning:
+        path.unlink()
+        return
+    except ControlError:
+        pass
+    raise ControlError(f"another dock service is already running here ({path}): stop it first")
+
+
+# -- the CLI's side ---------------------------------------------------------------------------
+
+
+def request(data_dir: Path, payload: dict[str, Any], *, timeout_s: float = 5.0) -> dict[str, Any]:
+    """Send one request to the running service; its reply, or ControlError in one line."""
+    path = socket_path(data_dir)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout_s)
+        try:
+            client.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ServiceNotRunning() from None
+        except OSError as error:
+            raise ControlError(
+                f"cannot reach the dock service at {path}: {error.strerror or error}"
+            ) from None
+        try:
+            client.sendall(json.dumps(payload).encode("utf-8") + b"\n")
+            line = client.makefile("rb").readline(MAX_LINE_BYTES * 64)
+        except TimeoutError:
+            raise ControlError(f"the dock service did not answer within {timeout_s:g} s") from None
+        except OSError as error:
+            raise ControlError(f"the dock service hung up: {error.strerror or error}") from None
+    try:
+        reply = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ControlError("the dock service sent no answer: see its log") from None
+    if not reply.get("ok"):
+        raise ControlError(str(reply.get("error", "the dock service refused the request")))
+    return reply

@@ -1,0 +1,188 @@
+"""Wiring: the only place the dock's real adapters are built.
+
+Everything else takes its clock, hot-plug source and clock-sync adapter as arguments, so a
+test or the simulator can hand in fakes; here the defaults are the real ones (udev, systemd's
+clock, the system clock). pyudev is imported only when the real hot-plug is built, so a
+machine without udev can still run `dock serve --simulate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from dock.bays.docking import DockingResult
+from dock.clock import Clock, SystemClock
+from dock.config import Settings
+from dock.control import ControlServer
+from dock.db.database import Database, open_database
+from dock.errors import DockError
+from dock.events import ClockSet, Event, EventBus
+from dock.service import DockService
+from hw.clock_sync import ClockSync, FakeClockSync, TimedatectlClockSync
+from hw.hotplug import HotplugSource, SimulatedHotplug
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+NOTABLE_DRIFT_S = 1.0  # smaller corrections happen at every check and are not news
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class HotplugUnavailable(DockError):
+    """The USB hot-plug monitor cannot start (no udev, no netlink permission)."""
+
+
+def build_service(
+    settings: Settings,
+    *,
+    hotplug: HotplugSource | None = None,
+    clock_sync: ClockSync | None = None,
+    clock: Clock | None = None,
+    on_result: Callable[[int, DockingResult], None] | None = None,
+) -> tuple[DockService, Database]:
+    """The dock service and its open database; the caller runs the one and closes the other."""
+    db = open_database(settings.dock.data_dir, EventBus())
+    try:
+        service = DockService(
+            settings,
+            db,
+            hotplug if hotplug is not None else real_hotplug(),
+            clock=clock if clock is not None else SystemClock(),
+            clock_sync=clock_sync if clock_sync is not None else TimedatectlClockSync(),
+            on_result=on_result,
+        )
+    except BaseException:
+        db.close()
+        raise
+    return service, db
+
+
+def real_hotplug() -> HotplugSource:
+    try:
+        from hw.hotplug import UdevHotplug
+
+        return UdevHotplug()
+    except ImportError as error:
+        raise HotplugUnavailable(
+            f"cannot watch USB hot-plug: {error}; install pyudev (make setup)"
+        ) from None
+    except OSError as error:
+        raise HotplugUnavailable(
+            f"cannot watch USB hot-plug: {error.strerror or error}; run on a machine with "
+            "udev, or try `dock serve --simulate N`"
+        ) from None
+
+
+class OneLineFormatter(logging.Formatter):
+    """One line per record. An expected failure (DockError) loses its traceback: its message
+    already says what to do. Any other exception keeps it, because a traceback means a bug."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        message = record.getMessage()
+        failure = record.exc_info[1] if record.exc_info else None
+        if isinstance(failure, DockError):
+            message = f"{message}: {failure}"
+            record.exc_info, record.exc_text = None, None
+        record.msg, record.args = message.replace("\n", " | "), None
+        return super().format(record)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log records to stderr, one line each (systemd's journal adds the unit and time)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter(LOG_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))  # "migrating": noise
+
+
+# -- `dock serve` -----------------------------------------------------------------------------
+
+
+class VerdictPrinter:
+    """Says each bay's verdict as it lands, and each clock the dock corrected, one line each.
+
+    Called from the bay threads and the event bus, so lines are written under a lock."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self.service: DockService | None = None
+        self._lock = threading.Lock()
+
+    def verdict(self, bay: int, result: DockingResult) -> None:
+        serial = result.identity.device_serial if result.identity is not None else "recorder"
+        if result.verdict is not None:
+            text = result.verdict.summary()
+        else:
+            reason = self.service.bays[bay].machine.reason if self.service is not None else ""
+            text = f"{result.state.upper()}" + (f": {reason}" if reason else "")
+        self._say(f"bay {bay} {serial}: {text}")
+
+    def event(self, happened: Event) -> None:
+        if isinstance(happened, ClockSet) and abs(happened.drift_before_s) >= NOTABLE_DRIFT_S:
+            drift_s = happened.drift_before_s
+            self._say(
+                f"bay {happened.bay} {happened.device}: recorder clock was {abs(drift_s):.0f} s "
+                f"{'fast' if drift_s > 0 else 'slow'}; set from the dock clock, "
+                f"read back {happened.drift_after_s:+.1f} s off"
+            )
+
+    def _say(self, line: str) -> None:
+        with self._lock:
+            self.echo(line)
+
+
+def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] = print) -> None:
+    """Run the bays until SIGTERM or SIGINT; each bay finishes the step it is in, then stops.
+
+    simulate=N: N simulated recorders in bays 1..N (dock.simulation) instead of udev; the
+    dock's own clock then counts as synchronised, as on a Pi with a time source.
+    """
+    from dock.simulation import SimulatedBays, simulated_settings  # pulls in the simulator
+
+    printer = VerdictPrinter(echo)
+    hotplug: SimulatedHotplug | None = None
+    if simulate:
+        settings = simulated_settings(settings, simulate)
+        hotplug = SimulatedHotplug()
+    service, db = build_service(
+        settings,
+        hotplug=hotplug,
+        clock_sync=FakeClockSync(True) if simulate else None,
+        on_result=printer.verdict,
+    )
+    printer.service = service
+    assert db.bus is not None
+    db.bus.subscribe(printer.event)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    simulated = None
+    control = None
+    try:
+        if simulate:
+            simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock())
+        control = ControlServer(service, settings.dock.data_dir)
+        control.start()
+        what = f"{simulate} simulated recorders" if simulate else "udev hot-plug"
+        echo(
+            f"dock serving {len(service.bays)} bays with {what}; data in "
+            f"{settings.dock.data_dir}; stop with Ctrl-C or SIGTERM"
+        )
+        if simulated is not None and hotplug is not None:
+            simulated.plug_all(hotplug)
+        service.run(stop)
+    finally:
+        if control is not None:
+            control.stop()
+        if simulated is not None:
+            simulated.stop()
+        db.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    echo("dock stopped")

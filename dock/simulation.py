@@ -1,0 +1,145 @@
+"""`dock serve --simulate N`: the real dock service with N simulated recorders in its bays.
+
+For development, demonstrations (`make run`) and the subprocess tests: everything the
+dock does is real (database, journal, bay threads, the link over ptys, the check); only
+the USB hot-plug and the recorders are simulated. The recorders run the real firmware.
+Bay 2 holds a recorder low on battery and bay 3 one whose clock is 2 hours off, so a person
+watching sees the check refuse one and correct the other.
+
+On the first start each simulated recorder is registered, assigned to its own officer and
+paired, through the same ledger functions a custodian's commands use; on later starts the
+ledger already knows them and they prove the key kept there. Their cards are directories
+in a temporary folder under `<data_dir>/sim`, removed at stop.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+from dock import ledger
+from dock.clock import Clock
+from dock.config import Settings
+from dock.db.database import Database
+from dock.db.models import Device
+from dock.pairing import pair_over_link
+from firmware_bridge.client import RecorderClient
+from firmware_bridge.sim import DirectoryStorage, SimRecorder, generate_clips
+from hw.hotplug import SimulatedHotplug
+
+ACTOR = "simulator"
+MAX_RECORDERS = 16
+CARD_CAPACITY_BYTES = 64 * 1000**3  # room for a 10 h shift at 8 Mbit/s (36 GB)
+CLIPS_PER_CARD = 3
+CLIP_SIZE_BYTES = 64 * 1024
+LOW_BATTERY_PCT = 12
+CLOCK_SKEW_S = 2 * 3600
+# What is wrong with the recorder in each bay; the others are fit.
+TROUBLE = {2: {"battery_pct": LOW_BATTERY_PCT}, 3: {"clock_skew_s": CLOCK_SKEW_S}}
+
+
+def port_path(bay: int) -> str:
+    """The simulated USB port path of a bay (not a kernel name, so never confused with one)."""
+    return f"sim.{bay}"
+
+
+def serial_for(bay: int) -> str:
+    return f"SIM{bay:05d}"
+
+
+def simulated_settings(settings: Settings, count: int) -> Settings:
+    """The settings with at least `count` bays, each wired to its simulated port."""
+    bays = replace(
+        settings.bays,
+        count=max(settings.bays.count, count),
+        usb_port_paths=MappingProxyType({port_path(n): n for n in range(1, count + 1)}),
+    )
+    return replace(settings, bays=bays)
+
+
+class SimulatedBays:
+    """N simulated recorders, known to the ledger, plugged into bays 1..N."""
+
+    def __init__(self, count: int, data_dir: Path, db: Database, clock: Clock) -> None:
+        if not 1 <= count <= MAX_RECORDERS:
+            raise ValueError(f"--simulate takes 1 to {MAX_RECORDERS} recorders, not {count}")
+        self.db = db
+        self.clock = clock
+        sim_dir = Path(data_dir) / "sim"
+        sim_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.cards_dir = Path(tempfile.mkdtemp(prefix="cards-", dir=sim_dir))
+        self.recorders: dict[int, SimRecorder] = {}
+        try:
+            for bay in range(1, count + 1):
+                self._enrol(bay)
+                self.recorders[bay] = self._recorder(bay)
+                self._pair(bay)
+        except BaseException:
+            self.stop()
+            raise
+
+    def plug_all(self, hotplug: SimulatedHotplug) -> None:
+        for bay, recorder in self.recorders.items():
+            hotplug.attach(port_path(bay), recorder.plug())
+
+    def stop(self) -> None:
+        for recorder in self.recorders.values():
+            recorder.stop()
+        shutil.rmtree(self.cards_dir, ignore_errors=True)
+
+    def _enrol(self, bay: int) -> None:
+        serial, officer_number = serial_for(bay), f"9{bay:05d}"
+        now = self.clock.now_utc()
+        with self.db.transaction() as session:
+            if session.query(Device).filter_by(serial=serial).one_or_none() is None:
+                ledger.register_device(
+                    session,
+                    serial=serial,
+                    model="ZFY-SIM",
+                    firmware_version="1.0.0",
+                    actor=ACTOR,
+                    at=now,
+                )
+            if ledger.assigned_officer(session, serial) is None:
+                try:
+                    ledger.get_officer(session, officer_number)
+                except ledger.UnknownOfficer:
+                    ledger.register_officer(
+                        session,
+                        officer_number=officer_number,
+                        name=f"Sim Officer {bay}",
+                        unit_number="SIM",
+                        unit_name="Simulated Unit",
+                        actor=ACTOR,
+                        at=now,
+                    )
+                ledger.assign(session, serial, officer_number, actor=ACTOR, at=now)
+
+    def _recorder(self, bay: int) -> SimRecorder:
+        serial = serial_for(bay)
+        clips, events = generate_clips(CLIPS_PER_CARD, size_bytes=CLIP_SIZE_BYTES, seed=bay)
+        storage = DirectoryStorage.create(
+            self.cards_dir / serial, serial, clips, capacity_bytes=CARD_CAPACITY_BYTES
+        )
+        with self.db.transaction() as session:
+            device = ledger.get_device(session, serial)
+            key = device.pairing_key if device.is_paired else None
+        return SimRecorder(
+            storage,
+            serial=serial,
+            clips=clips,
+            events=events,
+            key=key,  # the key a recorder paired on an earlier run kept in its flash
+            **TROUBLE.get(bay, {}),
+        )
+
+    def _pair(self, bay: int) -> None:
+        recorder = self.recorders[bay]
+        try:
+            with RecorderClient.open(recorder.plug()) as client:
+                pair_over_link(self.db, client, serial_for(bay), actor=ACTOR, clock=self.clock)
+        finally:
+            recorder.unplug()
