@@ -30,6 +30,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check dock hw firmware_bridge tests bench
 	$(BIN)/ruff format --check dock hw firmware_bridge tests bench
+	PY=$(BIN)/python firmware_bridge/firmware/typecheck.sh
 
 test: setup lint
 	$(BIN)/python -m pytest -q
