@@ -16,6 +16,7 @@ import hashlib
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -56,23 +57,22 @@ def _timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def _offload(open_clips: Callable[[], list[tuple[object, int]]], store_root: Path) -> None:
+def _offload_dir(paths: list[Path], store_root: Path) -> None:
     store = EvidenceStore(store_root, reserve_bytes=0)
-    for stream, size in open_clips():
-        with stream:  # type: ignore[attr-defined]
-            copy_and_hash(stream, size, store)  # type: ignore[arg-type]
+    for p in paths:
+        with open(p, "rb", buffering=0) as f:
+            copy_and_hash(f, p.stat().st_size, store)
 
 
-def _dir_clips(paths: list[Path]) -> Callable[[], list[tuple[object, int]]]:
-    return lambda: [(open(p, "rb", buffering=0), p.stat().st_size) for p in paths]
-
-
-def _volume_clips(volume) -> Callable[[], list[tuple[object, int]]]:
-    def clips():
-        files = [e for e in volume.walk() if e.kind == "file"]
-        return [(volume.open(e), e.size_bytes) for e in files]
-
-    return clips
+def _offload_volume(volume, store_root: Path) -> None:
+    store = EvidenceStore(store_root, reserve_bytes=0)
+    try:
+        for entry in volume.walk():
+            if entry.kind == "file":
+                with volume.open(entry) as f:
+                    copy_and_hash(f, entry.size_bytes, store)
+    finally:
+        volume.close()
 
 
 def _hash_only(paths: list[Path]) -> None:
@@ -140,14 +140,16 @@ def _bays(sources: list[Path], store_root: Path, bays: int) -> float:
 
 
 def _bay_ratio(src: list[Path], work: Path) -> float:
-    runs = {1: [], 4: []}
-    for bays in (1, 4, 4, 1):  # interleaved
+    """Aggregate MB/s of 4 bays over 1 bay (the same bytes, so a ratio of times)."""
+    runs: dict[int, list[float]] = {1: [], 4: []}
+    for bays in (1, 4, 4, 1, 1, 4):  # interleaved; medians resist a neighbour's burst
         runs[bays].append(_bays(src, work / f"store{bays}", bays))
-    return (sum(runs[1]) / 2) / (sum(runs[4]) / 2)  # aggregate MB/s ratio = time ratio
+    return statistics.median(runs[1]) / statistics.median(runs[4])
 
 
 def run() -> list[dict]:
     total_mb = int(os.environ.get("BENCH_OFFLOAD_MB", "2048"))
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-offload-", dir="/var/tmp") as tmp:
         work = Path(tmp)
         src_dir = work / "src"
@@ -169,15 +171,15 @@ def run() -> list[dict]:
             return go
 
         variants: dict[str, Callable[[], None]] = {
-            "T": lambda: _offload(_dir_clips(clips), work / "store"),
+            "T": lambda: _offload_dir(clips, work / "store"),
             "A": cp(work / "cpA", False),
             "B": cp(work / "cpB", True),
             "H": lambda: _hash_only(clips),
-            "T_fat": lambda: _offload(_volume_clips(FatImageMassStorage(fat)), work / "store"),
+            "T_fat": lambda: _offload_volume(FatImageMassStorage(fat), work / "store"),
         }
         if exfat is not None:
-            variants["T_exfat"] = lambda: _offload(
-                _volume_clips(ExfatImageMassStorage(exfat)), work / "store"
+            variants["T_exfat"] = lambda: _offload_volume(
+                ExfatImageMassStorage(exfat), work / "store"
             )
         times: dict[str, list[float]] = {k: [] for k in variants}
         order = list(variants)
@@ -216,6 +218,7 @@ def run() -> list[dict]:
         "bays4_vs_bay1_disk": round(ratio_disk, 3),
         **{f"{k}_MBps": v for k, v in mbps.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "loadavg_1m_at_start": round(load_at_start, 2),
         "note": "source clips are in the page cache for every variant alike; variants interleaved, 2 rounds averaged",
     }
     units = {"clips_mb": "MiB", "peak_rss_mb": "MiB", **{f"{k}_MBps": "MiB/s" for k in mbps}}

@@ -121,7 +121,7 @@ class EvidenceStore:
 
         An object that already exists is never rewritten: it is rehashed instead, and the
         temp file goes. The object is made read-only before the rename so that it is never
-        visible writable, and every directory touched is fsync'd.
+        visible writable; its directory (and any directory just created) is fsync'd.
         """
         final = self.path_of(sha256)
         if final.exists():
@@ -139,8 +139,7 @@ class EvidenceStore:
                 d.mkdir(exist_ok=True)
                 created.append(d)
         os.replace(temp_path, final)
-        fsync_dir(final.parent)
-        fsync_dir(self.tmp_dir)
+        fsync_dir(final.parent)  # tmp/ is not synced: a temp name back after a crash is swept
         for d in reversed(created):
             fsync_dir(d.parent)
         return final, False
