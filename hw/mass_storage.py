@@ -270,6 +270,7 @@ class MountedMassStorage(DirectoryMassStorage):
                 "remove it from the bay."
             )
         self.device = matching[0]
+        self.is_mounted = False
         mountpoint = Path(mountpoint)
         mountpoint.mkdir(parents=True, exist_ok=True)
         self._run(["mount", "-o", MOUNT_OPTIONS, self.device.node, str(mountpoint)])

@@ -136,7 +136,7 @@ def copy_and_hash(
     expected_size_bytes: int,
     store: EvidenceStore,
     *,
-    expected_sha256: str | None = None,
+    expected_sha256: str | bytes | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     on_progress: Callable[[int], None] | None = None,
     label: str = "clip",
@@ -146,6 +146,8 @@ def copy_and_hash(
     label names the clip in messages (the recorder's path, as data). on_progress gets the
     byte count so far after each chunk (rate limiting is the caller's business).
     """
+    if isinstance(expected_sha256, bytes):  # the link carries 32 raw bytes; b"" is "none kept"
+        expected_sha256 = expected_sha256.hex() or None
     store.ensure_room_for(expected_size_bytes)
     _advise_sequential(source)
     digest = hashlib.sha256()

@@ -46,6 +46,14 @@ def test_copy_matching_the_recorders_hash_is_verified(store):
     assert result.is_verified and result.sha256 == sha
 
 
+def test_recorders_raw_hash_bytes_are_accepted_and_empty_means_none(store):
+    data = clip_bytes(CHUNK)
+    raw = hashlib.sha256(data).digest()
+    assert copy_and_hash(io.BytesIO(data), len(data), store, expected_sha256=raw).is_verified
+    again = copy_and_hash(io.BytesIO(data), len(data), store, expected_sha256=b"")
+    assert not again.is_verified and again.is_duplicate
+
+
 def test_second_copy_of_same_content_is_recognised_not_rewritten(store):
     data = clip_bytes(2 * CHUNK + 7)
     first = copy_and_hash(io.BytesIO(data), len(data), store, chunk_bytes=CHUNK)
