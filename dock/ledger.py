@@ -326,7 +326,7 @@ class Pairable(Protocol):
     def pair(self, new_key: bytes) -> None: ...
 
     def write_identity(
-        self, officer_number: str, officer_name: str, unit_number: str, unit_name: str
+        self, *, officer_number: str, officer_name: str, unit_number: str, unit_name: str
     ) -> None: ...
 
 
@@ -369,6 +369,9 @@ def write_identity_to_recorder(db: Database, recorder: Pairable, serial: str) ->
     with db.transaction() as session:
         identity = identity_for(session, serial)
     recorder.write_identity(
-        identity.officer_number, identity.officer_name, identity.unit_number, identity.unit_name
+        officer_number=identity.officer_number,
+        officer_name=identity.officer_name,
+        unit_number=identity.unit_number,
+        unit_name=identity.unit_name,
     )
     return identity

@@ -179,17 +179,17 @@ class DockService:
                 event = self.hotplug.next_event(POLL_S)
                 if event is None:
                     continue
-                worker = self.bay_for(event.usb_port_path)
-                if worker is None:
+                target = self.bay_for(event.usb_port_path)
+                if target is None:
                     log.warning(
                         "a recorder on USB port %s is not in any configured bay: "
                         "add it to [bays] usb_port_paths",
                         event.usb_port_path,
                     )
                 elif isinstance(event, RecorderAttached):
-                    worker.attached(event)
+                    target.attached(event)
                 else:
-                    worker.detached(event)
+                    target.detached(event)
         finally:
             for worker in self.bays.values():
                 worker.stop()

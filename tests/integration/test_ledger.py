@@ -14,6 +14,11 @@ from dock import journal, ledger
 from dock.clock import FixedClock
 from dock.db import DB_FILE_NAME, open_database
 from dock.db.models import Base, Custody, Device, FirmwareSeen, JournalRow
+from firmware_bridge.client import RecorderClient
+from firmware_bridge.errors import Refused
+from firmware_bridge.firmware.memory_board import MemoryBoard
+from firmware_bridge.firmware.recorder import Recorder
+from firmware_bridge.transport import MemoryTransport
 
 START = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)
 
@@ -191,40 +196,36 @@ def test_registering_the_same_serial_twice_is_refused(db, clock):
         add_device(s, clock)
 
 
-class RecorderThatRemembers:
-    """Stands in for the link's connected client: the link is another part's, tested there."""
-
-    def __init__(self, refuse=False):
-        self.refuse = refuse
-        self.keys = []
-        self.identities = []
-
-    def pair(self, new_key):
-        if self.refuse:
-            raise ledger.LedgerError("recorder refused Pair: already paired")
-        self.keys.append(new_key)
-
-    def write_identity(self, officer_number, officer_name, unit_number, unit_name):
-        self.identities.append((officer_number, officer_name, unit_number, unit_name))
+def recorder_on_a_memory_link(serial="RX-0042", key=None):
+    """The real firmware, spoken to by the real client, over an in-memory pipe."""
+    board = MemoryBoard(serial=serial, key=key)
+    client = RecorderClient(MemoryTransport(Recorder(board)), timeout_s=0.05)
+    client.hello()
+    return board, client
 
 
 def test_pairing_writes_the_stored_key_then_records_it(db, clock, assigned):
-    recorder = RecorderThatRemembers()
-    ledger.pair_recorder(db, recorder, "RX-0042", actor="custodian", clock=clock)
-    ledger.write_identity_to_recorder(db, recorder, "RX-0042")
+    board, client = recorder_on_a_memory_link()
+    ledger.pair_recorder(db, client, "RX-0042", actor="custodian", clock=clock)
     with db.transaction() as session:
         device = ledger.get_device(session, "RX-0042")
-    assert recorder.keys == [device.pairing_key]
+    client.authenticate(device.pairing_key)
+    ledger.write_identity_to_recorder(db, client, "RX-0042")
+    assert board.load_key() == device.pairing_key
     assert device.is_paired
-    assert recorder.identities == [("310115", "李明", "U-07", "城市管理执法大队")]
+    assert board.load_identity() == {
+        "officer_number": "310115",
+        "officer_name": "李明",
+        "unit_number": "U-07",
+        "unit_name": "城市管理执法大队",
+    }
     assert journal_types(db)[-1] == "device.paired"
 
 
 def test_recorder_that_refuses_the_key_is_not_marked_paired(db, clock, assigned):
-    with pytest.raises(ledger.LedgerError):
-        ledger.pair_recorder(
-            db, RecorderThatRemembers(refuse=True), "RX-0042", actor="c", clock=clock
-        )
+    _, client = recorder_on_a_memory_link(key=b"\x07" * 32)  # paired elsewhere already
+    with pytest.raises(Refused, match="already paired"):
+        ledger.pair_recorder(db, client, "RX-0042", actor="c", clock=clock)
     with db.transaction() as session:
         assert not ledger.get_device(session, "RX-0042").is_paired
     assert "device.paired" not in journal_types(db)
