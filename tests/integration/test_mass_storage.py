@@ -371,3 +371,22 @@ def test_recorder_volume_is_mounted_read_only_nosuid_nodev_noexec_and_unmounted(
         ["mount", "-o", "ro,nosuid,nodev,noexec", "/dev/sdz1", str(mnt)],
         ["umount", str(mnt)],
     ]
+
+
+@pytest.mark.timeout(20)
+def test_exfat_root_directory_loop_is_an_error_not_a_hang(exfat_image, tmp_path):
+    image = tmp_path / "looped.img"
+    shutil.copyfile(exfat_image, image)
+    with open(image, "r+b") as f:
+        boot = f.read(512)
+        fat_offset, root = (
+            struct.unpack_from("<I", boot, 80)[0],
+            struct.unpack_from("<I", boot, 96)[0],
+        )
+        f.seek(fat_offset * (1 << boot[108]) + root * 4)
+        f.write(struct.pack("<I", root))
+    volume = ExfatImageMassStorage(image)
+    with pytest.raises(MassStorageError, match="loops") as caught:
+        list(volume.walk())
+    assert "\n" not in str(caught.value)
+    volume.close()
