@@ -112,7 +112,8 @@ def _error(text: str) -> dict[str, Any]:
 class ControlServer:
     """Serves the control socket on its own thread while the service runs."""
 
-    def __init__(self, service: DockService, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path) -> None:
+        """Claims the socket at once: a second service must stop before it touches a bay."""
         self.path = socket_path(data_dir)
         _claim(self.path)
         old_umask = os.umask(0o177)  # the socket is born 0600: no window where others connect
@@ -124,18 +125,19 @@ class ControlServer:
             ) from None
         finally:
             os.umask(old_umask)
-        self._server.service = service
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="control"
         )
 
-    def start(self) -> None:
+    def start(self, service: DockService) -> None:
+        self._server.service = service
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(5)
         self._server.server_close()
-        self._thread.join(5)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -147,6 +149,13 @@ def _claim(path: Path) -> None:
             f"the control socket path {path} is too long for a unix socket: "
             "choose a shorter dock.data_dir"
         )
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise ControlError(
+            f"cannot create the data folder {path.parent}: {error.strerror or error}; "
+            "set dock.data_dir to a writable folder"
+        ) from None
     if not path.exists():
         return
     try:

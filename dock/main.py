@@ -8,6 +8,7 @@ machine without udev can still run `dock serve --simulate`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -146,43 +147,43 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
     """
     from dock.simulation import SimulatedBays, simulated_settings  # pulls in the simulator
 
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     printer = VerdictPrinter(echo)
     hotplug: SimulatedHotplug | None = None
     if simulate:
         settings = simulated_settings(settings, simulate)
         hotplug = SimulatedHotplug()
-    service, db = build_service(
-        settings,
-        hotplug=hotplug,
-        clock_sync=FakeClockSync(True) if simulate else None,
-        on_result=printer.verdict,
-    )
-    printer.service = service
-    assert db.bus is not None
-    db.bus.subscribe(printer.event)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
-    simulated = None
-    control = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(_restore_handlers, previous)
+        # The socket first: a second service on the same data must stop before any bay moves.
+        control = ControlServer(settings.dock.data_dir)
+        cleanup.callback(control.stop)
+        service, db = build_service(
+            settings,
+            hotplug=hotplug,
+            clock_sync=FakeClockSync(True) if simulate else None,
+            on_result=printer.verdict,
+        )
+        cleanup.callback(db.close)
+        printer.service = service
+        assert db.bus is not None
+        db.bus.subscribe(printer.event)
         if simulate:
             simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock())
-        control = ControlServer(service, settings.dock.data_dir)
-        control.start()
+            cleanup.callback(simulated.stop)
+        control.start(service)
         what = f"{simulate} simulated recorders" if simulate else "udev hot-plug"
         echo(
             f"dock serving {len(service.bays)} bays with {what}; data in "
             f"{settings.dock.data_dir}; stop with Ctrl-C or SIGTERM"
         )
-        if simulated is not None and hotplug is not None:
+        if simulate and hotplug is not None:
             simulated.plug_all(hotplug)
         service.run(stop)
-    finally:
-        if control is not None:
-            control.stop()
-        if simulated is not None:
-            simulated.stop()
-        db.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     echo("dock stopped")
+
+
+def _restore_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
