@@ -37,8 +37,10 @@ CLIPS_PER_CARD = 3
 CLIP_SIZE_BYTES = 64 * 1024
 LOW_BATTERY_PCT = 12
 CLOCK_SKEW_S = 2 * 3600
-# What is wrong with the recorder in each bay; the others are fit.
-TROUBLE = {2: {"battery_pct": LOW_BATTERY_PCT}, 3: {"clock_skew_s": CLOCK_SKEW_S}}
+FULL_BATTERY_PCT = 95
+# The recorders with something wrong; the others are fit.
+LOW_BATTERY_BAY = 2
+CLOCK_SKEW_BAY = 3
 
 
 def port_path(bay: int) -> str:
@@ -133,7 +135,8 @@ class SimulatedBays:
             clips=clips,
             events=events,
             key=key,  # the key a recorder paired on an earlier run kept in its flash
-            **TROUBLE.get(bay, {}),
+            battery_pct=LOW_BATTERY_PCT if bay == LOW_BATTERY_BAY else FULL_BATTERY_PCT,
+            clock_skew_s=CLOCK_SKEW_S if bay == CLOCK_SKEW_BAY else 0.0,
         )
 
     def _pair(self, bay: int) -> None:
