@@ -147,6 +147,29 @@ def _bay_ratio(src: list[Path], work: Path) -> float:
     return statistics.median(runs[1]) / statistics.median(runs[4])
 
 
+def _hash_threads_ratio(threads: int, total_mb: int = 512) -> float:
+    """hashlib releases the GIL on large buffers: N threads should hash ~N times as much."""
+    block = os.urandom(MIB)
+
+    def work(mb: int) -> None:
+        h = hashlib.sha256()
+        for _ in range(mb):
+            h.update(block)
+
+    def timed(n: int) -> float:
+        ts = [threading.Thread(target=work, args=(total_mb // n,)) for _ in range(n)]
+        start = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return time.perf_counter() - start
+
+    one = statistics.median(timed(1) for _ in range(3))
+    many = statistics.median(timed(threads) for _ in range(3))
+    return one / many
+
+
 def run() -> list[dict]:
     total_mb = int(os.environ.get("BENCH_OFFLOAD_MB", "2048"))
     load_at_start = os.getloadavg()[0]
@@ -216,6 +239,7 @@ def run() -> list[dict]:
         else None,
         "bays4_vs_bay1": round(ratio_tmpfs, 3),
         "bays4_vs_bay1_disk": round(ratio_disk, 3),
+        "hash_2threads_vs_1": round(_hash_threads_ratio(2), 3),
         **{f"{k}_MBps": v for k, v in mbps.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loadavg_1m_at_start": round(load_at_start, 2),
