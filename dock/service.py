@@ -24,6 +24,7 @@ from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
 from dock.errors import DockError
+from dock.offload.ingest import Offloader
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import LinkError
 from hw.clock_sync import ClockSync
@@ -49,9 +50,11 @@ class BayWorker:
         settings: Settings,
         clock: Clock,
         clock_sync: ClockSync,
+        offloader: Offloader | None = None,
         on_result: Callable[[int, DockingResult], None] | None = None,
     ) -> None:
         self.machine = machine
+        self.offloader = offloader
         self.settings = settings
         self.clock = clock
         self.clock_sync = clock_sync
@@ -132,6 +135,7 @@ class BayWorker:
             clock=self.clock,
             clock_sync=self.clock_sync,
             check=self.settings.check,
+            offloader=self.offloader,
         )
 
     def _close_client(self) -> None:
@@ -152,6 +156,7 @@ class DockService:
         *,
         clock: Clock,
         clock_sync: ClockSync,
+        offloader: Offloader | None = None,
         on_result: Callable[[int, DockingResult], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -164,7 +169,12 @@ class DockService:
                 # still there as new arrivals.
                 undock(machine)
             self.bays[number] = BayWorker(
-                machine, settings=settings, clock=clock, clock_sync=clock_sync, on_result=on_result
+                machine,
+                settings=settings,
+                clock=clock,
+                clock_sync=clock_sync,
+                offloader=offloader,
+                on_result=on_result,
             )
 
     def bay_for(self, usb_port_path: str) -> BayWorker | None:

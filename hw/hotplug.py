@@ -81,7 +81,8 @@ class UdevHotplug:
         return self._event_for(device.action, device)
 
     def close(self) -> None:
-        self._monitor.stop()
+        # pyudev's Monitor has no stop(); its netlink socket closes with the object.
+        self._pending.clear()
 
 
 class SimulatedHotplug:

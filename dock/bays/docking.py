@@ -25,8 +25,10 @@ from dock.check import (
 from dock.clock import Clock
 from dock.config import CheckSettings
 from dock.db.models import Device
+from dock.errors import DockError
 from dock.events import CheckCompleted, ClockSet, RecorderDocked, RecorderIdentified
-from firmware_bridge.client import Identity, RecorderClient
+from dock.offload.ingest import Offloader, OffloadReport
+from firmware_bridge.client import ClipInfo, Identity, RecorderClient
 from firmware_bridge.errors import AuthenticationFailed, LinkError, ProtocolMismatch, Refused
 from hw.clock_sync import ClockSync
 
@@ -38,6 +40,7 @@ class DockingResult:
     state: BayState
     verdict: Verdict | None = None
     identity: Identity | None = None
+    offload: OffloadReport | None = None
 
 
 class DockingConversation:
@@ -51,8 +54,12 @@ class DockingConversation:
         clock: Clock,
         clock_sync: ClockSync,
         check: CheckSettings,
+        offloader: Offloader | None = None,
     ) -> None:
         self.machine = machine
+        self.offloader = offloader
+        self.usb_port_path = ""
+        self.last_offload: OffloadReport | None = None
         self.client = client
         self.clock = clock
         self.clock_sync = clock_sync
@@ -62,6 +69,7 @@ class DockingConversation:
     def dock(self, usb_port_path: str) -> DockingResult:
         """From EMPTY: the recorder just arrived."""
         bay = self.machine.number
+        self.usb_port_path = usb_port_path
         self.machine.move(
             Trigger.DOCKED, events=[RecorderDocked(bay=bay, usb_port_path=usb_port_path)]
         )
@@ -105,9 +113,33 @@ class DockingConversation:
             verdict = Verdict(tuple(judge_ledger(serial, facts)))
             self._finish(Trigger.NOT_ACCEPTED, serial, verdict, [identified])
             return DockingResult(self.machine.state, verdict, identity)
-        self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
+        clips = self.client.list_clips() if self.offloader is not None else []
+        if not clips:
+            self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
+        else:
+            self.machine.move(Trigger.NEEDS_OFFLOAD, device=serial, events=[identified])
+            problem = self._offload(serial, clips)
+            if problem:
+                self.machine.move(Trigger.OFFLOAD_FAILED, reason=problem)
+                return DockingResult(self.machine.state, None, identity, self.last_offload)
+            self.machine.move(Trigger.OFFLOAD_DONE)
         verdict = self._check(identity, facts)
-        return DockingResult(self.machine.state, verdict, identity)
+        return DockingResult(self.machine.state, verdict, identity, self.last_offload)
+
+    def _offload(self, serial: str, clips: list[ClipInfo]) -> str:
+        """Take the clips off; return why the bay needs a person, or "" when all went well."""
+        assert self.offloader is not None
+        with self.db.transaction() as session:
+            officer = ledger.assigned_officer(session, serial)
+            officer_number = officer.officer_number if officer is not None else None
+        try:
+            report = self.offloader.offload(
+                self.machine.number, self.usb_port_path, self.client, serial, officer_number, clips
+            )
+        except DockError as err:  # the volume could not be found or read
+            return f"offload stopped: {err}"
+        self.last_offload = report
+        return report.problem()
 
     def _authenticate(self, serial: str) -> bool:
         with self.db.transaction() as session:

@@ -41,6 +41,11 @@ class Storage:
                 self._files = sorted(self._scan())
             return list(self._files)
 
+    def rescan(self) -> None:
+        """Forget the cached listing: files were changed on the card behind the recorder."""
+        with self._lock:
+            self._files = None
+
     def sha256(self, path: str) -> bytes:
         with self._lock:
             return self._sha256(path)

@@ -6,149 +6,17 @@ would (the bay's state and reasons) and the way an auditor would (the ledger and
 
 from __future__ import annotations
 
-import queue
-from pathlib import Path
+from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
 from dock import journal, ledger
 from dock.bays.states import BayState
-from dock.clock import SystemClock
-from dock.config import parse_settings
-from dock.db.database import open_database
-from dock.db.models import Bay, Custody
-from dock.events import EventBus
-from dock.service import DockService
-from firmware_bridge.client import RecorderClient
-from firmware_bridge.sim import DirectoryStorage, Faults, SimRecorder, generate_clips
-from hw.clock_sync import FakeClockSync
-from hw.hotplug import SimulatedHotplug
-
-CLOCK = SystemClock()
-ACTOR = "test"
-WAIT_S = 20
+from dock.db.models import Custody
+from firmware_bridge.sim import Faults
 
 
-class Dock:
-    """A dock service on a temporary data dir, driven by simulated hot-plug."""
-
-    def __init__(self, tmp_path: Path, *, bays: int = 4, is_clock_synced: bool = True) -> None:
-        ports = {f"1-1.{n}": n for n in range(1, bays + 1)}
-        self.settings = parse_settings(
-            {
-                "dock": {"data_dir": str(tmp_path / "data")},
-                "bays": {"count": bays, "usb_port_paths": ports},
-                "check": {"allowed_firmware": ["1.0.0"], "shift_hours": 1, "bitrate_mbps": 1},
-                "link": {"timeout_s": 0.5, "retries": 2},
-            },
-            base_dir=tmp_path,
-            source=None,
-        )
-        self.db = open_database(self.settings.dock.data_dir, EventBus())
-        self.hotplug = SimulatedHotplug()
-        self.clock_sync = FakeClockSync(is_clock_synced)
-        self.results: queue.Queue = queue.Queue()
-        self.tmp_path = tmp_path
-        self.recorders: list[SimRecorder] = []
-        self.service: DockService | None = None
-
-    def start(self) -> None:
-        import threading
-
-        self.service = DockService(
-            self.settings,
-            self.db,
-            self.hotplug,
-            clock=CLOCK,
-            clock_sync=self.clock_sync,
-            on_result=lambda bay, result: self.results.put((bay, result)),
-        )
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.service.run, args=(self.stop_event,))
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.service is not None:
-            self.stop_event.set()
-            self.thread.join(30)
-        for recorder in self.recorders:
-            recorder.stop()
-        self.db.close()
-
-    def recorder(self, serial: str, *, register=True, pair=True, assign=True, **sim_args):
-        clips, events = generate_clips(3, size_bytes=4096, seed=len(self.recorders))
-        storage = DirectoryStorage.create(self.tmp_path / serial, serial, clips)
-        sim_args.setdefault("firmware_version", "1.0.0")
-        recorder = SimRecorder(storage, serial=serial, clips=clips, events=events, **sim_args)
-        self.recorders.append(recorder)
-        now = CLOCK.now_utc()
-        if register:
-            with self.db.transaction() as session:
-                ledger.register_device(
-                    session,
-                    serial=serial,
-                    model="ZFY-SIM",
-                    firmware_version="1.0.0",
-                    actor=ACTOR,
-                    at=now,
-                )
-        if pair:
-            with RecorderClient.open(recorder.start()) as client:
-                client.hello()
-                ledger.pair_recorder(self.db, client, serial, actor=ACTOR, clock=CLOCK)
-            recorder.unplug()
-        if assign:
-            with self.db.transaction() as session:
-                number = f"0{len(self.recorders):05d}"
-                ledger.register_officer(
-                    session,
-                    officer_number=number,
-                    name=f"Officer {number}",
-                    unit_number="U1",
-                    unit_name="City Management",
-                    actor=ACTOR,
-                    at=now,
-                )
-                ledger.assign(session, serial, number, actor=ACTOR, at=now)
-        return recorder
-
-    def plug(self, recorder: SimRecorder, bay: int) -> None:
-        self.hotplug.attach(f"1-1.{bay}", recorder.plug())
-
-    def unplug(self, recorder: SimRecorder, bay: int) -> None:
-        recorder.unplug()
-        self.hotplug.detach(f"1-1.{bay}")
-
-    def next_result(self):
-        return self.results.get(timeout=WAIT_S)
-
-    def bay_row(self, number: int) -> Bay:
-        with self.db.transaction() as session:
-            row = session.get(Bay, number)
-            session.expunge(row)
-            return row
-
-    def wait_for_state(self, number: int, state: BayState) -> Bay:
-        import time
-
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            row = self.bay_row(number)
-            if row.state == state:
-                return row
-            time.sleep(0.05)
-        raise AssertionError(f"bay {number} stayed {self.bay_row(number).state}, not {state}")
-
-
-@pytest.fixture
-def dock(tmp_path):
-    made = Dock(tmp_path)
-    yield made
-    made.stop()
-
-
-def dock_one(dock: Dock, **recorder_args):
+def dock_one(dock, **recorder_args):
     recorder = dock.recorder("ZFY10001", **recorder_args)
     dock.start()
     dock.plug(recorder, 1)
@@ -174,7 +42,8 @@ def test_low_battery_is_not_ready(dock):
     assert "12%" in dock.bay_row(1).reason
 
 
-def test_full_card_is_not_ready(dock):
+def test_full_card_is_not_ready(make_dock):
+    dock = make_dock(offload={"delete_policy": "never"})  # the clips stay on the card
     recorder = dock.recorder("ZFY10002")
     recorder.storage.capacity_bytes = 20_000  # the clips fill all but a few KB
     dock.start()
@@ -187,21 +56,18 @@ def test_full_card_is_not_ready(dock):
 def test_clock_two_hours_off_is_set_read_back_and_ready(dock):
     recorder, result = dock_one(dock, clock_skew_s=7200)
     assert result.state is BayState.READY
-    assert abs(recorder.board.now_ms() / 1000 - CLOCK.now_utc().timestamp()) < 2
+    assert abs(recorder.board.now_ms() / 1000 - datetime.now(UTC).timestamp()) < 2
     with dock.db.transaction() as session:
         types = [e.type for e in journal.latest(session, limit=50, device="ZFY10001")]
     assert "recorder.clock_set" in types
 
 
-def test_unsynchronised_dock_does_not_set_the_clock_and_says_why(tmp_path):
-    dock = Dock(tmp_path, is_clock_synced=False)
-    try:
-        recorder, result = dock_one(dock, clock_skew_s=7200)
-        assert result.state is BayState.ATTENTION
-        assert reason_codes(result) == ["dock_clock"]
-        assert abs(recorder.board.now_ms() / 1000 - CLOCK.now_utc().timestamp()) > 7000
-    finally:
-        dock.stop()
+def test_unsynchronised_dock_does_not_set_the_clock_and_says_why(make_dock):
+    dock = make_dock(is_clock_synced=False)
+    recorder, result = dock_one(dock, clock_skew_s=7200)
+    assert result.state is BayState.ATTENTION
+    assert reason_codes(result) == ["dock_clock"]
+    assert abs(recorder.board.now_ms() / 1000 - datetime.now(UTC).timestamp()) > 7000
 
 
 def test_unknown_firmware_is_not_ready(dock):
@@ -226,7 +92,9 @@ def test_wrong_pairing_key_is_not_ready(dock):
 def test_recorder_under_repair_is_not_ready(dock):
     recorder = dock.recorder("ZFY10001")
     with dock.db.transaction() as session:
-        ledger.set_maintenance(session, "ZFY10001", "under_repair", actor=ACTOR, at=CLOCK.now_utc())
+        ledger.set_maintenance(
+            session, "ZFY10001", "under_repair", actor="custodian", at=datetime.now(UTC)
+        )
     dock.start()
     dock.plug(recorder, 1)
     _, result = dock.next_result()
