@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# A simulated dock on embedded defaults; its data (database, evidence store) stays in .run/.
 run: setup
-	$(BIN)/python -m dock.demo
+	@mkdir -p .run && printf '[dock]\ndata_dir = "."\n' > .run/dock.toml
+	$(BIN)/dock --config .run/dock.toml serve --simulate 4
 
 lint: setup
 	$(BIN)/ruff check dock hw firmware_bridge tests bench

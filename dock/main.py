@@ -22,9 +22,12 @@ from dock.control import ControlServer
 from dock.db.database import Database, open_database
 from dock.errors import DockError
 from dock.events import ClockSet, Event, EventBus
+from dock.offload.ingest import Offloader
+from dock.offload.store import EvidenceStore
 from dock.service import DockService
 from hw.clock_sync import ClockSync, FakeClockSync, TimedatectlClockSync
 from hw.hotplug import HotplugSource, SimulatedHotplug
+from hw.volumes import MountedVolumes, SimulatedVolumes, VolumeFinder
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 NOTABLE_DRIFT_S = 1.0  # smaller corrections happen at every check and are not news
@@ -41,17 +44,30 @@ def build_service(
     hotplug: HotplugSource | None = None,
     clock_sync: ClockSync | None = None,
     clock: Clock | None = None,
+    volumes: VolumeFinder | None = None,
     on_result: Callable[[int, DockingResult], None] | None = None,
 ) -> tuple[DockService, Database]:
     """The dock service and its open database; the caller runs the one and closes the other."""
     db = open_database(settings.dock.data_dir, EventBus())
+    clock = clock if clock is not None else SystemClock()
     try:
+        store = EvidenceStore(
+            settings.dock.data_dir / "store", reserve_bytes=settings.offload.reserve_bytes
+        )
+        offloader = Offloader(
+            db,
+            store,
+            settings,
+            clock,
+            volumes if volumes is not None else MountedVolumes(settings.dock.data_dir / "mnt"),
+        )
         service = DockService(
             settings,
             db,
             hotplug if hotplug is not None else real_hotplug(),
-            clock=clock if clock is not None else SystemClock(),
+            clock=clock,
             clock_sync=clock_sync if clock_sync is not None else TimedatectlClockSync(),
+            offloader=offloader,
             on_result=on_result,
         )
     except BaseException:
@@ -118,6 +134,13 @@ class VerdictPrinter:
 
     def verdict(self, bay: int, result: DockingResult) -> None:
         serial = result.identity.device_serial if result.identity is not None else "recorder"
+        report = result.offload
+        if report is not None:
+            self._say(
+                f"bay {bay} {serial}: offload: {report.stored} clip(s) stored and verified, "
+                f"{report.already_stored} already stored, {report.deleted} freed on the "
+                f"recorder, {report.quarantined} quarantined, {report.failed} failed"
+            )
         if result.verdict is not None:
             text = result.verdict.summary()
         else:
@@ -151,9 +174,11 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     printer = VerdictPrinter(echo)
     hotplug: SimulatedHotplug | None = None
+    volumes: SimulatedVolumes | None = None
     if simulate:
         settings = simulated_settings(settings, simulate)
         hotplug = SimulatedHotplug()
+        volumes = SimulatedVolumes()
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(_restore_handlers, previous)
         # The socket first: a second service on the same data must stop before any bay moves.
@@ -163,6 +188,7 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             settings,
             hotplug=hotplug,
             clock_sync=FakeClockSync(True) if simulate else None,
+            volumes=volumes,
             on_result=printer.verdict,
         )
         cleanup.callback(db.close)
@@ -170,7 +196,8 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         assert db.bus is not None
         db.bus.subscribe(printer.event)
         if simulate:
-            simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock())
+            assert volumes is not None
+            simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock(), volumes)
             cleanup.callback(simulated.stop)
         control.start(service)
         what = f"{simulate} simulated recorders" if simulate else "udev hot-plug"

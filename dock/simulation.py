@@ -29,12 +29,13 @@ from dock.pairing import pair_over_link
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.sim import DirectoryStorage, SimRecorder, generate_clips
 from hw.hotplug import SimulatedHotplug
+from hw.volumes import SimulatedVolumes
 
 ACTOR = "simulator"
 MAX_RECORDERS = 16
 CARD_CAPACITY_BYTES = 64 * 1000**3  # room for a 10 h shift at 8 Mbit/s (36 GB)
-CLIPS_PER_CARD = 3
-CLIP_SIZE_BYTES = 64 * 1024
+CLIPS_PER_CARD = 4
+CLIP_SIZE_BYTES = 4 * 1024 * 1024  # realistic enough to watch; a real clip is 100s of MB
 LOW_BATTERY_PCT = 12
 CLOCK_SKEW_S = 2 * 3600
 FULL_BATTERY_PCT = 95
@@ -65,11 +66,14 @@ def simulated_settings(settings: Settings, count: int) -> Settings:
 class SimulatedBays:
     """N simulated recorders, known to the ledger, plugged into bays 1..N."""
 
-    def __init__(self, count: int, data_dir: Path, db: Database, clock: Clock) -> None:
+    def __init__(
+        self, count: int, data_dir: Path, db: Database, clock: Clock, volumes: SimulatedVolumes
+    ) -> None:
         if not 1 <= count <= MAX_RECORDERS:
             raise ValueError(f"--simulate takes 1 to {MAX_RECORDERS} recorders, not {count}")
         self.db = db
         self.clock = clock
+        self.volumes = volumes
         sim_dir = Path(data_dir) / "sim"
         sim_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.cards_dir = Path(tempfile.mkdtemp(prefix="cards-", dir=sim_dir))
@@ -85,6 +89,8 @@ class SimulatedBays:
 
     def plug_all(self, hotplug: SimulatedHotplug) -> None:
         for bay, recorder in self.recorders.items():
+            storage = recorder.storage
+            self.volumes.insert(port_path(bay), "dir", storage.location, storage.label)
             hotplug.attach(port_path(bay), recorder.plug())
 
     def stop(self) -> None:
@@ -137,6 +143,8 @@ class SimulatedBays:
             key=key,  # the key a recorder paired on an earlier run kept in its flash
             battery_pct=LOW_BATTERY_PCT if bay == LOW_BATTERY_BAY else FULL_BATTERY_PCT,
             clock_skew_s=CLOCK_SKEW_S if bay == CLOCK_SKEW_BAY else 0.0,
+            # The card shows up on the bay's USB port only while the dock has it unlocked.
+            on_mass_storage=lambda is_on: self.volumes.expose(port_path(bay), is_on),
         )
 
     def _pair(self, bay: int) -> None:
