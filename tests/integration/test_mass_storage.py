@@ -24,6 +24,7 @@ from hw.mass_storage import (
     EntryKind,
     MassStorageError,
     MountedMassStorage,
+    WalkBudget,
     WalkLimits,
     WrongVolume,
 )
@@ -390,3 +391,35 @@ def test_exfat_root_directory_loop_is_an_error_not_a_hang(exfat_image, tmp_path)
         list(volume.walk())
     assert "\n" not in str(caught.value)
     volume.close()
+
+
+def test_exfat_bytes_past_valid_data_length_read_as_zeros(exfat_image, card_files, tmp_path):
+    image = tmp_path / "vdl.img"
+    shutil.copyfile(exfat_image, image)
+    volume = ExfatImageMassStorage(image)
+    entry = next(e for e in volume.walk() if e.path.endswith("0002.MP4"))
+    volume.close()
+    data = bytearray(image.read_bytes())
+    # Stream Extension: ValidDataLength at +8, FirstCluster at +20, DataLength at +24
+    at = data.find(struct.pack("<IQ", entry.locator.first_cluster, entry.size_bytes))
+    assert at > 0, "stream extension entry not found"
+    valid = 1000
+    data[at - 12 : at - 4] = struct.pack("<Q", valid)
+    image.write_bytes(bytes(data))
+    volume = ExfatImageMassStorage(image)
+    entry = next(e for e in volume.walk() if e.path.endswith("0002.MP4"))
+    with volume.open(entry) as f:
+        got = f.read()
+    volume.close()
+    original = card_files[1][entry.path]
+    assert got == original[:valid] + bytes(len(original) - valid)
+
+
+def test_walk_past_its_time_budget_stops_with_one_line():
+    now = [0.0]
+    budget = WalkBudget(WalkLimits(timeout_s=5), "volume 'X'", monotonic_s=lambda: now[0])
+    budget.enter_dir(0)
+    now[0] = 6.0
+    with pytest.raises(MassStorageError, match="longer than 5 s") as caught:
+        budget.enter_dir(1)
+    assert "\n" not in str(caught.value)
