@@ -32,6 +32,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check dock hw firmware_bridge tests bench
 	$(BIN)/ruff format --check dock hw firmware_bridge tests bench
+	$(BIN)/mypy
 	PY=$(BIN)/python firmware_bridge/firmware/typecheck.sh
 
 test: setup lint

@@ -17,7 +17,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import select
 
@@ -39,12 +40,12 @@ from dock.events import (
     OffloadStarted,
 )
 from dock.events import VerificationFailed as VerificationFailedEvent
-from dock.offload.copy import CopyFailed, CopyResult, copy_and_hash
+from dock.offload.copy import CopyFailed, CopyResult, ReadableInto, copy_and_hash
 from dock.offload.source import ListedClip, Take, classify, printable
 from dock.offload.store import DiskReserveReached as DiskFull
 from dock.offload.store import EvidenceStore
 from firmware_bridge.client import ClipInfo, RecorderClient
-from hw.mass_storage import MassStorage
+from hw.mass_storage import MassStorage, MassStorageError
 from hw.volumes import VolumeFinder
 
 log = logging.getLogger(__name__)
@@ -161,12 +162,18 @@ class Offloader:
             report.quarantined += 1
             report.listed_quarantined += bad.path in listing
             report.problems.append(bad.reason)
-            self._quarantine(bay, serial, bad.path_hex, bad.reason)
+            self._quarantine(bay, serial, bad.path, bad.reason)
         for take in found.take:
             assert take.listed is not None  # with a listing, only listed clips are taken
             info = by_path[take.entry.path]
             try:
                 result = self._store_one(bay, serial, volume, take, progress)
+            except MassStorageError as err:  # this file's chain or directory is broken
+                report.quarantined += 1
+                report.listed_quarantined += 1
+                report.problems.append(str(err))
+                self._quarantine(bay, serial, info.path, str(err))
+                continue
             except DiskFull as err:
                 report.stopped = str(err)
                 self._journal(
@@ -232,7 +239,7 @@ class Offloader:
 
         with volume.open(take.entry) as stream:
             result = copy_and_hash(
-                stream,
+                cast(ReadableInto, stream),
                 listed.size_bytes,
                 self.store,
                 expected_sha256=listed.sha256,
@@ -331,8 +338,10 @@ class Offloader:
             result.sha256
         )
 
-    def _quarantine(self, bay: int, serial: str, path_hex: str, reason: str) -> None:
+    def _quarantine(self, bay: int, serial: str, path: str, reason: str) -> None:
+        """Record a file left on the recorder; its name is kept escaped, as data."""
         now = self.clock.now_utc()
+        shown = printable(path)
         with self.db.transaction() as session:
             already = session.scalar(
                 select(Quarantined.id).where(
@@ -343,12 +352,12 @@ class Offloader:
                 return  # docking twice does not record the same bad file twice
             session.add(
                 Quarantined(
-                    device_serial=serial, bay=bay, source_path=reason, reason=reason, at_utc=now
+                    device_serial=serial, bay=bay, source_path=shown, reason=reason, at_utc=now
                 )
             )
             journal.append(
                 session,
-                ClipQuarantined(bay=bay, device=serial, source_path=path_hex, reason=reason),
+                ClipQuarantined(bay=bay, device=serial, source_path=shown, reason=reason),
                 actor=ACTOR,
                 at=now,
             )
@@ -356,7 +365,3 @@ class Offloader:
     def _journal(self, happened: Event) -> None:
         with self.db.transaction() as session:
             journal.append(session, happened, actor=ACTOR, at=self.clock.now_utc())
-
-
-def handover_delay(recorded_end: datetime, stored_at: datetime) -> timedelta:
-    return stored_at - recorded_end
