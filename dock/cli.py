@@ -22,7 +22,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from dock import journal, ledger
+from dock import follow, journal, ledger
 from dock.clock import SystemClock
 from dock.config import Settings, load_settings, settings_as_table
 from dock.db import open_database
@@ -330,6 +330,7 @@ def config_check(ctx: typer.Context) -> None:
 # Added with issue 4's service: `dock serve`, `dock bays`, `dock check BAY`, `dock device pair`.
 
 CHECK_WAIT_S = 30.0
+OFFLOAD_WAIT_S = 3600.0  # a full card over USB 2.0 takes many minutes
 
 
 @app.command("serve")
@@ -395,16 +396,22 @@ def check_command(
 
     settings = _settings(ctx)
     db = open_database(settings.dock.data_dir)
+    outcome = None
     try:
-        with db.transaction() as session:
-            newest = journal.latest(session, limit=1)
-        cursor = newest[-1].id if newest else 0
+        cursor = follow.journal_cursor(db)
         control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
-        outcome = _await_check(db, bay, cursor, wait_s)
+        for row in follow.rows_for_bay(db, bay, cursor, wait_s):
+            if (outcome := follow.outcome_of(row)) is not None:
+                break
     finally:
         db.close()
+    _say_verdict(bay, outcome, f"no verdict within {wait_s:g} s")
+
+
+def _say_verdict(bay: int, outcome: tuple[str, list[str]] | None, missing: str) -> None:
+    """READY (exit 0) or NOT READY with every reason (exit 1), as the journal recorded it."""
     if outcome is None:
-        raise DockError(f"bay {bay}: no verdict within {wait_s:g} s; see `dock journal`")
+        raise DockError(f"bay {bay}: {missing}; see `dock journal`")
     word, reasons = outcome
     typer.echo(word)
     for reason in reasons:
@@ -413,26 +420,51 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _await_check(db: Any, bay: int, cursor: int, wait_s: float) -> tuple[str, list[str]] | None:
-    """Follow the journal from `cursor` until the bay's check completes or the bay gives up."""
-    import time
+@app.command("offload")
+@one_line_errors
+def offload_command(
+    ctx: typer.Context,
+    bay: Annotated[int, typer.Argument(min=1, help="The bay number.")],
+    wait_s: Annotated[
+        float, typer.Option("--wait-s", min=1, help="How long to wait for the offload.")
+    ] = OFFLOAD_WAIT_S,
+) -> None:
+    """Offload the recorder in BAY now and show its progress; exit 0 when it ends READY."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        with db.transaction() as session:
-            rows = journal.read_after(session, cursor, limit=500)
-        for row in rows:
-            cursor = row.id
-            if row.bay != bay:
-                continue
-            if row.type == "check.completed":
-                return row.data["verdict"], list(row.data.get("reasons", []))
-            if row.type == "bay.state_changed" and row.data["to_state"] in ("fault", "empty"):
-                why = row.data.get("reason") or f"the bay went {row.data['to_state']}"
-                return "NOT READY", [why]
-        if not rows:
-            time.sleep(0.05)
-    return None
+    from dock import control
+
+    settings = _settings(ctx)
+    db = open_database(settings.dock.data_dir)
+    outcome = None
+    try:
+        cursor = follow.journal_cursor(db)
+        control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
+        columns = (
+            TextColumn(f"bay {bay}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[clips]}"),
+        )
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            task = progress.add_task("offload", total=None, clips="")
+            for row in follow.rows_for_bay(db, bay, cursor, wait_s):
+                if row.type == "offload.progress":
+                    data = row.data
+                    progress.update(
+                        task,
+                        total=data["total_bytes"],
+                        completed=data["done_bytes"],
+                        clips=f"{data['done_clips']}/{data['total_clips']} clips",
+                    )
+                elif row.type in ("clip.quarantined", "clip.verification_failed"):
+                    progress.console.print(f"  {row.data['reason']}")
+                if (outcome := follow.outcome_of(row)) is not None:
+                    break
+    finally:
+        db.close()
+    _say_verdict(bay, outcome, f"the offload did not end within {wait_s:g} s")
 
 
 @device_app.command("pair")

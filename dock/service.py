@@ -63,6 +63,7 @@ class BayWorker:
             queue.Queue()
         )
         self._client: RecorderClient | None = None
+        self._usb_port_path = ""  # of the recorder docked now
         self._client_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"bay-{machine.number}", daemon=True)
 
@@ -119,7 +120,8 @@ class BayWorker:
                 return
             with self._client_lock:
                 self._client = client
-            result = self._conversation(client).dock(item.usb_port_path)
+            self._usb_port_path = item.usb_port_path
+            result = self._conversation(client).dock()
         else:
             if self._client is None or self.machine.state is BayState.EMPTY:
                 return
@@ -132,6 +134,7 @@ class BayWorker:
         return DockingConversation(
             self.machine,
             client,
+            self._usb_port_path,
             clock=self.clock,
             clock_sync=self.clock_sync,
             check=self.settings.check,

@@ -50,6 +50,7 @@ class DockingConversation:
         self,
         machine: BayMachine,
         client: RecorderClient,
+        usb_port_path: str,
         *,
         clock: Clock,
         clock_sync: ClockSync,
@@ -58,7 +59,7 @@ class DockingConversation:
     ) -> None:
         self.machine = machine
         self.offloader = offloader
-        self.usb_port_path = ""
+        self.usb_port_path = usb_port_path  # where its storage appears once unlocked
         self.last_offload: OffloadReport | None = None
         self.client = client
         self.clock = clock
@@ -66,12 +67,11 @@ class DockingConversation:
         self.limits = CheckLimits(**asdict(check))
         self.db = machine.db
 
-    def dock(self, usb_port_path: str) -> DockingResult:
+    def dock(self) -> DockingResult:
         """From EMPTY: the recorder just arrived."""
         bay = self.machine.number
-        self.usb_port_path = usb_port_path
         self.machine.move(
-            Trigger.DOCKED, events=[RecorderDocked(bay=bay, usb_port_path=usb_port_path)]
+            Trigger.DOCKED, events=[RecorderDocked(bay=bay, usb_port_path=self.usb_port_path)]
         )
         return self.identify_and_check()
 
