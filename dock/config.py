@@ -142,7 +142,6 @@ class OffloadSettings:
     max_concurrent_bays: int = _setting(2, _integer(1, 16))
     reserve_bytes: int = _setting(2 * 1024**3, _integer(0, 2**62))
     handover_limit_hours: float = _setting(24.0, _number(0, 24 * 30, is_low_open=True))
-    hash_workers: int = _setting(0, _integer(0, 64))  # 0: one per processor core
 
 
 @dataclass(frozen=True)
@@ -256,12 +255,7 @@ def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
     data_dir = Path(settings.dock.data_dir).expanduser()
     if not data_dir.is_absolute():
         data_dir = base_dir / data_dir
-    workers = settings.offload.hash_workers or (os.cpu_count() or 1)
-    return replace(
-        settings,
-        dock=replace(settings.dock, data_dir=data_dir),
-        offload=replace(settings.offload, hash_workers=workers),
-    )
+    return replace(settings, dock=replace(settings.dock, data_dir=data_dir))
 
 
 def _show(value: Any) -> str:

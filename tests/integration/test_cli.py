@@ -121,6 +121,5 @@ def test_installed_dock_command_prints_a_config_error_without_traceback(tmp_path
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [
         "error: config: unknown key offload.extra: allowed here are offload.delete_policy, "
-        "offload.max_concurrent_bays, offload.reserve_bytes, offload.handover_limit_hours, "
-        "offload.hash_workers"
+        "offload.max_concurrent_bays, offload.reserve_bytes, offload.handover_limit_hours"
     ]

@@ -34,7 +34,6 @@ def test_dock_runs_with_no_file_at_all_on_documented_defaults():
     assert settings.offload.delete_policy == "after_verified_copy"
     assert settings.offload.max_concurrent_bays == 2
     assert settings.offload.handover_limit_hours == 24
-    assert settings.offload.hash_workers >= 1  # 0 resolves to the number of cores
     assert settings.database_path == Path("/var/lib/bodycam-dock/dock.sqlite3")
 
 
