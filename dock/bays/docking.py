@@ -93,6 +93,7 @@ class DockingConversation:
         serial = identity.device_serial
         is_key_proven = self._authenticate(serial)
         now = self.clock.now_utc()
+        recorded_by = None  # the officer whose clips these are: who carried it, else assigned
         with self.db.transaction() as session:
             facts = ledger.ledger_facts(session, serial, is_key_proven=is_key_proven)
             if facts.is_registered and is_key_proven:
@@ -100,7 +101,9 @@ class DockingConversation:
                 ledger.record_firmware(
                     session, serial, identity.firmware_version, actor=ACTOR, at=now
                 )
-                ledger.return_(session, serial, self.machine.number, actor=ACTOR, at=now)
+                custody = ledger.return_(session, serial, self.machine.number, actor=ACTOR, at=now)
+                officer = custody.officer if custody else ledger.assigned_officer(session, serial)
+                recorded_by = officer.officer_number if officer is not None else None
         identified = RecorderIdentified(
             bay=self.machine.number,
             device=serial,
@@ -118,7 +121,7 @@ class DockingConversation:
             self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
         else:
             self.machine.move(Trigger.NEEDS_OFFLOAD, device=serial, events=[identified])
-            problem = self._offload(serial, clips)
+            problem = self._offload(serial, recorded_by, clips)
             if problem:
                 self.machine.move(Trigger.OFFLOAD_FAILED, reason=problem)
                 return DockingResult(self.machine.state, None, identity, self.last_offload)
@@ -126,12 +129,9 @@ class DockingConversation:
         verdict = self._check(identity, facts)
         return DockingResult(self.machine.state, verdict, identity, self.last_offload)
 
-    def _offload(self, serial: str, clips: list[ClipInfo]) -> str:
+    def _offload(self, serial: str, officer_number: str | None, clips: list[ClipInfo]) -> str:
         """Take the clips off; return why the bay needs a person, or "" when all went well."""
         assert self.offloader is not None
-        with self.db.transaction() as session:
-            officer = ledger.assigned_officer(session, serial)
-            officer_number = officer.officer_number if officer is not None else None
         try:
             report = self.offloader.offload(
                 self.machine.number, self.usb_port_path, self.client, serial, officer_number, clips

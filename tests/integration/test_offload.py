@@ -230,3 +230,31 @@ def test_four_bays_offload_at_once_within_the_limit(make_dock):
     states = dict(dock.next_result() for _ in recorders)
     assert all(r.state is BayState.READY for r in states.values())
     assert set(stored_objects(dock)) == originals
+
+
+def test_clips_belong_to_the_officer_who_carried_the_recorder_not_the_next_assignee(dock):
+    from dock import ledger
+
+    recorder = dock.recorder("ZFY30001", clip_count=1)
+    dock.start()
+    assert dock_and_wait(dock, recorder).state is BayState.READY
+    dock.unplug(recorder, 1)  # issued to officer 000001
+    dock.wait_for_state(1, BayState.EMPTY)
+    now = datetime.now(UTC)
+    with dock.db.transaction() as session:
+        ledger.register_officer(
+            session,
+            officer_number="777777",
+            name="Next",
+            unit_number="U1",
+            unit_name="U",
+            actor="custodian",
+            at=now,
+        )
+        ledger.assign(session, "ZFY30001", "777777", actor="custodian", at=now)
+    (recorder.storage.location / "20261123").mkdir(exist_ok=True)
+    (recorder.storage.location / "20261123" / "shift2.MP4").write_bytes(b"recorded on patrol")
+    recorder.storage.rescan()
+    dock_and_wait(dock, recorder)
+    rows = {r.source_path: r.officer_number for r in clip_rows(dock)}
+    assert rows["20261123/shift2.MP4"] == "000001"
