@@ -29,7 +29,7 @@ CHILD = Path(__file__).with_name("offload_child.py")
 SERIAL = "ZFY90001"
 DAY_S = 24 * 3600
 # One batch: clips of three sizes, each size on its own days (paths never repeat).
-BATCH_SIZES = ((10, 300_000), (10, 2_000_000), (5, 6_000_000))
+BATCH_SIZES = ((10, 200_000), (10, 1_500_000), (4, 5_000_000))
 
 
 class Child:
