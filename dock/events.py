@@ -202,6 +202,18 @@ class VerificationFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClipDeleteRequested(Event):
+    """Committed before the dock asks the recorder to delete: a crash after the recorder
+    deleted but before `clip.deleted_from_recorder` commits still leaves the deletion on
+    record (a request without that confirmation: check the card at the next docking)."""
+
+    type: ClassVar[str] = "clip.delete_requested"
+    sha256: str
+    source_path: str
+    policy: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClipDeletedFromRecorder(Event):
     type: ClassVar[str] = "clip.deleted_from_recorder"
     sha256: str

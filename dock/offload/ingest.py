@@ -31,6 +31,7 @@ from dock.db.models import Clip, Quarantined
 from dock.events import (
     ClipAlreadyStored,
     ClipDeletedFromRecorder,
+    ClipDeleteRequested,
     ClipQuarantined,
     ClipStored,
     DiskReserveReached,
@@ -203,6 +204,15 @@ class Offloader:
             else:
                 report.already_stored += 1
             if self._may_delete(result):
+                self._journal(
+                    ClipDeleteRequested(
+                        bay=bay,
+                        device=serial,
+                        sha256=result.sha256,
+                        source_path=info.path,
+                        policy=self.settings.offload.delete_policy,
+                    )
+                )
                 client.delete_clip(info.path, bytes.fromhex(result.sha256))
                 report.deleted += 1
                 self._journal(
