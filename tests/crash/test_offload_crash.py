@@ -11,7 +11,8 @@ dead, checks from the outside:
   3. the journal verifies, and `clip.stored` rows and Clip rows are one-to-one by SHA-256;
   4. every clip ever recorded is on the card with its original bytes, or in the store with a
      Clip row (or both); nothing else is on the card or in the store;
-  5. no `clip.deleted_from_recorder` row comes before that clip's `clip.stored` row;
+  5. a clip leaves the card only after a committed `clip.delete_requested` row, itself after
+     the clip's `clip.stored` row; `clip.deleted_from_recorder` confirms a request;
   6. temp files may be left by a kill, but the next start removes exactly those.
 When the card runs low, new clips are recorded on it, so later kills still hit copying.
 One uninterrupted docking at the end must take every clip off and leave the card empty.
@@ -58,7 +59,7 @@ class Tally:
     refills: int = 0
     phases: Counter = field(default_factory=Counter)
     swept_temp_files: int = 0
-    deletions_not_journaled: set[str] = field(default_factory=set)
+    deletions_unconfirmed: int = 0  # requests a kill cut before the confirmation row
 
 
 @dataclass
@@ -120,17 +121,22 @@ def check_invariants(rig, state: StoreState, tally: Tally, *, rehash_all: bool =
     for path, sha in manifest.items():
         assert path in card or sha in rows, f"clip {path} is neither on the card nor stored"
     assert set(objects) <= set(manifest.values())
-    first_stored = {}
+    first_stored: dict[str, int] = {}
+    requested: set[str] = set()
+    confirmed: set[str] = set()
     for e in entries:  # rule 5
         sha = e.data.get("sha256")
         if e.type == "clip.stored":
             first_stored.setdefault(sha, e.id)
+        elif e.type == "clip.delete_requested":
+            assert sha in first_stored, f"deletion of clip {sha} asked before it was stored"
+            requested.add(sha)
         elif e.type == "clip.deleted_from_recorder":
-            assert sha in first_stored, f"clip {sha} deleted from the recorder before it was stored"
-    deleted = {e.data["sha256"] for e in entries if e.type == "clip.deleted_from_recorder"}
-    tally.deletions_not_journaled |= {
-        sha for path, sha in manifest.items() if path not in card and sha not in deleted
-    }
+            assert sha in requested, f"clip {sha} deleted from the recorder with no request"
+            confirmed.add(sha)
+    for path, sha in manifest.items():
+        assert path in card or sha in requested, f"{path} left the card with no journal row"
+    tally.deletions_unconfirmed = len(requested - confirmed)
     new = [e for e in entries if e.id > state.last_journal_id]
     temp_files = {p.name for p in (store_dir / "tmp").iterdir()}
     phase = new[-1].type if new else "start-up (nothing journaled)"
@@ -235,7 +241,7 @@ def test_sigkill_at_any_instant_loses_no_clip_and_keeps_store_db_and_journal_in_
         "clips": len(rig.clips),
         "refills": tally.refills,
         "temp_files_swept": tally.swept_temp_files,
-        "deletions_not_journaled": len(tally.deletions_not_journaled),
+        "deletion_requests_unconfirmed": tally.deletions_unconfirmed,
         "seconds": round(time.monotonic() - began_s, 1),
         "phases_hit": dict(tally.phases.most_common()),
     }
