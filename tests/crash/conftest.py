@@ -20,9 +20,16 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from firmware_bridge.sim import GeneratedClip, generate_clips, write_clip_tree
+from firmware_bridge.sim import (
+    Fat32ImageStorage,
+    GeneratedClip,
+    generate_clips,
+    make_storage,
+    write_clip_tree,
+)
 from firmware_bridge.sim.clips import DEFAULT_FIRST_START_UTC_S
 
 CHILD = Path(__file__).with_name("offload_child.py")
@@ -30,6 +37,8 @@ SERIAL = "ZFY90001"
 DAY_S = 24 * 3600
 # One batch: clips of three sizes, each size on its own days (paths never repeat).
 BATCH_SIZES = ((10, 200_000), (10, 1_500_000), (4, 5_000_000))
+FAT_CLUSTER_BYTES = 4096
+GROUP_EXIT_WAIT_S = 30
 
 
 class Child:
@@ -82,12 +91,21 @@ class Child:
                 self._seen.wait(min(left, 0.2))
 
     def kill(self) -> bool:
-        """SIGKILL the child's whole group; True when it was still running."""
+        """SIGKILL the dock's process; True when it was still running.
+
+        A card write the recorder had started (mdel on a FAT32 image, its own process) is
+        left to finish, as a recorder's firmware finishes when the dock dies; the next run
+        starts only once it has.
+        """
         was_running = self.proc.poll() is None
         if was_running:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(30)
         self._reader.join(30)
+        deadline = time.monotonic() + GROUP_EXIT_WAIT_S
+        while _group_members(self.proc.pid):
+            assert time.monotonic() < deadline, "a card write outlived the dock by 30 s"
+            time.sleep(0.02)
         return was_running
 
     def finish(self, timeout_s: float) -> None:
@@ -97,12 +115,27 @@ class Child:
         assert self.proc.returncode == 0, self.stderr_path.read_text()[-3000:]
 
 
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in the process group the child led."""
+    members = []
+    for process in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
 class CrashRig:
-    def __init__(self, workdir: Path) -> None:
+    """card_kind "dir" (a directory) or "fat32" (an image the dock reads with pyfatfs)."""
+
+    def __init__(self, workdir: Path, card_kind: str = "dir") -> None:
         self.workdir = workdir
-        self.card = workdir / "card"
+        self.card_kind = card_kind
+        self.card = workdir / ("card" if card_kind == "dir" else "card.img")
         self.data_dir = workdir / "data"
-        self.card.mkdir(parents=True)
+        workdir.mkdir(parents=True)
         self.clips: list[GeneratedClip] = []
         self.batches = 0
 
@@ -111,24 +144,38 @@ class CrashRig:
         return self.data_dir / "store"
 
     def add_batch(self) -> None:
-        """Record a new batch of clips on the card (new seeds, new days, new paths)."""
+        """Record a new batch of clips on the card (new seeds, new days, new paths).
+
+        A FAT32 card is made again holding the clips still on it and the new ones: the same
+        contents as adding files, without writing into an image outside the recorder.
+        """
+        new: list[GeneratedClip] = []
         for count, size_bytes in BATCH_SIZES:
-            day = len(self.clips) + self.batches  # distinct for every call
+            day = len(self.clips) + len(new) + self.batches  # distinct for every call
             clips, _events = generate_clips(
                 count,
                 size_bytes=size_bytes,
                 seed=1000 * self.batches + size_bytes,
                 first_start_utc_s=DEFAULT_FIRST_START_UTC_S + 2 * day * DAY_S,
             )
-            write_clip_tree(self.card, clips)
-            self.clips.extend(clips)
+            new.extend(clips)
+        if self.card_kind == "dir":
+            self.card.mkdir(exist_ok=True)
+            write_clip_tree(self.card, new)
+        else:
+            on_card = self.card_contents() if self.card.exists() else {}
+            kept = [c for c in self.clips if c.path in on_card]
+            self.card.unlink(missing_ok=True)
+            make_storage("fat32", self.card, SERIAL, kept + new, cluster_bytes=FAT_CLUSTER_BYTES)
+        self.clips.extend(new)
         self.batches += 1
         self._write_manifest()
 
     def _write_manifest(self) -> None:
         listing = [{**dataclasses.asdict(c), "sha256": c.sha256.hex()} for c in self.clips]
         temp = self.workdir / "manifest.json.tmp"
-        temp.write_text(json.dumps({"serial": SERIAL, "clips": listing}))
+        manifest = {"serial": SERIAL, "card_kind": self.card_kind, "clips": listing}
+        temp.write_text(json.dumps(manifest))
         os.replace(temp, self.workdir / "manifest.json")
 
     def manifest(self) -> dict[str, str]:
@@ -137,6 +184,9 @@ class CrashRig:
 
     def card_contents(self) -> dict[str, str]:
         """card path -> SHA-256 hex of the bytes on the card now."""
+        if self.card_kind == "fat32":
+            card = Fat32ImageStorage(self.card, SERIAL)
+            return {path: card.sha256(path).hex() for path, _ in card.list_files()}
         found = {}
         for path in self.card.rglob("*"):
             if path.is_file():
@@ -146,6 +196,8 @@ class CrashRig:
         return found
 
     def card_bytes(self) -> int:
+        if self.card_kind == "fat32":
+            return sum(size for _, size in Fat32ImageStorage(self.card, SERIAL).list_files())
         return sum(p.stat().st_size for p in self.card.rglob("*") if p.is_file())
 
     def start_child(self, *args: str) -> Child:
@@ -156,8 +208,8 @@ class CrashRig:
 def make_rig(tmp_path):
     made: list[CrashRig] = []
 
-    def make() -> CrashRig:
-        rig = CrashRig(tmp_path / f"rig{len(made)}")
+    def make(card_kind: str = "dir") -> CrashRig:
+        rig = CrashRig(tmp_path / f"rig{len(made)}", card_kind)
         made.append(rig)
         return rig
 

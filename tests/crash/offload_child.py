@@ -3,7 +3,8 @@
 Run as `python tests/crash/offload_child.py WORKDIR [--pair]`. WORKDIR holds what must
 survive a SIGKILL, as on a real dock and recorder: `data/` (the dock's database and
 evidence store), `card/` (the recorder's card, a directory) and `manifest.json` (the
-recorder's own clip database: paths, times, hashes; written by the test, read here).
+recorder's own clip database: paths, times, hashes, card kind; written by the test, read
+here). The card may instead be `card.img`, a FAT32 image the dock reads with pyfatfs.
 
 The recorder runs in this process too, so a kill is a dock crash and a recorder replug at
 once. Its pairing key lives in its flash, which the simulator does not keep: like
@@ -33,7 +34,13 @@ from dock.db.models import Device
 from dock.main import build_service
 from dock.pairing import pair_over_link
 from firmware_bridge.client import RecorderClient
-from firmware_bridge.sim import DirectoryStorage, GeneratedClip, SimRecorder
+from firmware_bridge.sim import (
+    DirectoryStorage,
+    Fat32ImageStorage,
+    GeneratedClip,
+    SimRecorder,
+    Storage,
+)
 from hw.clock_sync import FakeClockSync
 from hw.hotplug import SimulatedHotplug
 from hw.volumes import SimulatedVolumes
@@ -60,13 +67,19 @@ def settings_for(workdir: Path) -> Settings:
     )
 
 
-def load_manifest(workdir: Path) -> tuple[str, list[GeneratedClip]]:
-    """(serial, every clip the recorder ever recorded), as the test wrote them."""
+def load_manifest(workdir: Path) -> tuple[str, str, list[GeneratedClip]]:
+    """(serial, card kind, every clip the recorder ever recorded), as the test wrote them."""
     manifest = json.loads((workdir / "manifest.json").read_text())
     clips = [
         GeneratedClip(**{**c, "sha256": bytes.fromhex(c["sha256"])}) for c in manifest["clips"]
     ]
-    return manifest["serial"], clips
+    return manifest["serial"], manifest["card_kind"], clips
+
+
+def open_card(workdir: Path, kind: str, serial: str) -> Storage:
+    if kind == "fat32":
+        return Fat32ImageStorage(workdir / "card.img", serial)
+    return DirectoryStorage(workdir / "card", serial)
 
 
 def say(line: str) -> None:
@@ -92,7 +105,7 @@ def enrol(db, serial: str) -> None:
 
 
 def run(workdir: Path, *, is_pairing: bool) -> int:
-    serial, clips = load_manifest(workdir)
+    serial, card_kind, clips = load_manifest(workdir)
     hotplug = SimulatedHotplug()
     volumes = SimulatedVolumes()
     results: queue.Queue = queue.Queue()
@@ -109,9 +122,9 @@ def run(workdir: Path, *, is_pairing: bool) -> int:
     with db.transaction() as session:
         device = session.query(Device).filter_by(serial=serial).one_or_none()
         key = device.pairing_key if device is not None and device.is_paired else None
-    card = workdir / "card"
+    card = open_card(workdir, card_kind, serial)
     recorder = SimRecorder(
-        DirectoryStorage(card, serial),
+        card,
         serial=serial,
         clips=clips,
         key=key,  # the key the recorder kept in its flash when it was paired
@@ -128,7 +141,7 @@ def run(workdir: Path, *, is_pairing: bool) -> int:
         runner = threading.Thread(target=service.run, args=(stop,), name="dock-service")
         runner.start()
         try:
-            volumes.insert(PORT, "dir", card, serial)
+            volumes.insert(PORT, card_kind, card.location, serial)
             hotplug.attach(PORT, recorder.plug())
             say("plugged")
             result = results.get(timeout=RESULT_WAIT_S)
