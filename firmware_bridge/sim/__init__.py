@@ -5,11 +5,12 @@ directory, a FAT32 image or an exFAT image, and `Faults` given as arguments. CPy
 """
 
 from firmware_bridge.sim.board import SimBoard
+from firmware_bridge.sim.cards import make_storage
 from firmware_bridge.sim.clips import GeneratedClip, generate_clips, write_clip_tree
 from firmware_bridge.sim.faults import Faults
 from firmware_bridge.sim.images import ExfatImageStorage, Fat32ImageStorage
 from firmware_bridge.sim.recorder import SimRecorder
-from firmware_bridge.sim.storage import DirectoryStorage, Storage, StorageError, make_storage
+from firmware_bridge.sim.storage import DirectoryStorage, Storage, StorageError
 
 __all__ = [
     "DirectoryStorage",

@@ -11,10 +11,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+from firmware_bridge.sim.cards import make_storage
 from firmware_bridge.sim.clips import generate_clips
 from firmware_bridge.sim.config import ConfigError, SimConfig, build_config, load_toml
 from firmware_bridge.sim.recorder import SimRecorder
-from firmware_bridge.sim.storage import StorageError, make_storage
+from firmware_bridge.sim.storage import StorageError
 
 # flag -> (section or None, setting, type)
 _FLAGS = {

@@ -10,7 +10,6 @@ source shows the dock as the recorder's disk.
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -148,31 +147,3 @@ class DirectoryStorage(Storage):
 
     def _delete(self, path: str) -> None:
         card_path(self.location, path).unlink()
-
-
-def make_storage(
-    kind: str,
-    location: Path,
-    label: str,
-    clips: list[GeneratedClip],
-    *,
-    capacity_bytes: int | None = None,
-    cluster_bytes: int | None = None,
-) -> Storage:
-    """Make a card of `kind` ("dir", "fat32" or "exfat") at `location`, holding `clips`."""
-    from firmware_bridge.sim.images import ExfatImageStorage, Fat32ImageStorage
-
-    if kind == "dir":
-        return DirectoryStorage.create(location, label, clips, capacity_bytes=capacity_bytes)
-    if kind in ("fat32", "exfat"):
-        image_cls = Fat32ImageStorage if kind == "fat32" else ExfatImageStorage
-        with tempfile.TemporaryDirectory(prefix="sim-card-") as staging:
-            write_clip_tree(Path(staging), clips)
-            return image_cls.create(
-                location,
-                label,
-                Path(staging),
-                capacity_bytes=capacity_bytes,
-                cluster_bytes=cluster_bytes,
-            )
-    raise StorageError(f"unknown storage kind {kind!r}; use dir, fat32 or exfat")
