@@ -42,8 +42,9 @@ test: setup lint
 bench: setup
 	$(BIN)/python -m bench
 
+# -s: each test prints one JSON line (kills, phases hit, seconds).
 crashtest: setup
-	$(BIN)/python -m pytest -q tests/crash
+	$(BIN)/python -m pytest -q -s tests/crash
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -73,6 +73,11 @@ class Child:
         with self._seen:
             return next((text for _, text in self.lines if text.startswith(prefix)), None)
 
+    def when(self, prefix: str) -> float | None:
+        """Seconds since start when a line with `prefix` came, if it did."""
+        with self._seen:
+            return next((t for t, text in self.lines if text.startswith(prefix)), None)
+
     def wait_for(self, prefix: str, timeout_s: float) -> float | None:
         """Seconds since start when a line with `prefix` came, or None if the child ended first."""
         deadline = time.monotonic() + timeout_s
