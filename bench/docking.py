@@ -28,6 +28,7 @@ from dock.simulated_process import SimulatedDockProcess
 from dock.simulation import SimulatedBays, port_path, simulated_settings
 from hw.clock_sync import FakeClockSync
 from hw.hotplug import SimulatedHotplug
+from hw.volumes import SimulatedVolumes
 
 DOCKINGS = 50
 WARM_UP = 3
@@ -41,13 +42,15 @@ def plug_to_ready() -> dict:
         settings = simulated_settings(base, 1)
         hotplug = SimulatedHotplug()
         results: queue.Queue = queue.Queue()
+        volumes = SimulatedVolumes()
         service, db = build_service(
             settings,
             hotplug=hotplug,
             clock_sync=FakeClockSync(True),
+            volumes=volumes,
             on_result=lambda bay, result: results.put(result),
         )
-        simulated = SimulatedBays(1, settings.dock.data_dir, db, SystemClock())
+        simulated = SimulatedBays(1, settings.dock.data_dir, db, SystemClock(), volumes)
         recorder, machine = simulated.recorders[1], service.bays[1].machine
         stop = threading.Event()
         runner = threading.Thread(target=service.run, args=(stop,))
@@ -56,7 +59,7 @@ def plug_to_ready() -> dict:
         try:
             for i in range(WARM_UP + DOCKINGS):
                 start = time.perf_counter()
-                hotplug.attach(port_path(1), recorder.plug())
+                simulated.plug(1, hotplug)  # the first docking also offloads its clips
                 result = results.get(timeout=WAIT_S)
                 elapsed_ms = (time.perf_counter() - start) * 1000
                 if result.state is not BayState.READY:

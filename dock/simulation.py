@@ -88,10 +88,15 @@ class SimulatedBays:
             raise
 
     def plug_all(self, hotplug: SimulatedHotplug) -> None:
-        for bay, recorder in self.recorders.items():
-            storage = recorder.storage
-            self.volumes.insert(port_path(bay), "dir", storage.location, storage.label)
-            hotplug.attach(port_path(bay), recorder.plug())
+        for bay in self.recorders:
+            self.plug(bay, hotplug)
+
+    def plug(self, bay: int, hotplug: SimulatedHotplug) -> None:
+        """Put bay's recorder in: its port appears now, its card once the dock unlocks it."""
+        recorder = self.recorders[bay]
+        storage = recorder.storage
+        self.volumes.insert(port_path(bay), "dir", storage.location, storage.label)
+        hotplug.attach(port_path(bay), recorder.plug())
 
     def stop(self) -> None:
         for recorder in self.recorders.values():
