@@ -1,0 +1,3 @@
+from dock.cli import app
+
+app()
