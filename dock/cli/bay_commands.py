@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dock import follow
+from dock import follow, journal
 from dock.cli.common import (
     app,
     one_line_errors,
@@ -86,20 +87,32 @@ def check_command(
     ] = CHECK_WAIT_S,
 ) -> None:
     """Run the pre-shift check again on a docked recorder; exit 0 READY, 1 NOT READY."""
+    outcome = _recheck_and_follow(ctx, bay, wait_s)
+    _say_verdict(bay, outcome, f"no verdict within {wait_s:g} s")
+
+
+def _recheck_and_follow(
+    ctx: typer.Context,
+    bay: int,
+    wait_s: float,
+    on_row: Callable[[journal.JournalEntry], None] | None = None,
+) -> tuple[str, list[str]] | None:
+    """Ask the service to go through the bay's docking again; follow it in the journal."""
     from dock import control
 
     settings = settings_of(ctx)
     db = open_database(settings.dock.data_dir)
-    outcome = None
     try:
         cursor = follow.journal_cursor(db)
         control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
         for row in follow.rows_for_bay(db, bay, cursor, wait_s):
+            if on_row is not None:
+                on_row(row)
             if (outcome := follow.outcome_of(row)) is not None:
-                break
+                return outcome
     finally:
         db.close()
-    _say_verdict(bay, outcome, f"no verdict within {wait_s:g} s")
+    return None
 
 
 def _say_verdict(bay: int, outcome: tuple[str, list[str]] | None, missing: str) -> None:
@@ -126,36 +139,27 @@ def offload_command(
     """Offload the recorder in BAY now and show its progress; exit 0 when it ends READY."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from dock import control
+    columns = (
+        TextColumn(f"bay {bay}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[clips]}"),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("offload", total=None, clips="")
 
-    settings = settings_of(ctx)
-    db = open_database(settings.dock.data_dir)
-    outcome = None
-    try:
-        cursor = follow.journal_cursor(db)
-        control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
-        columns = (
-            TextColumn(f"bay {bay}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[clips]}"),
-        )
-        with Progress(*columns, console=Console(stderr=True)) as progress:
-            task = progress.add_task("offload", total=None, clips="")
-            for row in follow.rows_for_bay(db, bay, cursor, wait_s):
-                if row.type == "offload.progress":
-                    data = row.data
-                    progress.update(
-                        task,
-                        total=data["total_bytes"],
-                        completed=data["done_bytes"],
-                        clips=f"{data['done_clips']}/{data['total_clips']} clips",
-                    )
-                elif row.type in ("clip.quarantined", "clip.verification_failed"):
-                    progress.console.print(f"  {row.data['reason']}")
-                if (outcome := follow.outcome_of(row)) is not None:
-                    break
-    finally:
-        db.close()
+        def show_row(row: journal.JournalEntry) -> None:
+            data = row.data
+            if row.type == "offload.progress":
+                progress.update(
+                    task,
+                    total=data["total_bytes"],
+                    completed=data["done_bytes"],
+                    clips=f"{data['done_clips']}/{data['total_clips']} clips",
+                )
+            elif row.type in ("clip.quarantined", "clip.verification_failed"):
+                progress.console.print(f"  {data['reason']}")
+
+        outcome = _recheck_and_follow(ctx, bay, wait_s, show_row)
     _say_verdict(bay, outcome, f"the offload did not end within {wait_s:g} s")

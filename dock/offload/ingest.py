@@ -204,26 +204,8 @@ class Offloader:
             else:
                 report.already_stored += 1
             if self._may_delete(result):
-                self._journal(
-                    ClipDeleteRequested(
-                        bay=bay,
-                        device=serial,
-                        sha256=result.sha256,
-                        source_path=info.path,
-                        policy=self.settings.offload.delete_policy,
-                    )
-                )
-                client.delete_clip(info.path, bytes.fromhex(result.sha256))
+                self._release(bay, client, serial, info.path, result.sha256)
                 report.deleted += 1
-                self._journal(
-                    ClipDeletedFromRecorder(
-                        bay=bay,
-                        device=serial,
-                        sha256=result.sha256,
-                        source_path=info.path,
-                        policy=self.settings.offload.delete_policy,
-                    )
-                )
         self._journal(
             OffloadFinished(
                 bay=bay,
@@ -337,6 +319,23 @@ class Offloader:
                 at=now,
             )
             return True
+
+    def _release(
+        self, bay: int, client: RecorderClient, serial: str, path: str, sha256: str
+    ) -> None:
+        """Free the clip on the recorder, the request journaled before it is sent: a crash
+        between the recorder's delete and our confirmation still leaves it on record."""
+        policy = self.settings.offload.delete_policy
+        request = ClipDeleteRequested(
+            bay=bay, device=serial, sha256=sha256, source_path=path, policy=policy
+        )
+        self._journal(request)
+        client.delete_clip(path, bytes.fromhex(sha256))
+        self._journal(
+            ClipDeletedFromRecorder(
+                bay=bay, device=serial, sha256=sha256, source_path=path, policy=policy
+            )
+        )
 
     def _may_delete(self, result: CopyResult) -> bool:
         """Only a copy that is in the store, durable and committed frees the recorder's card.
