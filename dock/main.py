@@ -206,6 +206,12 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             f"{settings.dock.data_dir}; stop with Ctrl-C or SIGTERM"
         )
         if simulate and hotplug is not None:
+            program = sys.argv[0] if sys.argv[0].endswith("dock") else "dock"
+            config = f" --config {settings.source}" if settings.source else ""
+            echo(
+                f"meanwhile, in another terminal: {program}{config} bays | clips | journal | "
+                "audit verify | check 3 | offload 1"
+            )
             simulated.plug_all(hotplug)
         service.run(stop)
     echo("dock stopped")
