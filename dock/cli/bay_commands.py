@@ -148,9 +148,12 @@ def offload_command(
     )
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("offload", total=None, clips="")
+        seen_offload = []
 
         def show_row(row: journal.JournalEntry) -> None:
             data = row.data
+            if row.type == "offload.started":
+                seen_offload.append(row)
             if row.type == "offload.progress":
                 progress.update(
                     task,
@@ -162,4 +165,6 @@ def offload_command(
                 progress.console.print(f"  {data['reason']}")
 
         outcome = _recheck_and_follow(ctx, bay, wait_s, show_row)
+        if not seen_offload:
+            progress.update(task, total=0, clips="nothing was offloaded")
     _say_verdict(bay, outcome, f"the offload did not end within {wait_s:g} s")
