@@ -96,9 +96,19 @@ class BayWorker:
                 self._handle(item)
             except DockError as err:
                 log.error("bay %d: %s", self.machine.number, err)
-            except Exception:
+            except Exception as err:
                 log.exception("bay %d: unexpected failure (a dock bug)", self.machine.number)
+                self._fault(f"dock error: {type(err).__name__}; see the service log")
         self._close_client()
+
+    def _fault(self, reason: str) -> None:
+        """Leave the bay in a defined state after a bug: FAULT, until the recorder leaves."""
+        if self.machine.state in (BayState.EMPTY, BayState.FAULT):
+            return
+        try:
+            self.machine.move(Trigger.LINK_LOST, reason=reason)
+        except Exception:
+            log.exception("bay %d: could not record the fault", self.machine.number)
 
     def _handle(self, item: RecorderAttached | RecorderDetached | _Recheck) -> None:
         if isinstance(item, RecorderDetached):

@@ -60,7 +60,8 @@ class SerialTransport:
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as err:
+        except (serial.SerialException, OSError, TypeError, ValueError) as err:
+            # As in read: a port closed by another thread (unplugged) gives TypeError.
             raise TransportClosed(_gone(self.path, "write", err)) from None
 
     def read(self, max_bytes: int, timeout_s: float) -> bytes:

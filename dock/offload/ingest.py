@@ -46,6 +46,7 @@ from dock.offload.source import ListedClip, Take, classify, printable
 from dock.offload.store import DiskReserveReached as DiskFull
 from dock.offload.store import EvidenceStore
 from firmware_bridge.client import ClipInfo, RecorderClient
+from firmware_bridge.errors import LinkError
 from hw.mass_storage import MassStorage, MassStorageError
 from hw.volumes import VolumeFinder
 
@@ -136,8 +137,16 @@ class Offloader:
                 finally:
                     volume.close()
             finally:
-                client.set_mass_storage(False)
+                self._lock_storage(bay, client)
         return report
+
+    def _lock_storage(self, bay: int, client: RecorderClient) -> None:
+        """Switch mass storage off again. If the link is gone the recorder did it itself
+        (the unlock lasts one insertion), and the failure that ended the offload is the news."""
+        try:
+            client.set_mass_storage(False)
+        except LinkError as err:
+            log.info("bay %d: mass storage not switched off over the link: %s", bay, err)
 
     def _offload_volume(
         self,

@@ -182,3 +182,17 @@ def test_four_bays_at_once_each_get_their_own_verdict(dock):
     }
     with dock.db.transaction() as session:
         assert journal.verify(session).is_intact
+
+
+def test_a_dock_bug_mid_docking_leaves_the_bay_in_fault_not_half_way(dock):
+    def broken(*_args):
+        raise RuntimeError("a bug in a volume adapter")
+
+    dock.volumes.open_volume = broken
+    recorder = dock.recorder("ZFY10001")
+    dock.start()
+    dock.plug(recorder, 1)
+    row = dock.wait_for_state(1, BayState.FAULT)
+    assert "dock error: RuntimeError" in row.reason
+    dock.unplug(recorder, 1)
+    dock.wait_for_state(1, BayState.EMPTY)
