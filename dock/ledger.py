@@ -100,7 +100,7 @@ def register_device(
     """
     if not serial.strip():
         raise LedgerError("a recorder needs its serial number")
-    if _device(session, serial) is not None:
+    if find_device(session, serial) is not None:
         raise LedgerError(f"recorder {serial} is already registered")
     device = Device(
         serial=serial,
@@ -233,7 +233,7 @@ def return_(session: Session, serial: str, bay: int, *, actor: str, at: datetime
 
 
 def get_device(session: Session, serial: str) -> Device:
-    device = _device(session, serial)
+    device = find_device(session, serial)
     if device is None:
         raise UnknownDevice(serial)
     return device
@@ -278,7 +278,7 @@ def history(session: Session, limit: int = 200) -> list[journal.JournalEntry]:
 
 def ledger_facts(session: Session, serial: str, *, is_key_proven: bool) -> LedgerFacts:
     """What the pre-shift check needs from the ledger (dock.check.judge_ledger)."""
-    device = _device(session, serial)
+    device = find_device(session, serial)
     if device is None:
         return LedgerFacts(
             is_registered=False,
@@ -295,8 +295,15 @@ def ledger_facts(session: Session, serial: str, *, is_key_proven: bool) -> Ledge
     )
 
 
-def _device(session: Session, serial: str) -> Device | None:
+def find_device(session: Session, serial: str) -> Device | None:
+    """The recorder with this serial, or None when it is not registered."""
     return session.scalar(select(Device).where(Device.serial == serial))
+
+
+def paired_key(session: Session, serial: str) -> bytes | None:
+    """The key a registered recorder accepted, or None: unknown, or never paired."""
+    device = find_device(session, serial)
+    return device.pairing_key if device is not None and device.is_paired else None
 
 
 def _officer(session: Session, officer_number: str) -> Officer | None:

@@ -24,7 +24,6 @@ from dock import ledger
 from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
-from dock.db.models import Device
 from dock.pairing import pair_over_link
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.sim import DirectoryStorage, SimRecorder, generate_clips
@@ -107,7 +106,7 @@ class SimulatedBays:
         serial, officer_number = serial_for(bay), f"9{bay:05d}"
         now = self.clock.now_utc()
         with self.db.transaction() as session:
-            if session.query(Device).filter_by(serial=serial).one_or_none() is None:
+            if ledger.find_device(session, serial) is None:
                 ledger.register_device(
                     session,
                     serial=serial,
@@ -138,8 +137,7 @@ class SimulatedBays:
             self.cards_dir / serial, serial, clips, capacity_bytes=CARD_CAPACITY_BYTES
         )
         with self.db.transaction() as session:
-            device = ledger.get_device(session, serial)
-            key = device.pairing_key if device.is_paired else None
+            key = ledger.paired_key(session, serial)
         return SimRecorder(
             storage,
             serial=serial,

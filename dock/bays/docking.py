@@ -24,7 +24,6 @@ from dock.check import (
 )
 from dock.clock import Clock
 from dock.config import CheckSettings
-from dock.db.models import Device
 from dock.errors import DockError
 from dock.events import CheckCompleted, ClockSet, RecorderDocked, RecorderIdentified
 from dock.offload.ingest import Offloader, OffloadReport
@@ -143,8 +142,7 @@ class DockingConversation:
 
     def _authenticate(self, serial: str) -> bool:
         with self.db.transaction() as session:
-            device = session.query(Device).filter_by(serial=serial).one_or_none()
-            key = device.pairing_key if device is not None and device.is_paired else None
+            key = ledger.paired_key(session, serial)
         if key is None:
             return False
         try:

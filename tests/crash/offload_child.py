@@ -30,7 +30,6 @@ from pathlib import Path
 from dock import ledger
 from dock.clock import SystemClock
 from dock.config import Settings, parse_settings
-from dock.db.models import Device
 from dock.main import build_service
 from dock.pairing import pair_over_link
 from firmware_bridge.client import RecorderClient
@@ -120,8 +119,7 @@ def run(workdir: Path, *, is_pairing: bool) -> int:
     store = service.bays[1].offloader.store  # type: ignore[union-attr]
     say(f"swept {len(store.removed_temp_files)}")
     with db.transaction() as session:
-        device = session.query(Device).filter_by(serial=serial).one_or_none()
-        key = device.pairing_key if device is not None and device.is_paired else None
+        key = ledger.paired_key(session, serial)
     card = open_card(workdir, card_kind, serial)
     recorder = SimRecorder(
         card,
