@@ -17,17 +17,23 @@ IDENTITY_KEYS = ("officer_number", "officer_name", "unit_number", "unit_name")
 
 
 class Board:
-    """The hardware interface. Subclasses override every method."""
+    """The hardware interface. Subclasses pass the device information to __init__ and
+    override every other method."""
+
+    def __init__(self, serial: str, model: str, firmware_version: str) -> None:
+        self._serial = serial
+        self._model = model
+        self._firmware_version = firmware_version
 
     # Device information, fixed at the factory.
     def serial(self) -> str:
-        raise NotImplementedError
+        return self._serial
 
     def model(self) -> str:
-        raise NotImplementedError
+        return self._model
 
     def firmware_version(self) -> str:
-        raise NotImplementedError
+        return self._firmware_version
 
     # Battery gauge.
     def battery_pct(self) -> int:

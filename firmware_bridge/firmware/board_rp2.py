@@ -59,9 +59,7 @@ def _name_time_s(name):
 
 class RP2Board(Board):
     def __init__(self, serial="ZFY00001", model="ZFY-RP2", firmware_version="1.0.0"):
-        self._serial = serial
-        self._model = model
-        self._firmware_version = firmware_version
+        super().__init__(serial, model, firmware_version)
         self._adc = machine.ADC(machine.Pin(BATTERY_ADC_PIN))
         self._charger = machine.Pin(CHARGER_STAT_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
         self._msc = machine.Pin(MSC_SWITCH_PIN, machine.Pin.OUT, value=0)
@@ -77,15 +75,6 @@ class RP2Board(Board):
         card = sdcard.SDCard(spi, machine.Pin(SD_CS_PIN))
         # The stubs derive VfsFat from AbstractBlockDev, which makes it look abstract.
         vfs.mount(vfs.VfsFat(card), SD_ROOT)  # type: ignore[abstract]
-
-    def serial(self):
-        return self._serial
-
-    def model(self):
-        return self._model
-
-    def firmware_version(self):
-        return self._firmware_version
 
     def battery_pct(self):
         millivolts = self._adc.read_u16() * 3300 * 3 // 65535

@@ -31,9 +31,7 @@ class MemoryBoard(Board):
         random_seed=b"memory-board",
         is_recording=False,
     ):
-        self._serial = serial
-        self._model = model
-        self._firmware_version = firmware_version
+        super().__init__(serial, model, firmware_version)
         self._battery_pct = battery_pct
         self._is_charging = is_charging
         self._clock_utc_ms = clock_utc_ms
@@ -82,15 +80,6 @@ class MemoryBoard(Board):
             random_seed=config["random_seed"].encode(),
             is_recording=config.get("is_recording", False),
         )
-
-    def serial(self):
-        return self._serial
-
-    def model(self):
-        return self._model
-
-    def firmware_version(self):
-        return self._firmware_version
 
     def battery_pct(self):
         return self._battery_pct

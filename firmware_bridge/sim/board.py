@@ -39,9 +39,7 @@ class SimBoard(Board):
         on_mass_storage: Callable[[bool], None] | None = None,
     ) -> None:
         self.storage = storage
-        self._serial = serial
-        self._model = model
-        self._firmware_version = firmware_version
+        super().__init__(serial, model, firmware_version)
         self.battery_percent = battery_pct
         self.charging = is_charging
         self.clock_skew_s = clock_skew_s
@@ -56,15 +54,6 @@ class SimBoard(Board):
         self.mass_storage_on = False
         self.deleted: list[str] = []
         self._lock = threading.Lock()
-
-    def serial(self) -> str:
-        return self._serial
-
-    def model(self) -> str:
-        return self._model
-
-    def firmware_version(self) -> str:
-        return self._firmware_version
 
     def battery_pct(self) -> int:
         return self.battery_percent
