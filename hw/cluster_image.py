@@ -237,6 +237,12 @@ class ClusterImageMassStorage:
                 raise _corrupt(repr(entry.path), "data lies past the end of the image")
         return ExtentReader(self._fd, extents, node.size_bytes, self._image_bytes)  # type: ignore[return-value]
 
+    def volume_problems(self) -> list[str]:
+        return []
+
+    def late_problems(self) -> dict[str, str]:
+        return {}
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

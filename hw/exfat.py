@@ -30,8 +30,9 @@ MAX_FAT_BYTES = 256 << 20  # a 2 TB card at 32 KiB clusters needs 256 MiB of FAT
 class ExfatImageMassStorage(ClusterImageMassStorage):
     eoc_min = EXFAT_EOC_MIN
 
-    def __init__(self, image: Path | str) -> None:
+    def __init__(self, image: Path | str, *, card_utc_offset_min: int = 480) -> None:
         super().__init__(image)
+        self.card_utc_offset_min = card_utc_offset_min
         try:
             self._parse_boot_sector()
         except MassStorageError:

@@ -86,8 +86,12 @@ class FatImageMassStorage(ClusterImageMassStorage):
     eoc_min = FAT32_EOC_MIN
     fat_mask = FAT32_MASK
 
-    def __init__(self, image: Path | str) -> None:
+    def __init__(
+        self, image: Path | str, *, oem_code_page: str = "cp936", card_utc_offset_min: int = 480
+    ) -> None:
         super().__init__(image)
+        self.oem_code_page = oem_code_page
+        self.card_utc_offset_min = card_utc_offset_min
         try:
             pf = _HeaderOnlyPyFat.open(self.image)
         except Exception as exc:  # pyfatfs raises several kinds on a bad boot sector

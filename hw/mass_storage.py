@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -40,6 +41,7 @@ class EntryKind(StrEnum):
     SYMLINK = "symlink"
     DEVICE = "device"  # block/char devices, FIFOs, sockets
     OTHER = "other"
+    BROKEN = "broken"  # a directory (or the rest of a walk) that could not be read; see problem
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,12 @@ class Entry:
     kind: EntryKind
     depth: int = 0
     locator: object = field(default=None, compare=False, repr=False)  # adapter-private
+    raw_path: tuple[bytes, ...] = ()  # every component's raw bytes, root first
+    name_encoding: str = ""  # how raw_name decodes: "utf-16le", the OEM code page, "fs"
+    created_utc: datetime | None = None
+    modified_utc: datetime | None = None
+    is_readonly: bool = False  # the read-only attribute: recorders mark important clips so
+    problem: str | None = None  # readable but not proven exact: copy, never delete on the card
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,14 @@ class MassStorage(Protocol):
     def open(self, entry: Entry) -> BinaryIO: ...
 
     def close(self) -> None: ...
+
+    def volume_problems(self) -> list[str]:
+        """One line each, known after open: impossible or inconsistent volume metadata."""
+        ...
+
+    def late_problems(self) -> dict[str, str]:
+        """Valid once walk() is exhausted: path -> reason for first owners of shared clusters."""
+        ...
 
 
 class WalkBudget:
@@ -167,7 +183,16 @@ class DirectoryMassStorage:
             kind = _kind_of(st.st_mode)
             path = join_path(prefix, name_text)
             size = st.st_size if kind is EntryKind.FILE else 0
-            yield Entry(path, raw, size, kind, depth, locator=(*parts, raw))
+            yield Entry(
+                path,
+                raw,
+                size,
+                kind,
+                depth,
+                locator=(*parts, raw),
+                raw_path=(*parts, raw),
+                name_encoding="fs",
+            )
             if kind is EntryKind.DIR:
                 child = os.open(raw, _DIR_FLAGS, dir_fd=dir_fd)
                 try:
@@ -201,6 +226,12 @@ class DirectoryMassStorage:
 
     def close(self) -> None:
         pass
+
+    def volume_problems(self) -> list[str]:
+        return []
+
+    def late_problems(self) -> dict[str, str]:
+        return {}
 
 
 MOUNT_OPTIONS = "ro,nosuid,nodev,noexec"
