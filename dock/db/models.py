@@ -134,6 +134,21 @@ class Clip(Base):
     late_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     case_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     party: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How the copy was proven (dock.offload.fixity.Verification): "device_hash",
+    # "size_only" or "not_verified"; the reason says why a clip is not verified.
+    verification: Mapped[str] = mapped_column(String(16), default="size_only", index=True)
+    verification_reason: Mapped[str] = mapped_column(Text, default="")
+    # The card's own evidence of the name: each component's raw bytes in hex, '/'-joined
+    # (hex holds no '/'), and how they decode; source_path is only the display form.
+    raw_path: Mapped[str] = mapped_column(Text, default="")
+    name_encoding: Mapped[str] = mapped_column(String(16), default="")
+    is_listed: Mapped[bool] = mapped_column(Boolean, default=True)  # in the recorder's listing
+    card_created_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    card_modified_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Where recorded_start/end came from: "listing", "card_name", "card_times" or "none".
+    time_source: Mapped[str] = mapped_column(String(16), default="listing")
+    metadata_disagreements: Mapped[str] = mapped_column(Text, default="")  # "; "-joined lines
+    last_fixity_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Quarantined(Base):
@@ -151,6 +166,8 @@ class Quarantined(Base):
     source_path: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    raw_path: Mapped[str] = mapped_column(Text, default="")  # as Clip.raw_path
+    code: Mapped[str] = mapped_column(String(32), default="")  # dock.offload.source.QuarantineCode
 
 
 class JournalRow(Base):
