@@ -1,28 +1,34 @@
-"""FAT32 and exFAT card images, made and changed with the tools a technician would use.
+"""FAT32 and exFAT card images: made with the tools a technician would use, read like the dock.
 
-FAT32: mkfs.vfat, filled with mtools `mcopy`, read with pyfatfs, clips removed with `mdel`;
-no mount, no root. exFAT: nothing in userspace here writes it, so the image is mounted
-through a loop device and exfat-fuse for each change, which needs root; the listing is
+Making: mkfs.vfat filled with mtools `mcopy` (no mount, no root); mkfs.exfat filled through
+a loop device and exfat-fuse, which needs root, because nothing in userspace here writes
+exFAT. Reading: the same bounded readers the dock uses (`hw.fat32`, `hw.exfat`), opened
+read-only, so an image is never mounted to be read (a mount alone changes a volume).
+Deleting: `exact_delete`, which removes exactly the named file or refuses. The listing is
 taken once and kept until the next delete, so reads stay cheap.
 """
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from firmware_bridge.sim.exact_delete import DeleteRefused, delete_exactly, free_clusters
 from firmware_bridge.sim.storage import (
     READ_CHUNK_BYTES,
+    FileFacts,
     Storage,
     StorageError,
-    card_path,
+    _card_name,
     scan_tree,
 )
+from hw.cluster_image import ClusterImageMassStorage
+from hw.mass_storage import Entry, EntryKind, MassStorageError
 
 FAT32_MIN_CLUSTERS = 65525
 IMAGE_HEADROOM_BYTES = 8 * 1024 * 1024
@@ -49,7 +55,93 @@ def _image_size(staging: Path, capacity_bytes: int | None, minimum_bytes: int) -
     return (size + 1024 * 1024 - 1) // (1024 * 1024) * (1024 * 1024)
 
 
-class Fat32ImageStorage(Storage):
+def _utc_s(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.astimezone(UTC).timestamp())
+
+
+class ImageStorage(Storage):
+    """A FAT32 or exFAT image read through the dock's own reader; subclasses say which."""
+
+    def __init__(self, image: Path, label: str, *, utc_offset_min: int = 480) -> None:
+        super().__init__(Path(image), label)
+        self.utc_offset_min = utc_offset_min
+        """The zone the card's FAT times (and its file names) were written in."""
+        self._entries: dict[str, list[Entry]] = {}
+        self._space: tuple[int, int] = (0, 0)
+
+    def _reader(self) -> ClusterImageMassStorage:
+        raise NotImplementedError
+
+    def _open_reader(self) -> ClusterImageMassStorage:
+        try:
+            return self._reader()
+        except MassStorageError as err:
+            raise StorageError(f"card image {self.location}: {err}") from None
+
+    def _scan(self) -> list[tuple[str, int]]:
+        reader = self._open_reader()
+        try:
+            entries: dict[str, list[Entry]] = {}
+            for entry in reader.walk():
+                if entry.kind is EntryKind.FILE:
+                    entries.setdefault(_card_name(entry.path), []).append(entry)
+            cluster_bytes = reader.geometry.cluster_bytes
+            total = reader.geometry.cluster_count * cluster_bytes
+            self._space = (total, min(free_clusters(self.kind, reader) * cluster_bytes, total))
+        except MassStorageError as err:
+            raise StorageError(f"card image {self.location}: {err}") from None
+        finally:
+            reader.close()
+        self._entries = entries
+        self._facts = {
+            name: FileFacts(_utc_s(found[0].modified_utc), found[0].is_readonly)
+            for name, found in entries.items()
+        }
+        return [(name, found[0].size_bytes) for name, found in entries.items()]
+
+    def _only(self, path: str) -> Entry:
+        """The one file listed under `path` (call with the lock held)."""
+        self._listing()
+        found = self._entries.get(path, [])
+        if len(found) != 1:
+            what = "no file" if not found else f"{len(found)} files"
+            raise StorageError(f"{what} listed as {path!r} on the card")
+        return found[0]
+
+    def _sha256(self, path: str) -> bytes:
+        entry = self._only(path)
+        reader = self._open_reader()
+        try:
+            digest = hashlib.sha256()
+            with reader.open(entry) as handle:
+                while chunk := handle.read(READ_CHUNK_BYTES):
+                    digest.update(chunk)
+            return digest.digest()
+        except MassStorageError as err:
+            raise StorageError(f"{path!r}: {err}") from None
+        finally:
+            reader.close()
+
+    def _delete(self, path: str) -> None:
+        entry = self._only(path)
+        try:
+            delete_exactly(self.kind, self.location, entry.path)
+        except DeleteRefused as refusal:
+            raise StorageError(f"not deleted: {refusal}") from None
+        self.device_hashes.pop(path, None)
+
+    def total_bytes(self) -> int:
+        with self._lock:
+            self._listing()
+            return self._space[0]
+
+    def free_bytes(self) -> int:
+        with self._lock:
+            self._listing()
+            return self._space[1]
+
+
+class Fat32ImageStorage(ImageStorage):
     kind = "fat32"
 
     @classmethod
@@ -75,45 +167,10 @@ class Fat32ImageStorage(Storage):
             _run(["mcopy", "-s", "-m", "-i", str(image), *tops, "::/"], "mcopy onto the image")
         return cls(image, label)
 
-    def _open(self):
-        from pyfatfs.PyFatFS import PyFatFS
+    def _reader(self) -> ClusterImageMassStorage:
+        from hw.fat32 import FatImageMassStorage
 
-        return PyFatFS(str(self.location), read_only=True)
-
-    def _scan(self) -> list[tuple[str, int]]:
-        fs = self._open()
-        try:
-            found = []
-            for folder, _dirs, files in fs.walk.walk("/"):
-                for info in files:
-                    found.append(((folder.rstrip("/") + "/" + info.name).lstrip("/"), info.size))
-            return found
-        finally:
-            fs.close()
-
-    def _sha256(self, path: str) -> bytes:
-        fs = self._open()
-        try:
-            digest = hashlib.sha256()
-            with fs.openbin("/" + path, "r") as handle:
-                while chunk := handle.read(READ_CHUNK_BYTES):
-                    digest.update(chunk)
-            return digest.digest()
-        finally:
-            fs.close()
-
-    def _delete(self, path: str) -> None:
-        _run(["mdel", "-i", str(self.location), "::/" + path], f"deleting {path}")
-
-    def total_bytes(self) -> int:
-        return self.location.stat().st_size
-
-    def free_bytes(self) -> int:
-        out = _run(["mdir", "-i", str(self.location), "::/"], "reading free space")
-        match = re.search(r"([\d ,.]+) bytes free", out)
-        if match is None:
-            raise StorageError(f"mdir did not report free space on {self.location}")
-        return int(re.sub(r"\D", "", match.group(1)))
+        return FatImageMassStorage(self.location, card_utc_offset_min=self.utc_offset_min)
 
 
 @contextmanager
@@ -134,7 +191,7 @@ def mounted_exfat(image: Path) -> Iterator[Path]:
         mountpoint.rmdir()
 
 
-class ExfatImageStorage(Storage):
+class ExfatImageStorage(ImageStorage):
     kind = "exfat"
 
     @classmethod
@@ -159,40 +216,7 @@ class ExfatImageStorage(Storage):
             shutil.copytree(staging, root, dirs_exist_ok=True)
         return cls(image, label)
 
-    def __init__(self, image: Path, label: str) -> None:
-        super().__init__(image, label)
-        self._space: tuple[int, int] | None = None
+    def _reader(self) -> ClusterImageMassStorage:
+        from hw.exfat import ExfatImageMassStorage
 
-    def _scan(self) -> list[tuple[str, int]]:
-        with mounted_exfat(self.location) as root:
-            usage = shutil.disk_usage(root)
-            self._space = (usage.total, usage.free)
-            return scan_tree(root)
-
-    def _sha256(self, path: str) -> bytes:
-        with mounted_exfat(self.location) as root:
-            digest = hashlib.sha256()
-            with open(card_path(root, path), "rb") as handle:
-                while chunk := handle.read(READ_CHUNK_BYTES):
-                    digest.update(chunk)
-            return digest.digest()
-
-    def _delete(self, path: str) -> None:
-        with mounted_exfat(self.location) as root:
-            card_path(root, path).unlink()
-        self._space = None
-
-    def _usage(self) -> tuple[int, int]:
-        if self._space is None:
-            self.list_files()
-            if self._space is None:  # listing was cached before the last delete
-                self._files = None
-                self.list_files()
-        assert self._space is not None
-        return self._space
-
-    def total_bytes(self) -> int:
-        return self._usage()[0]
-
-    def free_bytes(self) -> int:
-        return self._usage()[1]
+        return ExfatImageMassStorage(self.location, card_utc_offset_min=self.utc_offset_min)

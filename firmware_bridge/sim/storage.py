@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_bridge.sim.clips import GeneratedClip, write_clip_tree
@@ -22,6 +23,14 @@ class StorageError(Exception):
     """The simulated card could not be made or read; the message says what to do."""
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """What the card itself says about a file, for a listing of files no recorder made."""
+
+    modified_utc_s: int | None = None
+    is_readonly: bool = False
+
+
 class Storage:
     """What SimBoard needs from a card. Paths are card paths, `/`-separated, no leading `/`."""
 
@@ -30,15 +39,29 @@ class Storage:
     def __init__(self, location: Path, label: str) -> None:
         self.location = location
         self.label = label
+        self.device_hashes: dict[str, bytes] = {}
+        """SHA-256 the recorder keeps for some paths (a sidecar file); the rest have none."""
         self._lock = threading.Lock()
         self._files: list[tuple[str, int]] | None = None
+        self._facts: dict[str, FileFacts] = {}
 
     def list_files(self) -> list[tuple[str, int]]:
         """Every regular file on the card as (path, size_bytes); cached until a delete."""
         with self._lock:
-            if self._files is None:
-                self._files = sorted(self._scan())
-            return list(self._files)
+            return list(self._listing())
+
+    def facts(self, path: str) -> FileFacts:
+        """The card's own times and read-only mark for a listed path."""
+        with self._lock:
+            self._listing()
+            return self._facts.get(path, FileFacts())
+
+    def _listing(self) -> list[tuple[str, int]]:
+        """The cached listing; call with the lock held."""
+        if self._files is None:
+            self._facts = {}
+            self._files = sorted(self._scan())
+        return self._files
 
     def rescan(self) -> None:
         """Forget the cached listing: files were changed on the card behind the recorder."""
@@ -80,22 +103,31 @@ def _hash_file(path: Path) -> bytes:
 
 def scan_tree(root: Path) -> list[tuple[str, int]]:
     """Regular files under root, symlinks not followed (a hostile card may hold loops)."""
+    return [(path, size) for path, size, _facts in scan_tree_facts(root)]
+
+
+def scan_tree_facts(root: Path) -> list[tuple[str, int, FileFacts]]:
+    """scan_tree with each file's modification time and read-only mark."""
     found = []
     for folder, _dirs, files in os.walk(root):
         for name in files:
             full = Path(folder) / name
+            st = full.lstat()
             if full.is_file() and not full.is_symlink():
-                found.append((_card_name(full.relative_to(root).as_posix()), full.stat().st_size))
+                facts = FileFacts(int(st.st_mtime), not st.st_mode & 0o200)
+                path = _card_name(full.relative_to(root).as_posix())
+                found.append((path, st.st_size, facts))
     return found
 
 
 def _card_name(name: str) -> str:
-    """A name as the firmware can send it: bytes that are not UTF-8 become U+FFFD.
+    """A name as the firmware can send it: every undecodable byte or lone UTF-16 half
+    (surrogateescape or surrogatepass from the readers) becomes U+FFFD.
 
-    One undecodable name must not stop the whole listing; the dock then finds a path it
-    cannot read and quarantines that one file.
+    One undecodable name must not stop the whole listing; the dock reads the card itself
+    and keeps that file's raw name bytes.
     """
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in name)
 
 
 def card_path(root: Path, path: str) -> Path:
@@ -140,7 +172,9 @@ class DirectoryStorage(Storage):
         return shutil.disk_usage(self.location).free
 
     def _scan(self) -> list[tuple[str, int]]:
-        return scan_tree(self.location)
+        found = scan_tree_facts(self.location)
+        self._facts = {path: facts for path, _size, facts in found}
+        return [(path, size) for path, size, _facts in found]
 
     def _sha256(self, path: str) -> bytes:
         return _hash_file(card_path(self.location, path))
