@@ -8,6 +8,8 @@ folder, so only the service's user can ask. One JSON object per line each way:
 Why a socket and not the database: a recheck must reach the thread that owns the bay's
 link; the database only tells what happened afterwards (the CLI reads the journal for that).
 Every connection is bounded: a line length, a read timeout, and one request per connection.
+The server thread sleeps in a selector until a client connects or `stop` wakes it: no
+polling interval, so an idle dock does not wake for it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import contextlib
 import json
 import logging
 import os
+import selectors
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +116,13 @@ def _error(text: str) -> dict[str, Any]:
 class ControlServer:
     """Serves the control socket on its own thread while the service runs."""
 
-    def __init__(self, data_dir: Path) -> None:
-        """Claims the socket at once: a second service must stop before it touches a bay."""
+    def __init__(self, data_dir: Path, *, on_wake: Callable[[], None] | None = None) -> None:
+        """Claims the socket at once: a second service must stop before it touches a bay.
+
+        on_wake (tests) is told each time the server thread wakes."""
         self.path = socket_path(data_dir)
+        self.on_wake = on_wake
+        self._wake_r, self._wake_w = socket.socketpair()
         _claim(self.path)
         old_umask = os.umask(0o177)  # the socket is born 0600: no window where others connect
         try:
@@ -125,19 +133,31 @@ class ControlServer:
             ) from None
         finally:
             os.umask(old_umask)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="control"
-        )
+        self._thread = threading.Thread(target=self._serve, name="control")
 
     def start(self, service: DockService) -> None:
         self._server.service = service
         self._thread.start()
 
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}  # no timeout: sleeps
+                if self.on_wake is not None:
+                    self.on_wake()
+                if self._wake_r in ready:
+                    return
+                self._server.handle_request()  # ready: accepts at once; a thread answers
+
     def stop(self) -> None:
         if self._thread.is_alive():
-            self._server.shutdown()
+            self._wake_w.send(b"x")
             self._thread.join(5)
         self._server.server_close()
+        self._wake_r.close()
+        self._wake_w.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 

@@ -213,6 +213,7 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
                 "audit verify | check 3 | offload 1"
             )
             simulated.plug_all(hotplug)
+            hotplug.scan_done()  # those were the recorders in their bays at start
         service.run(stop)
     echo("dock stopped")
 

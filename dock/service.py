@@ -7,6 +7,16 @@ Nothing here uses asyncio: pyserial, SQLite and hashing all block, and threads s
 
 A recorder pulled out mid-conversation: the hot-plug thread closes that bay's link, the
 bay's thread sees its request fail (FAULT, journaled), then takes the departure (EMPTY).
+
+Nothing wakes on a timer: the hot-plug loop blocks until an event or `stop`, each bay
+blocks on its inbox, so an idle dock sleeps. `on_wake` (tests) is told each time the
+hot-plug loop wakes.
+
+A restart is not a departure. A bay the database says was occupied keeps its state until
+the start-up scan (hw.hotplug.StartupScanDone) says whether its recorder is still there:
+the same recorder (same serial) resumes with a new check and no ledger rows (it never left
+its officer's dock); a different one, or none, means the first left while the dock was
+stopped, and only then is it undocked (a READY one is issued, as when it is taken out).
 """
 
 from __future__ import annotations
@@ -28,16 +38,19 @@ from dock.offload.ingest import Offloader
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import LinkError
 from hw.clock_sync import ClockSync
-from hw.hotplug import HotplugSource, RecorderAttached, RecorderDetached
+from hw.hotplug import HotplugSource, RecorderAttached, RecorderDetached, StartupScanDone
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.1
+RESUMED = "the dock restarted with this recorder in its bay"
 
 
 @dataclass(frozen=True)
 class _Recheck:
     pass
+
+
+_Item = RecorderAttached | RecorderDetached | StartupScanDone | _Recheck
 
 
 class BayWorker:
@@ -59,9 +72,9 @@ class BayWorker:
         self.clock = clock
         self.clock_sync = clock_sync
         self.on_result = on_result
-        self.inbox: queue.Queue[RecorderAttached | RecorderDetached | _Recheck | None] = (
-            queue.Queue()
-        )
+        self.inbox: queue.Queue[_Item | None] = queue.Queue()
+        # Occupied when the dock started: wait for the start-up scan before undocking it.
+        self._left_by_last_run = machine.state is not BayState.EMPTY
         self._client: RecorderClient | None = None
         self._usb_port_path = ""  # of the recorder docked now
         self._client_lock = threading.Lock()
@@ -87,6 +100,9 @@ class BayWorker:
     def recheck(self) -> None:
         self.inbox.put(_Recheck())
 
+    def scan_done(self, event: StartupScanDone) -> None:
+        self.inbox.put(event)
+
     def _run(self) -> None:
         while True:
             item = self.inbox.get()
@@ -110,14 +126,22 @@ class BayWorker:
         except Exception:
             log.exception("bay %d: could not record the fault", self.machine.number)
 
-    def _handle(self, item: RecorderAttached | RecorderDetached | _Recheck) -> None:
+    def _handle(self, item: _Item) -> None:
+        left_by_last_run = self._left_by_last_run and not isinstance(item, _Recheck)
+        if not isinstance(item, _Recheck):
+            self._left_by_last_run = False  # the first word on its recorder settles it
+        if isinstance(item, StartupScanDone):
+            if left_by_last_run and self.machine.state is not BayState.EMPTY:
+                log.info(
+                    "bay %d: its recorder left while the dock was stopped", self.machine.number
+                )
+                undock(self.machine)
+            return
         if isinstance(item, RecorderDetached):
             self._close_client()
             undock(self.machine)
             return
         if isinstance(item, RecorderAttached):
-            if self.machine.state is not BayState.EMPTY:
-                undock(self.machine)  # a departure we never heard of
             self._close_client()
             try:
                 client = RecorderClient.open(
@@ -131,7 +155,12 @@ class BayWorker:
             with self._client_lock:
                 self._client = client
             self._usb_port_path = item.usb_port_path
-            result = self._conversation(client).dock()
+            if left_by_last_run and self._is_same_recorder(client):
+                result = self._resume(client)
+            else:
+                if self.machine.state is not BayState.EMPTY:
+                    undock(self.machine)  # a departure we never heard of
+                result = self._conversation(client).dock()
         else:
             if self._client is None or self.machine.state is BayState.EMPTY:
                 return
@@ -139,6 +168,28 @@ class BayWorker:
             result = self._conversation(self._client).identify_and_check()
         if self.on_result is not None:
             self.on_result(self.machine.number, result)
+
+    def _is_same_recorder(self, client: RecorderClient) -> bool:
+        """Whether the recorder in the bay says it is the one the database has there.
+
+        Only its claim: the conversation that follows proves its key before any ledger
+        change, and a recorder that cannot prove it ends in attention as at any docking."""
+        try:
+            client.hello()
+            return client.identify().device_serial == self.machine.device
+        except (LinkError, DockError) as err:
+            log.warning(
+                "bay %d: the recorder did not identify itself: %s", self.machine.number, err
+            )
+            return False
+
+    def _resume(self, client: RecorderClient) -> DockingResult:
+        """Check it again from where the last run left it, without undocking it."""
+        if self.machine.state not in (BayState.READY, BayState.ATTENTION, BayState.FAULT):
+            # The last run stopped mid-conversation: that conversation was lost.
+            self.machine.move(Trigger.LINK_LOST, reason=f"{RESUMED}, mid-{self.machine.state}")
+        self.machine.move(Trigger.RECHECK, reason=RESUMED)
+        return self._conversation(client).identify_and_check()
 
     def _conversation(self, client: RecorderClient) -> DockingConversation:
         return DockingConversation(
@@ -171,16 +222,15 @@ class DockService:
         clock_sync: ClockSync,
         offloader: Offloader | None = None,
         on_result: Callable[[int, DockingResult], None] | None = None,
+        on_wake: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.hotplug = hotplug
+        self.on_wake = on_wake
         self.bays: dict[int, BayWorker] = {}
         for number in range(1, settings.bays.count + 1):
+            # A bay left occupied waits for the start-up scan (see the module docstring).
             machine = BayMachine(number, db, clock)
-            if machine.state is not BayState.EMPTY:
-                # The dock stopped with a recorder in this bay; hot-plug reports the ones
-                # still there as new arrivals.
-                undock(machine)
             self.bays[number] = BayWorker(
                 machine,
                 settings=settings,
@@ -197,10 +247,25 @@ class DockService:
     def run(self, stop: threading.Event) -> None:
         for worker in self.bays.values():
             worker.start()
+
+        # `stop` may be set from anywhere (a signal handler, a test): this thread sleeps on
+        # it and wakes the hot-plug loop once, instead of that loop checking on a timer.
+        def wake_on_stop() -> None:
+            stop.wait()
+            self.hotplug.wake()
+
+        waker = threading.Thread(target=wake_on_stop, name="stop-waker", daemon=True)
+        waker.start()
         try:
             while not stop.is_set():
-                event = self.hotplug.next_event(POLL_S)
+                event = self.hotplug.next_event(None)
+                if self.on_wake is not None:
+                    self.on_wake()
                 if event is None:
+                    continue
+                if isinstance(event, StartupScanDone):
+                    for worker in self.bays.values():
+                        worker.scan_done(event)
                     continue
                 target = self.bay_for(event.usb_port_path)
                 if target is None:
@@ -214,6 +279,8 @@ class DockService:
                 else:
                     target.detached(event)
         finally:
+            stop.set()  # also when the loop failed: the waker must not outlive the run
             for worker in self.bays.values():
                 worker.stop()
+            waker.join(5)
             self.hotplug.close()

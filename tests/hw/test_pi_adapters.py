@@ -20,11 +20,11 @@ pytestmark = [
 
 
 def test_udev_hotplug_reports_only_usb_ttys_with_a_port_path():
-    from hw.hotplug import RecorderAttached, UdevHotplug
+    from hw.hotplug import RecorderAttached, StartupScanDone, UdevHotplug
 
     hotplug = UdevHotplug()
     try:
-        while (event := hotplug.next_event(0.1)) is not None:
+        while not isinstance(event := hotplug.next_event(0.1), StartupScanDone):
             assert isinstance(event, RecorderAttached)
             assert event.usb_port_path and event.serial_port.startswith("/dev/tty")
     finally:
