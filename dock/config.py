@@ -140,8 +140,13 @@ class CheckSettings:
 class OffloadSettings:
     delete_policy: str = _setting("after_verified_copy", _one_of(DELETE_POLICIES))
     max_concurrent_bays: int = _setting(2, _integer(1, 16))
+    # A recorder's listing is hostile input: bounded in count (so in memory) and in time.
+    max_listed_clips: int = _setting(20_000, _integer(1, 1_000_000))
+    max_listing_s: float = _setting(300.0, _number(0, 3600, is_low_open=True))
     reserve_bytes: int = _setting(2 * 1024**3, _integer(0, 2**62))
     handover_limit_hours: float = _setting(24.0, _number(0, 24 * 30, is_low_open=True))
+    # The recorders' local time, in minutes east of UTC (FAT and clip names keep no zone).
+    card_utc_offset_min: int = _setting(480, _integer(-720, 840))
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,27 @@ class ClockSet(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecorderRefused(Event):
+    """The recorder answered a request with Error: a clear no over a working link."""
+
+    type: ClassVar[str] = "recorder.refused"
+    request: str  # the request's name in PROTOCOL.md, e.g. "SetClock"
+    code: int  # the Error reply's code
+    error: str  # the code's name
+    detail: str  # the recorder's own one line, as data
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderClaimRejected(Event):
+    """The recorder claimed something the dock will not take in (e.g. 4 billion clips)."""
+
+    type: ClassVar[str] = "recorder.claim_rejected"
+    claim: str  # what was claimed, e.g. "clip_count"
+    claimed: int
+    limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecorderUndocked(Event):
     type: ClassVar[str] = "recorder.undocked"
 
@@ -176,6 +197,43 @@ class ClipStored(Event):
     recorded_start_utc: datetime
     handover_delay_s: float
     is_late: bool
+    # issue 8: how the copy was proven, and the card's own evidence of the clip
+    verification: str = "size_only"  # "device_hash" | "size_only" | "not_verified"
+    verification_reason: str = ""
+    raw_path: str = ""  # each name component's raw bytes in hex, '/'-joined
+    is_listed: bool = True
+    time_source: str = "listing"
+    metadata_disagreements: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipVerificationDowngraded(Event):
+    """A stored clip turned out not to be provable after all (e.g. clusters shared with a
+    file found later in the walk): its record now says not_verified, and it stays on the card."""
+
+    type: ClassVar[str] = "clip.verification_downgraded"
+    sha256: str
+    source_path: str
+    verification: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectoryUnreadable(Event):
+    """A directory (or the rest of a walk) could not be read; the rest of the card came off."""
+
+    type: ClassVar[str] = "card.directory_unreadable"
+    source_path: str
+    reason: str
+    raw_path: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardVolumeProblem(Event):
+    """Impossible or inconsistent volume metadata (a backup boot sector that disagrees...)."""
+
+    type: ClassVar[str] = "card.volume_problem"
+    problem: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,6 +277,48 @@ class ClipDeletedFromRecorder(Event):
     sha256: str
     source_path: str
     policy: str
+    # True: the dock died before confirming; a later docking found the clip gone from the card
+    is_confirmed_at_redocking: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipDeleteRefused(Event):
+    """The recorder answered DeleteClip with an Error: the clip stays on it, stored here."""
+
+    type: ClassVar[str] = "clip.delete_refused"
+    sha256: str
+    source_path: str
+    code: int  # the recorder's error code
+    error: str  # the code's name
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreObjectDamaged(Event):
+    """Fixity failure: a stored object is missing or no longer hashes to its name."""
+
+    type: ClassVar[str] = "store.object_damaged"
+    sha256: str
+    is_missing: bool
+    found_by: str  # "offload" | "store verify"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreObjectRepaired(Event):
+    """A damaged object replaced by bytes read again from the recorder that still held them."""
+
+    type: ClassVar[str] = "store.object_repaired"
+    sha256: str
+    source_path: str
+    damaged_copy: str  # where the damaged bytes were kept, under the store's damaged/
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreVerified(Event):
+    type: ClassVar[str] = "store.verified"
+    checked_count: int
+    problem_count: int
+    share: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +326,7 @@ class DiskReserveReached(Event):
     type: ClassVar[str] = "dock.disk_reserve_reached"
     free_bytes: int
     reserve_bytes: int
+    reason: str = ""  # the one line: the reserve, or the disk refusing a write (ENOSPC, EIO)
 
 
 @dataclass(frozen=True, kw_only=True)

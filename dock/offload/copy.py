@@ -6,9 +6,11 @@ large buffers), so reading the recorder overlaps hashing; several bays copy at o
 several cores with plain threads. Writeback of the temp file is started as it is written
 (sync_file_range) so the final fsync waits for the tail only, not the whole clip.
 
-Nothing is placed in the store unless the byte count equals the recorder's listing and the
-SHA-256 equals the recorder's hash when it keeps one; a clip that changes while read fails
-one of the two and its temp file is deleted.
+Nothing is placed in the store unless the byte count equals the size expected (what the
+card's directory says) and the SHA-256 equals the recorder's hash when it keeps one; a clip
+that changes while read fails one of the two and its temp file is deleted. Room is reserved
+in the store before the first byte is written; a write the dock's disk refuses (ENOSPC, EIO)
+is a StoreWriteFailed, a clean stop, never a bare OSError.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dock.errors import DockError
-from dock.offload.store import EvidenceStore
+from dock.offload.store import EvidenceStore, write_failure
 
 DEFAULT_CHUNK_BYTES = 1 << 20  # 3 buffers per bay stay in cache; measured no slower than 4 MiB
 _BUFFERS = 3  # one being read, one being hashed and written, one spare
@@ -55,6 +57,7 @@ class CopyResult:
     is_verified: bool  # True when the recorder's own hash was given and matched
     is_duplicate: bool  # the same content was already stored; nothing was rewritten
     path: Path
+    damaged_copy: Path | None = None  # a damaged stored object this copy replaced (moved here)
 
 
 def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
@@ -96,6 +99,23 @@ def _read_full(source: ReadableInto, buf: bytearray) -> int:
     return filled
 
 
+# Each bay copies on its own thread, so a thread's buffers are its bay's: reused clip after
+# clip instead of 3 fresh MiB per clip, which glibc keeps in per-thread arenas anyway.
+_pool = threading.local()
+
+
+def _take_buffers(chunk_bytes: int) -> list[bytearray]:
+    kept: list[bytearray] | None = getattr(_pool, "buffers", None)
+    _pool.buffers = None
+    if kept is not None and all(len(buf) == chunk_bytes for buf in kept):
+        return kept
+    return [bytearray(chunk_bytes) for _ in range(_BUFFERS)]
+
+
+def _give_back(buffers: list[bytearray]) -> None:
+    _pool.buffers = buffers
+
+
 class _Reader(threading.Thread):
     """Reads at most limit_bytes + 1 (enough to see a clip longer than listed)."""
 
@@ -105,8 +125,9 @@ class _Reader(threading.Thread):
         self.limit_bytes = limit_bytes
         self.free: queue.Queue[bytearray | None] = queue.Queue()
         self.full: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue()
-        for _ in range(_BUFFERS):
-            self.free.put(bytearray(chunk_bytes))
+        self.buffers = _take_buffers(chunk_bytes)
+        for buf in self.buffers:
+            self.free.put(buf)
 
     def run(self) -> None:
         total = 0
@@ -140,15 +161,44 @@ def copy_and_hash(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     on_progress: Callable[[int], None] | None = None,
     label: str = "clip",
+    may_repair: bool = False,
 ) -> CopyResult:
     """Read source once into the store; return the proof or raise CopyFailed.
 
     label names the clip in messages (the recorder's path, as data). on_progress gets the
-    byte count so far after each chunk (rate limiting is the caller's business).
+    byte count so far after each chunk (rate limiting is the caller's business). may_repair:
+    these bytes may replace a stored object of the same name that no longer matches it.
     """
     if isinstance(expected_sha256, bytes):  # the link carries 32 raw bytes; b"" is "none kept"
         expected_sha256 = expected_sha256.hex() or None
-    store.ensure_room_for(expected_size_bytes)
+    with store.reserve(expected_size_bytes) as reservation:
+        try:
+            return _copy(
+                source,
+                expected_size_bytes,
+                store,
+                expected_sha256,
+                chunk_bytes,
+                on_progress,
+                label,
+                may_repair,
+                reservation.wrote,
+            )
+        except OSError as err:  # only the store's own writes raise OSError here
+            raise write_failure(err, f"writing {label}") from None
+
+
+def _copy(
+    source: ReadableInto,
+    expected_size_bytes: int,
+    store: EvidenceStore,
+    expected_sha256: str | None,
+    chunk_bytes: int,
+    on_progress: Callable[[int], None] | None,
+    label: str,
+    may_repair: bool,
+    wrote: Callable[[int], None],
+) -> CopyResult:
     _advise_sequential(source)
     digest = hashlib.sha256()
     fd, temp_path = store.open_temp()
@@ -169,6 +219,7 @@ def copy_and_hash(
             view = memoryview(buf)[:n]
             digest.update(view)
             _write_all(fd, view)
+            wrote(n)
             if _start_writeback is not None:
                 _start_writeback(fd, size, n)
             size += n
@@ -191,18 +242,21 @@ def copy_and_hash(
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # evidence is not re-read soon
         os.close(fd)
         fd = -1
-        path, is_duplicate = store.place(temp_path, sha256)
+        placed = store.place(temp_path, sha256, may_repair=may_repair)
         is_placed = True
         return CopyResult(
             sha256=sha256,
             size_bytes=size,
             is_verified=expected_sha256 is not None,
-            is_duplicate=is_duplicate,
-            path=path,
+            is_duplicate=placed.is_duplicate,
+            path=placed.path,
+            damaged_copy=placed.damaged_copy,
         )
     finally:
         if reader.is_alive():
             reader.cancel()
+        if not reader.is_alive():  # a reader stuck in a hung read keeps its buffers
+            _give_back(reader.buffers)
         if fd >= 0:
             os.close(fd)
         if not is_placed:

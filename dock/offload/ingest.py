@@ -1,58 +1,74 @@
-"""Taking a docked recorder's clips into the evidence store, and only then freeing its card.
+"""Taking everything a docked recorder's card holds into the evidence store, then freeing it.
 
 The order is the rule (MISSION.md: never edit or delete an original; hand over within 24 h):
-  1. list the clips over the link (sizes, the recorder's own hashes);
+  1. list the clips over the link (sizes, the recorder's own hashes): a cross-check only;
   2. unlock mass storage for this insertion and open the volume read-only;
-  3. per clip: one pass that hashes while writing, fsync, compare, place read-only
-     (dock.offload.copy), then the clip's row and journal row in one transaction;
-  4. only then, by policy, ask the recorder to delete that clip, sending its hash.
+  3. walk the card and copy each file as the walk yields it (every plain file, listed or
+     not, zero-length or oddly named: dock.offload.source.judge_entry): one pass that hashes
+     while writing, fsync, compare, place read-only (dock.offload.copy), then the clip's row
+     and journal row in one transaction, saying how the copy was verified;
+  4. once the walk has ended (late problems such as cross-linked clusters are only known
+     then), ask the recorder, by policy, to delete each listed clip verified by its hash or
+     its size, the request journaled before it is sent.
 A crash between any two steps leaves the clip on the recorder, in the store, or both: never
 neither. Docking again repeats the walk; a clip already stored is recognised by its hash and
-not copied again.
+not copied again; a deletion the dock never heard confirmed is confirmed when the clip is
+found gone from the card.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import cast
-
-from sqlalchemy import select
 
 from dock import journal
 from dock.bays.machine import ACTOR
 from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
-from dock.db.models import Clip, Quarantined
 from dock.events import (
-    ClipAlreadyStored,
+    CardVolumeProblem,
     ClipDeletedFromRecorder,
+    ClipDeleteRefused,
     ClipDeleteRequested,
-    ClipQuarantined,
-    ClipStored,
     DiskReserveReached,
     Event,
     OffloadFinished,
     OffloadProgress,
     OffloadStarted,
+    StoreObjectDamaged,
+    StoreObjectRepaired,
 )
 from dock.events import VerificationFailed as VerificationFailedEvent
+from dock.offload import records
+from dock.offload.card_names import clip_facts
 from dock.offload.copy import CopyFailed, CopyResult, ReadableInto, copy_and_hash
-from dock.offload.source import ListedClip, Take, classify, printable
+from dock.offload.source import (
+    Intake,
+    ListedClip,
+    Quarantine,
+    QuarantineCode,
+    Verification,
+    judge_entry,
+    path_bytes,
+    printable,
+    raw_path_hex,
+    unsafe_name_reason,
+)
 from dock.offload.store import DiskReserveReached as DiskFull
 from dock.offload.store import EvidenceStore
 from firmware_bridge.client import ClipInfo, RecorderClient
-from firmware_bridge.errors import LinkError
+from firmware_bridge.errors import LinkError, Refused
 from hw.mass_storage import MassStorage, MassStorageError
 from hw.volumes import VolumeFinder
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 2.0  # journal progress at a bounded rate, not every block
+SIZE_ONLY_REASON = "the recorder keeps no hash of its own: size as listed, chain clean"
 
 
 @dataclass
@@ -63,24 +79,49 @@ class OffloadReport:
     quarantined: int = 0
     listed_quarantined: int = 0  # clips the recorder listed that could not be taken
     failed: int = 0
+    not_verified: int = 0  # copied as read, not proven exact (kept on the recorder)
+    listed_not_verified: int = 0  # of those, clips the recorder listed
+    unlisted: int = 0  # files on the card the recorder did not list (copied, kept)
+    unreadable: int = 0  # directories (or the rest of a walk) that could not be read
+    delete_refused: int = 0
+    repaired: int = 0  # damaged stored objects replaced from the recorder's original
+    confirmed_late: int = 0  # deletions found done at this docking
     problems: list[str] = field(default_factory=list)  # one line each, for the officer
     stopped: str = ""  # why the offload stopped early, when it did
 
     def problem(self) -> str:
         """Why the recorder needs a person after this offload, or "" when it does not.
 
-        Files the recorder did not list are recorded but do not hold the bay: cards carry
-        their own system files. A listed clip left behind always does.
+        Files the recorder did not list are copied and kept but do not hold the bay: cards
+        carry their own system files. A listed clip left behind or not proven, or a part of
+        the card that could not be read, always does.
         """
         if self.stopped:
             return f"offload stopped: {self.stopped}"
         left = self.failed + self.listed_quarantined
+        parts = []
         if left:
-            return (
-                f"{left} clip(s) could not be taken off and stay on the recorder: "
-                "hand it to a custodian"
+            parts.append(f"{left} clip(s) could not be taken off and stay on the recorder")
+        if self.listed_not_verified:
+            parts.append(
+                f"{self.listed_not_verified} clip(s) copied but not verified stay on the recorder"
             )
-        return ""
+        if self.unreadable:
+            parts.append(f"{self.unreadable} part(s) of the card could not be read")
+        return "; ".join(parts) + ": hand it to a custodian" if parts else ""
+
+    def summary(self) -> str:
+        """One line for the officer and the console."""
+        text = (
+            f"{self.stored} clip(s) stored, {self.already_stored} already stored, "
+            f"{self.deleted} freed on the recorder, {self.not_verified} not verified, "
+            f"{self.quarantined} quarantined, {self.failed} failed"
+        )
+        if self.delete_refused:
+            text += f", {self.delete_refused} delete(s) refused by the recorder"
+        if self.repaired:
+            text += f", {self.repaired} damaged stored object(s) repaired"
+        return text
 
 
 @dataclass
@@ -90,6 +131,16 @@ class _Progress:
     done_clips: int = 0
     done_bytes: int = 0
     last_journaled_s: float = float("-inf")
+
+
+@dataclass(frozen=True)
+class _Deletable:
+    path: str  # the recorder's own name for it, as listed
+    sha256: str
+
+
+class _Stop(Exception):
+    """The store cannot take more: the offload ends cleanly here (the alert is journaled)."""
 
 
 class Offloader:
@@ -120,20 +171,21 @@ class Offloader:
         client: RecorderClient,
         serial: str,
         officer_number: str | None,
-        clips: list[ClipInfo],
+        clips: Iterable[ClipInfo],
     ) -> OffloadReport:
-        """Take `clips` (the recorder's listing) off the recorder in `bay`.
+        """Take everything on the card of the recorder in `bay`; `clips` is its listing.
 
         Raises LinkError when the recorder stops answering and MassStorageError when its
-        volume cannot be read; everything stored until then stays stored and journaled.
+        volume cannot be opened; everything stored until then stays stored and journaled.
         """
+        listing = {c.path: c for c in clips}
         report = OffloadReport()
         with self._slots:
             client.set_mass_storage(True)
             try:
                 volume = self.volumes.open_volume(usb_port_path, serial)
                 try:
-                    self._offload_volume(bay, client, serial, officer_number, clips, volume, report)
+                    _Run(self, bay, client, serial, officer_number, listing, volume, report).go()
                 finally:
                     volume.close()
             finally:
@@ -145,123 +197,265 @@ class Offloader:
         (the unlock lasts one insertion), and the failure that ended the offload is the news."""
         try:
             client.set_mass_storage(False)
-        except LinkError as err:
+        except (Refused, LinkError) as err:
             log.info("bay %d: mass storage not switched off over the link: %s", bay, err)
 
-    def _offload_volume(
+    def journal_event(self, happened: Event) -> None:
+        with self.db.transaction() as session:
+            journal.append(session, happened, actor=ACTOR, at=self.clock.now_utc())
+
+
+class _Run:
+    """One offload of one card: the walk, the copies, then the deletions."""
+
+    def __init__(
         self,
+        offloader: Offloader,
         bay: int,
         client: RecorderClient,
         serial: str,
         officer_number: str | None,
-        clips: list[ClipInfo],
+        listing: dict[str, ClipInfo],
         volume: MassStorage,
         report: OffloadReport,
     ) -> None:
-        by_path = {c.path: c for c in clips}
-        listing = {c.path: ListedClip(c.path, c.size_bytes, c.sha256.hex() or None) for c in clips}
-        found = classify(volume.walk(), listing)
-        total_bytes = sum(t.listed.size_bytes for t in found.take if t.listed is not None)
-        progress = _Progress(len(found.take), total_bytes)
-        self._journal(
+        self.o = offloader
+        self.bay = bay
+        self.client = client
+        self.serial = serial
+        self.officer_number = officer_number
+        self.listing = listing
+        self.volume = volume
+        self.report = report
+        total_bytes = sum(c.size_bytes for c in listing.values())
+        self.progress = _Progress(len(listing), total_bytes)
+        self.seen: set[str] = set()
+        self.stored_sha: dict[str, str] = {}  # card path -> sha256 of what was stored from it
+        self.deletable: list[_Deletable] = []
+        self.is_walk_whole = True  # no directory left unread, no budget hit, not stopped
+
+    def go(self) -> None:
+        o, report = self.o, self.report
+        o.journal_event(
             OffloadStarted(
-                bay=bay, device=serial, clip_count=len(found.take), total_bytes=total_bytes
+                bay=self.bay,
+                device=self.serial,
+                clip_count=self.progress.total_clips,
+                total_bytes=self.progress.total_bytes,
             )
         )
-        for bad in found.quarantine:
-            report.quarantined += 1
-            report.listed_quarantined += bad.path in listing
-            report.problems.append(bad.reason)
-            self._quarantine(bay, serial, bad.path, bad.reason)
-        for take in found.take:
-            assert take.listed is not None  # with a listing, only listed clips are taken
-            info = by_path[take.entry.path]
-            try:
-                result = self._store_one(bay, serial, volume, take, progress)
-            except MassStorageError as err:  # this file's chain or directory is broken
-                report.quarantined += 1
-                report.listed_quarantined += 1
-                report.problems.append(str(err))
-                self._quarantine(bay, serial, info.path, str(err))
-                continue
-            except DiskFull as err:
-                report.stopped = str(err)
-                self._journal(
-                    DiskReserveReached(
-                        bay=bay,
-                        device=serial,
-                        free_bytes=self.store.free_bytes(),
-                        reserve_bytes=self.store.reserve_bytes,
-                    )
-                )
-                break
-            except CopyFailed as err:
-                report.failed += 1
-                report.problems.append(str(err))
-                self._journal(
-                    VerificationFailedEvent(
-                        bay=bay,
-                        device=serial,
-                        source_path=printable(info.path),
-                        reason=str(err),
-                        expected_sha256=info.sha256.hex() or None,
-                    )
-                )
-                continue
-            if self._record(bay, serial, officer_number, info, result):
-                report.stored += 1
-            else:
-                report.already_stored += 1
-            if self._may_delete(result):
-                self._release(bay, client, serial, info.path, result.sha256)
-                report.deleted += 1
-        self._journal(
+        for problem in self.volume.volume_problems():
+            report.problems.append(problem)
+            o.journal_event(CardVolumeProblem(bay=self.bay, device=self.serial, problem=problem))
+        try:
+            for entry in self.volume.walk():
+                listed = self.listing.get(entry.path)
+                judged = judge_entry(entry, _listed(listed))
+                if judged is None:
+                    continue
+                self.seen.add(entry.path)
+                if isinstance(judged, Quarantine):
+                    self._quarantine(judged, is_listed=listed is not None)
+                else:
+                    self._take(judged, listed)
+        except _Stop:
+            self.is_walk_whole = False
+        if self.is_walk_whole:
+            self._after_whole_walk()
+        elif not report.stopped:
+            report.problems.append(
+                "nothing deleted from the recorder: part of its card could not be read"
+            )
+        o.journal_event(
             OffloadFinished(
-                bay=bay,
-                device=serial,
+                bay=self.bay,
+                device=self.serial,
                 stored_count=report.stored + report.already_stored,
                 quarantined_count=report.quarantined,
                 failed_count=report.failed,
             )
         )
 
-    def _store_one(
-        self, bay: int, serial: str, volume: MassStorage, take: Take, progress: _Progress
-    ) -> CopyResult:
-        listed = take.listed
-        assert listed is not None
+    # -- the walk ----------------------------------------------------------------------------
+
+    def _quarantine(self, bad: Quarantine, *, is_listed: bool) -> None:
+        report = self.report
+        is_unreadable = bad.code is QuarantineCode.UNREADABLE
+        if is_unreadable:
+            report.unreadable += 1
+            self.is_walk_whole = False
+        else:
+            report.quarantined += 1
+            report.listed_quarantined += is_listed
+        report.problems.append(bad.reason)
+        records.quarantine(
+            self.o.db,
+            bay=self.bay,
+            serial=self.serial,
+            source_path=printable(bad.path),
+            raw_path=bad.path_hex,
+            code=bad.code.value,
+            reason=bad.reason,
+            now=self.o.clock.now_utc(),
+            is_unreadable_dir=is_unreadable,
+        )
+
+    def _take(self, intake: Intake, listed: ClipInfo | None) -> None:
+        o, report, entry = self.o, self.report, intake.entry
+        shown = printable(entry.path)
+        if listed is None:
+            report.unlisted += 1
+            self.progress.total_clips += 1
+            self.progress.total_bytes += entry.size_bytes
+        try:
+            result = self._copy(intake)
+        except MassStorageError as err:  # this file's chain or directory is broken
+            report.quarantined += 1
+            report.listed_quarantined += listed is not None
+            report.problems.append(str(err))
+            records.quarantine(
+                o.db,
+                bay=self.bay,
+                serial=self.serial,
+                source_path=shown,
+                raw_path=path_bytes(entry.path).hex(),
+                code=QuarantineCode.UNREADABLE.value,
+                reason=str(err),
+                now=o.clock.now_utc(),
+            )
+            return
+        except DiskFull as err:  # the reserve, or the disk refusing a write: a clean stop
+            report.stopped = str(err)
+            o.journal_event(
+                DiskReserveReached(
+                    bay=self.bay,
+                    device=self.serial,
+                    free_bytes=o.store.free_bytes(),
+                    reserve_bytes=o.store.reserve_bytes,
+                    reason=str(err),
+                )
+            )
+            raise _Stop from None
+        except CopyFailed as err:
+            report.failed += 1
+            report.problems.append(str(err))
+            o.journal_event(
+                VerificationFailedEvent(
+                    bay=self.bay,
+                    device=self.serial,
+                    source_path=shown,
+                    reason=str(err),
+                    expected_sha256=intake.expected_sha256,
+                )
+            )
+            return
+        verification, reason = _verification(intake, result)
+        if verification is Verification.NOT_VERIFIED:
+            report.not_verified += 1
+            report.listed_not_verified += listed is not None
+            report.problems.append(f"{shown}: copied, not verified ({reason})")
+        facts = clip_facts(
+            entry,
+            listed,
+            device_serial=self.serial,
+            officer_number=self.officer_number,
+            card_utc_offset_min=o.settings.offload.card_utc_offset_min,
+        )
+        repair = self._repair_events(result, shown)
+        is_new = records.record_clip(
+            o.db,
+            agency=o.settings.dock.agency,
+            dock_id=o.settings.dock.dock_id,
+            bay=self.bay,
+            serial=self.serial,
+            officer_number=self.officer_number,
+            clip=records.StoredClip(
+                sha256=result.sha256,
+                size_bytes=result.size_bytes,
+                source_path=shown,
+                raw_path=raw_path_hex(entry),
+                name_encoding=entry.name_encoding,
+                is_listed=listed is not None,
+                verification=verification,
+                verification_reason=reason,
+                facts=facts,
+                place=(listed.place or None) if listed is not None else None,
+                card_created_utc=entry.created_utc,
+                card_modified_utc=entry.modified_utc,
+            ),
+            handover_limit_hours=o.settings.offload.handover_limit_hours,
+            now=o.clock.now_utc(),
+            extra_events=repair,
+        )
+        report.stored += is_new
+        report.already_stored += not is_new
+        self.stored_sha[entry.path] = result.sha256
+        is_proven = verification is not Verification.NOT_VERIFIED
+        if listed is not None and is_proven and intake.keep_reason is None:
+            self.deletable.append(_Deletable(listed.path, result.sha256))
+
+    def _copy(self, intake: Intake) -> CopyResult:
+        o, progress = self.o, self.progress
         start_bytes = progress.done_bytes
 
         def on_progress(done: int) -> None:
             progress.done_bytes = start_bytes + done
-            if self.on_bytes is not None:
-                self.on_bytes(bay, progress.done_bytes, progress.total_bytes)
-            self._maybe_journal_progress(bay, serial, progress)
+            if o.on_bytes is not None:
+                o.on_bytes(self.bay, progress.done_bytes, progress.total_bytes)
+            self._maybe_journal_progress()
 
-        with volume.open(take.entry) as stream:
+        with self.volume.open(intake.entry) as stream:
             result = copy_and_hash(
                 cast(ReadableInto, stream),
-                listed.size_bytes,
-                self.store,
-                expected_sha256=listed.sha256,
+                intake.expected_size_bytes,
+                o.store,
+                expected_sha256=intake.expected_sha256,
                 on_progress=on_progress,
-                label=f"{serial} {printable(listed.path)}",
+                label=f"{self.serial} {printable(intake.entry.path)}",
+                may_repair=True,
             )
         progress.done_clips += 1
-        progress.done_bytes = start_bytes + listed.size_bytes
-        self._maybe_journal_progress(bay, serial, progress)
+        progress.done_bytes = start_bytes + intake.expected_size_bytes
+        self._maybe_journal_progress()
         return result
 
-    def _maybe_journal_progress(self, bay: int, serial: str, progress: _Progress) -> None:
-        now_s = self.clock.monotonic_s()
+    def _repair_events(self, result: CopyResult, shown: str) -> tuple[Event, ...]:
+        """A stored object found damaged and replaced by these bytes: two journal rows."""
+        if result.damaged_copy is None:
+            return ()
+        self.report.repaired += 1
+        self.report.problems.append(
+            f"stored object {result.sha256} was damaged and is repaired from the recorder's "
+            f"{shown}; run `dock store verify` to check the rest of the store"
+        )
+        return (
+            StoreObjectDamaged(
+                bay=self.bay,
+                device=self.serial,
+                sha256=result.sha256,
+                is_missing=False,
+                found_by="offload",
+            ),
+            StoreObjectRepaired(
+                bay=self.bay,
+                device=self.serial,
+                sha256=result.sha256,
+                source_path=shown,
+                damaged_copy=str(result.damaged_copy.relative_to(self.o.store.root)),
+            ),
+        )
+
+    def _maybe_journal_progress(self) -> None:
+        progress = self.progress
+        now_s = self.o.clock.monotonic_s()
         is_last = progress.done_clips == progress.total_clips
         if now_s - progress.last_journaled_s < PROGRESS_EVERY_S and not is_last:
             return
         progress.last_journaled_s = now_s
-        self._journal(
+        self.o.journal_event(
             OffloadProgress(
-                bay=bay,
-                device=serial,
+                bay=self.bay,
+                device=self.serial,
                 done_clips=progress.done_clips,
                 total_clips=progress.total_clips,
                 done_bytes=progress.done_bytes,
@@ -269,117 +463,127 @@ class Offloader:
             )
         )
 
-    def _record(
-        self,
-        bay: int,
-        serial: str,
-        officer_number: str | None,
-        info: ClipInfo,
-        result: CopyResult,
-    ) -> bool:
-        """Commit the clip's row with its journal row; False when it was already recorded."""
-        now = self.clock.now_utc()
-        with self.db.transaction() as session:
-            if session.scalar(select(Clip.id).where(Clip.sha256 == result.sha256)) is not None:
-                journal.append(
-                    session,
-                    ClipAlreadyStored(
-                        bay=bay, device=serial, sha256=result.sha256, source_path=info.path
-                    ),
-                    actor=ACTOR,
-                    at=now,
-                )
-                return False
-            delay = now - info.end_utc
-            is_late = delay > timedelta(hours=self.settings.offload.handover_limit_hours)
-            session.add(
-                Clip(
-                    agency=self.settings.dock.agency,
-                    dock_id=self.settings.dock.dock_id,
-                    bay=bay,
-                    device_serial=serial,
-                    officer_number=officer_number,
-                    recorded_start_utc=info.start_utc,
-                    recorded_end_utc=info.end_utc,
-                    stored_at_utc=now,
-                    place=info.place or None,
-                    category=None,
-                    is_important=info.is_important,
-                    size_bytes=result.size_bytes,
-                    sha256=result.sha256,
-                    source_path=info.path,
-                    handover_delay_s=delay.total_seconds(),
-                    is_late=is_late,
-                )
+    # -- after the walk ----------------------------------------------------------------------
+
+    def _after_whole_walk(self) -> None:
+        """Late problems, listed clips not found, deletions never confirmed, then deletions."""
+        o, report = self.o, self.report
+        late = self.volume.late_problems()
+        for path, reason in late.items():
+            sha256 = self.stored_sha.get(path)
+            if sha256 is None:
+                continue
+            shown = printable(path)
+            report.not_verified += 1
+            report.listed_not_verified += path in self.listing
+            report.problems.append(f"{shown}: copied, not verified ({reason})")
+            records.downgrade(
+                o.db,
+                bay=self.bay,
+                serial=self.serial,
+                sha256=sha256,
+                source_path=shown,
+                reason=reason,
+                now=o.clock.now_utc(),
             )
-            journal.append(
-                session,
-                ClipStored(
-                    bay=bay,
-                    device=serial,
-                    sha256=result.sha256,
-                    size_bytes=result.size_bytes,
-                    source_path=info.path,
-                    recorded_start_utc=info.start_utc,
-                    handover_delay_s=delay.total_seconds(),
-                    is_late=is_late,
+        self.deletable = [d for d in self.deletable if d.path not in late]
+        missing = [p for p in self.listing if p not in self.seen]
+        for path in missing:
+            unsafe = unsafe_name_reason(path)
+            detail = (
+                f"listed with an unsafe name ({unsafe})" if unsafe else "listed but not on the card"
+            )
+            self._quarantine(
+                Quarantine(
+                    path,
+                    path_bytes(path).hex(),
+                    QuarantineCode.MISSING,
+                    f"{printable(path)}: {detail}",
                 ),
-                actor=ACTOR,
-                at=now,
+                is_listed=True,
             )
-            return True
+        self._confirm_deletions_seen_done()
+        if o.settings.offload.delete_policy == "after_verified_copy":
+            for clip in self.deletable:
+                if o.store.has(clip.sha256):
+                    self._release(clip)
 
-    def _release(
-        self, bay: int, client: RecorderClient, serial: str, path: str, sha256: str
-    ) -> None:
+    def _confirm_deletions_seen_done(self) -> None:
+        """A request without a confirmation whose clip is gone from the card and the listing,
+        its stored object present: the recorder did delete it before the dock died."""
+        for pending in records.unconfirmed_deletions(self.o.db, self.serial):
+            path = pending.source_path
+            if path in self.seen or path in self.listing or not self.o.store.has(pending.sha256):
+                continue
+            self.report.confirmed_late += 1
+            self.o.journal_event(
+                ClipDeletedFromRecorder(
+                    bay=self.bay,
+                    device=self.serial,
+                    sha256=pending.sha256,
+                    source_path=path,
+                    policy=pending.policy,
+                    is_confirmed_at_redocking=True,
+                )
+            )
+
+    def _release(self, clip: _Deletable) -> None:
         """Free the clip on the recorder, the request journaled before it is sent: a crash
-        between the recorder's delete and our confirmation still leaves it on record."""
-        policy = self.settings.offload.delete_policy
-        request = ClipDeleteRequested(
-            bay=bay, device=serial, sha256=sha256, source_path=path, policy=policy
+        between the recorder's delete and our confirmation still leaves it on record. A
+        refusal is the recorder's clear no: journaled, and the other clips go on."""
+        o = self.o
+        policy = o.settings.offload.delete_policy
+        o.journal_event(
+            ClipDeleteRequested(
+                bay=self.bay,
+                device=self.serial,
+                sha256=clip.sha256,
+                source_path=clip.path,
+                policy=policy,
+            )
         )
-        self._journal(request)
-        client.delete_clip(path, bytes.fromhex(sha256))
-        self._journal(
+        try:
+            self.client.delete_clip(clip.path, bytes.fromhex(clip.sha256))
+        except Refused as refusal:
+            error = getattr(refusal, "error_name", "") or str(refusal.code)
+            self.report.delete_refused += 1
+            self.report.problems.append(
+                f"{printable(clip.path)}: stored, but the recorder refused to delete it "
+                f"({error}); it stays on the recorder"
+            )
+            o.journal_event(
+                ClipDeleteRefused(
+                    bay=self.bay,
+                    device=self.serial,
+                    sha256=clip.sha256,
+                    source_path=clip.path,
+                    code=int(refusal.code),
+                    error=error,
+                    detail=str(refusal.detail or ""),
+                )
+            )
+            return
+        o.journal_event(
             ClipDeletedFromRecorder(
-                bay=bay, device=serial, sha256=sha256, source_path=path, policy=policy
+                bay=self.bay,
+                device=self.serial,
+                sha256=clip.sha256,
+                source_path=clip.path,
+                policy=policy,
             )
         )
+        self.report.deleted += 1
 
-    def _may_delete(self, result: CopyResult) -> bool:
-        """Only a copy that is in the store, durable and committed frees the recorder's card.
 
-        The recorder checks the hash we send against its own clip before deleting, so a clip
-        without a device-side hash is still only deleted when our copy matches it.
-        """
-        return self.settings.offload.delete_policy == "after_verified_copy" and self.store.has(
-            result.sha256
-        )
+def _listed(info: ClipInfo | None) -> ListedClip | None:
+    if info is None:
+        return None
+    return ListedClip(info.path, info.size_bytes, info.sha256.hex() or None)
 
-    def _quarantine(self, bay: int, serial: str, path: str, reason: str) -> None:
-        """Record a file left on the recorder; its name is kept escaped, as data."""
-        now = self.clock.now_utc()
-        shown = printable(path)
-        with self.db.transaction() as session:
-            already = session.scalar(
-                select(Quarantined.id).where(
-                    Quarantined.device_serial == serial, Quarantined.reason == reason
-                )
-            )
-            if already is not None:
-                return  # docking twice does not record the same bad file twice
-            session.add(
-                Quarantined(
-                    device_serial=serial, bay=bay, source_path=shown, reason=reason, at_utc=now
-                )
-            )
-            journal.append(
-                session,
-                ClipQuarantined(bay=bay, device=serial, source_path=shown, reason=reason),
-                actor=ACTOR,
-                at=now,
-            )
 
-    def _journal(self, happened: Event) -> None:
-        with self.db.transaction() as session:
-            journal.append(session, happened, actor=ACTOR, at=self.clock.now_utc())
+def _verification(intake: Intake, result: CopyResult) -> tuple[Verification, str]:
+    if intake.doubts:
+        return Verification.NOT_VERIFIED, "; ".join(intake.doubts)
+    if result.is_verified:
+        return Verification.DEVICE_HASH, ""
+    return Verification.SIZE_ONLY, SIZE_ONLY_REASON

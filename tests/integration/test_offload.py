@@ -107,7 +107,7 @@ def test_docking_twice_makes_no_duplicates_and_recognises_stored_clips(make_dock
     assert len(journal_entries(dock, "clip.already_stored")) == files
 
 
-def test_clips_whose_size_disagrees_with_the_listing_stay_on_the_recorder(dock):
+def test_clips_whose_size_disagrees_with_the_listing_are_copied_as_the_card_holds_them(dock):
     from firmware_bridge.sim import Faults
 
     recorder = dock.recorder("ZFY30001", clip_count=3, faults=Faults(lie_about_sizes=True))
@@ -117,11 +117,16 @@ def test_clips_whose_size_disagrees_with_the_listing_stay_on_the_recorder(dock):
     assert result.state is BayState.ATTENTION
     assert "stay on the recorder" in dock.bay_row(1).reason
     assert card_contents(recorder) == originals
-    assert stored_objects(dock) == {}
+    assert set(stored_objects(dock)) == set(originals.values())
+    rows = clip_rows(dock)
+    assert {r.verification for r in rows} == {"not_verified"}
+    assert all("in the recorder's listing" in r.verification_reason for r in rows)
     assert journal_entries(dock, "clip.deleted_from_recorder") == []
 
 
-def test_hostile_card_entries_are_quarantined_and_the_good_clips_still_come_off(dock, tmp_path):
+def test_hostile_card_entries_without_bytes_are_quarantined_and_every_file_comes_off(
+    dock, tmp_path
+):
     recorder = dock.recorder("ZFY30001", clip_count=3)
     card = recorder.storage.location
     good = card_contents(recorder)
@@ -134,19 +139,24 @@ def test_hostile_card_entries_are_quarantined_and_the_good_clips_still_come_off(
         handle.write(b"x" * 100)
     recorder.storage.rescan()  # the recorder lists what is on its card now
     dock.start()
-    result = dock_and_wait(dock, recorder)
-    assert set(stored_objects(dock)) == set(good.values())
-    assert hashlib.sha256(b"not evidence").hexdigest() not in stored_objects(dock)
+    dock_and_wait(dock, recorder)
+    stored = stored_objects(dock)
+    assert set(good.values()) <= set(stored)
+    assert hashlib.sha256(b"").hexdigest() in stored  # the zero-length file came off
+    assert hashlib.sha256(b"x" * 100).hexdigest() in stored  # and the non-UTF-8 name
+    assert hashlib.sha256(b"not evidence").hexdigest() not in stored
     with dock.db.transaction() as session:
         reasons = list(session.scalars(select(Quarantined.reason)))
     assert any("symbolic link" in r for r in reasons)
     assert any("FIFO" in r for r in reasons)
-    assert any("zero-length" in r for r in reasons)
-    assert any("bad" in r for r in reasons)
     assert all("\n" not in r for r in reasons)
-    # The listed but unreadable ones keep the recorder back for a custodian.
-    assert result.state is BayState.ATTENTION
+    odd = [r for r in clip_rows(dock) if r.size_bytes == 100]
+    assert [r.raw_path.split("/")[-1] for r in odd] == [b"bad\xffname.MP4".hex()]
     assert secret.read_bytes() == b"not evidence"
+    # The recorder lists the odd name as text it can send (U+FFFD), not as its bytes: the
+    # file is copied as not listed, and never deleted from the card.
+    assert [(r.is_listed, r.verification) for r in odd] == [(False, "not_verified")]
+    assert os.path.exists(card.as_posix().encode() + b"/bad\xffname.MP4")
 
 
 def test_clip_stored_later_than_the_limit_is_flagged_late(dock):

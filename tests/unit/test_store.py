@@ -60,9 +60,9 @@ def test_placing_existing_content_keeps_the_first_object_untouched(tmp_path):
     fd, temp = store.open_temp()
     os.write(fd, b"same")
     os.close(fd)
-    path, is_duplicate = store.place(temp, sha)
-    after = path.stat()
-    assert is_duplicate
+    placed = store.place(temp, sha)
+    after = placed.path.stat()
+    assert placed.is_duplicate
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert list(store.tmp_dir.iterdir()) == []
 
