@@ -1,4 +1,4 @@
-"""`dock ledger|journal|audit|clips|quarantine|config`: what the dock has recorded."""
+"""`dock ledger|journal|audit|clips|quarantine|store|config`: what the dock has recorded."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dock import journal, ledger
 from dock.cli.common import (
     app,
     audit_app,
+    cli_actor,
     config_app,
     journal_table,
     one_line_errors,
@@ -20,8 +21,15 @@ from dock.cli.common import (
     show,
     when,
 )
+from dock.clock import SystemClock
 from dock.config import settings_as_table
+from dock.db import open_database
 from dock.db.models import Clip, Quarantined
+from dock.offload.fixity import verify_store
+from dock.offload.store import EvidenceStore, StoreError
+
+store_app = typer.Typer(help="The evidence store's objects.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
 
 # -- ledger and journal -----------------------------------------------------------------------
 
@@ -102,12 +110,24 @@ def clips_command(
         query = query.where(Clip.device_serial == device)
     if late:
         query = query.where(Clip.is_late.is_(True))
-    table = Table("recorded (UTC)", "device", "officer", "source", "size", "sha256", "flags")
+    table = Table(
+        "recorded (UTC)", "device", "officer", "source", "size", "sha256", "verified", "flags"
+    )
     with open_transaction(ctx) as session:
         for clip in session.scalars(query):
             flags = [
-                f for f, on in (("late", clip.is_late), ("important", clip.is_important)) if on
+                f
+                for f, on in (
+                    ("late", clip.is_late),
+                    ("important", clip.is_important),
+                    ("not-listed", not clip.is_listed),
+                    ("card-disagrees", bool(clip.metadata_disagreements)),
+                )
+                if on
             ]
+            verified = clip.verification
+            if clip.verification == "not_verified":
+                verified += f": {clip.verification_reason}"
             table.add_row(
                 when(clip.recorded_start_utc),
                 clip.device_serial,
@@ -115,6 +135,7 @@ def clips_command(
                 clip.source_path,
                 f"{clip.size_bytes:,}",
                 clip.sha256[:16] + "…",
+                verified,
                 " ".join(flags),
             )
     show(table)
@@ -127,9 +148,42 @@ def quarantine_command(
 ) -> None:
     """Files left on recorders because they could not be taken in safely, and why."""
     query = select(Quarantined).order_by(Quarantined.id.desc()).limit(limit)
-    table = Table("when (UTC)", "device", "bay", "why")
+    table = Table("when (UTC)", "device", "bay", "kind", "why")
     with open_transaction(ctx) as session:
         for row in session.scalars(query):
             bay = "" if row.bay is None else str(row.bay)
-            table.add_row(when(row.at_utc), row.device_serial, bay, row.reason)
+            table.add_row(when(row.at_utc), row.device_serial, bay, row.code, row.reason)
     show(table)
+
+
+@store_app.command("verify")
+@one_line_errors
+def store_verify(
+    ctx: typer.Context,
+    share: Annotated[
+        float,
+        typer.Option(
+            "--share",
+            min=0.001,
+            max=1.0,
+            help="Re-hash this share of the objects, those checked longest ago first.",
+        ),
+    ] = 1.0,
+) -> None:
+    """Re-hash the evidence store's objects; exit 1 naming every missing or changed one."""
+    settings = settings_of(ctx)
+    root = settings.dock.data_dir / "store"
+    if not (root / "objects").is_dir():
+        raise StoreError(f"no evidence store at {root}: check dock.data_dir in the config")
+    store = EvidenceStore(root, reserve_bytes=0, sweeps_temp_files=False)
+    db = open_database(settings.dock.data_dir)
+    try:
+        report = verify_store(db, store, SystemClock(), share=share, actor=cli_actor())
+    finally:
+        db.close()
+    for problem in report.problems:
+        typer.echo(problem.line(), err=True)
+    if not report.is_intact:
+        typer.echo(report.summary(), err=True)
+        raise typer.Exit(1)
+    typer.echo(report.summary())

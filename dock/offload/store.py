@@ -126,7 +126,10 @@ class EvidenceStore:
         *,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
         disk_free_bytes: Callable[[Path], int] | None = None,
+        sweeps_temp_files: bool = True,
     ) -> None:
+        """sweeps_temp_files=False for a reader beside the running service (`dock store
+        verify`): its temp files are copies in flight, not leftovers of a crash."""
         self.root = Path(root)
         self.objects_dir = self.root / "objects"
         self.tmp_dir = self.root / "tmp"
@@ -137,7 +140,7 @@ class EvidenceStore:
         self._in_flight_bytes = 0
         for d in (self.root, self.objects_dir, self.tmp_dir):
             d.mkdir(exist_ok=True)
-        self.removed_temp_files = self._remove_leftover_temp_files()
+        self.removed_temp_files = self._remove_leftover_temp_files() if sweeps_temp_files else []
 
     def _remove_leftover_temp_files(self) -> list[str]:
         """A temp file at start is a copy a crash cut short; its clip is still on the recorder."""
