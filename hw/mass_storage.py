@@ -17,9 +17,9 @@ import os
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -67,7 +67,8 @@ class WalkLimits:
     max_depth: int = 16
     max_dirs: int = 10_000
     max_entries: int = 200_000
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0  # time spent inside the walk, not in the consumer between entries
+    max_clusters: int = 0  # chain steps per walk; 0: twice the volume's clusters (images only)
 
 
 DEFAULT_LIMITS = WalkLimits()
@@ -76,7 +77,9 @@ DEFAULT_LIMITS = WalkLimits()
 class MassStorage(Protocol):
     def volume_label(self) -> str: ...
 
-    def walk(self, limits: WalkLimits = DEFAULT_LIMITS) -> Iterator[Entry]: ...
+    def walk(self, limits: WalkLimits = DEFAULT_LIMITS) -> Iterator[Entry]:
+        """Every entry; a bad directory or a spent budget is a BROKEN entry, never a raise."""
+        ...
 
     def open(self, entry: Entry) -> BinaryIO: ...
 
@@ -91,8 +94,20 @@ class MassStorage(Protocol):
         ...
 
 
+class WalkStopped(MassStorageError):
+    """A walk budget is spent: the walk ends with a final BROKEN entry saying which."""
+
+
+class TooDeep(MassStorageError):
+    """A directory lies deeper than the walk allows: it alone is BROKEN and skipped."""
+
+
 class WalkBudget:
-    """Counts a walk against its limits; shared by every adapter."""
+    """Counts a walk against its limits; shared by every adapter.
+
+    Time counts only while the walk runs: ``budgeted`` pauses the clock at each yield, so a
+    consumer copying a clip between two entries does not spend the walk's time.
+    """
 
     def __init__(
         self, limits: WalkLimits, what: str, monotonic_s: Callable[[], float] = time.monotonic
@@ -100,19 +115,35 @@ class WalkBudget:
         self.limits = limits
         self.what = what
         self.monotonic_s = monotonic_s
-        self.deadline_s = monotonic_s() + limits.timeout_s
+        self.spent_s = 0.0
+        self._running_since: float | None = monotonic_s()
         self.dirs = 0
         self.entries = 0
+        self.clusters = 0
+        self.max_clusters = limits.max_clusters
 
-    def _fail(self, why: str) -> MassStorageError:
-        return MassStorageError(
+    def _fail(self, why: str) -> WalkStopped:
+        return WalkStopped(
             f"{self.what}: walk stopped, {why}; the card may be corrupt or hostile, check it on a PC."
         )
 
+    def pause(self) -> None:
+        if self._running_since is not None:
+            self.spent_s += self.monotonic_s() - self._running_since
+            self._running_since = None
+
+    def resume(self) -> None:
+        if self._running_since is None:
+            self._running_since = self.monotonic_s()
+
+    def elapsed_s(self) -> float:
+        running = 0.0 if self._running_since is None else self.monotonic_s() - self._running_since
+        return self.spent_s + running
+
     def enter_dir(self, depth: int) -> None:
-        self.dirs += 1
         if depth > self.limits.max_depth:
-            raise self._fail(f"directories nested deeper than {self.limits.max_depth}")
+            raise TooDeep(f"directory nested deeper than {self.limits.max_depth}; not read")
+        self.dirs += 1
         if self.dirs > self.limits.max_dirs:
             raise self._fail(f"more than {self.limits.max_dirs} directories")
         self.tick()
@@ -124,9 +155,46 @@ class WalkBudget:
         if self.entries % 256 == 0:
             self.tick()
 
+    def count_clusters(self, n: int) -> None:
+        before = self.clusters
+        self.clusters += n
+        if self.max_clusters and self.clusters > self.max_clusters:
+            raise self._fail(f"more than {self.max_clusters} clusters visited")
+        if before >> 12 != self.clusters >> 12:
+            self.tick()
+
     def tick(self) -> None:
-        if self.monotonic_s() > self.deadline_s:
+        if self.elapsed_s() > self.limits.timeout_s:
             raise self._fail(f"it took longer than {self.limits.timeout_s:g} s")
+
+
+ROOT_PATH = "/"  # the path a BROKEN entry gives the root directory
+
+
+def broken(path: str, depth: int, problem: str) -> Entry:
+    """A directory (or the rest of the walk) that could not be read, as an entry."""
+    raw = os.fsencode(path.rsplit("/", 1)[-1]) if path != ROOT_PATH else b""
+    return Entry(path, raw, 0, EntryKind.BROKEN, depth, problem=problem)
+
+
+def budgeted(entries: Generator[Entry, None, None], budget: WalkBudget) -> Iterator[Entry]:
+    """Run a walk with its clock paused between entries; a spent budget ends it as BROKEN."""
+    try:
+        while True:
+            budget.resume()
+            try:
+                entry = next(entries)
+            except StopIteration:
+                return
+            except WalkStopped as exc:
+                budget.pause()
+                yield broken(ROOT_PATH, 0, str(exc))
+                return
+            budget.pause()
+            yield entry
+    finally:
+        budget.pause()
+        entries.close()
 
 
 def join_path(parent: str, name: str) -> str:
@@ -145,6 +213,7 @@ def _kind_of(mode: int) -> EntryKind:
     return EntryKind.OTHER
 
 
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -165,18 +234,48 @@ class DirectoryMassStorage:
 
     def walk(self, limits: WalkLimits = DEFAULT_LIMITS) -> Iterator[Entry]:
         budget = WalkBudget(limits, f"volume {self._label!r}")
-        root_fd = os.open(self.root, _DIR_FLAGS)
+        return budgeted(self._walk_root(budget), budget)
+
+    def _walk_root(self, budget: WalkBudget) -> Generator[Entry, None, None]:
         try:
-            yield from self._walk_dir(root_fd, (), "", 0, budget)
+            root_fd = os.open(self.root, _DIR_FLAGS)
+        except OSError as exc:
+            yield broken(ROOT_PATH, 0, f"the volume's root cannot be read ({exc.strerror})")
+            return
+        try:
+            yield from self._walk_dir(root_fd, (), "", 0, budget, ())
         finally:
             os.close(root_fd)
 
     def _walk_dir(
-        self, dir_fd: int, parts: tuple[bytes, ...], prefix: str, depth: int, budget: WalkBudget
+        self,
+        dir_fd: int,
+        parts: tuple[bytes, ...],
+        prefix: str,
+        depth: int,
+        budget: WalkBudget,
+        ancestors: tuple[tuple[int, int], ...],
     ) -> Iterator[Entry]:
-        budget.enter_dir(depth)
-        with os.scandir(dir_fd) as it:
-            listed = sorted((e.name, e.stat(follow_symlinks=False)) for e in it)
+        where = prefix or ROOT_PATH
+        try:
+            budget.enter_dir(depth)
+            here = os.fstat(dir_fd)
+            if (here.st_dev, here.st_ino) in ancestors:
+                raise MassStorageError("directory loops back to an ancestor; not followed")
+            with os.scandir(dir_fd) as it:
+                listed = sorted((e.name, e.stat(follow_symlinks=False)) for e in it)
+        except TooDeep as exc:
+            yield broken(where, depth, f"{where}: {exc}")
+            return
+        except OSError as exc:
+            yield broken(where, depth, f"{where}: directory cannot be read ({exc.strerror})")
+            return
+        except WalkStopped:
+            raise
+        except MassStorageError as exc:
+            yield broken(where, depth, f"{where}: {exc}")
+            return
+        ancestors = (*ancestors, (here.st_dev, here.st_ino))
         for name_text, st in listed:
             budget.count_entry()
             raw = os.fsencode(name_text)
@@ -192,11 +291,21 @@ class DirectoryMassStorage:
                 locator=(*parts, raw),
                 raw_path=(*parts, raw),
                 name_encoding="fs",
+                modified_utc=datetime.fromtimestamp(st.st_mtime, UTC),
+                is_readonly=not st.st_mode & _WRITE_BITS,
             )
             if kind is EntryKind.DIR:
-                child = os.open(raw, _DIR_FLAGS, dir_fd=dir_fd)
                 try:
-                    yield from self._walk_dir(child, (*parts, raw), path, depth + 1, budget)
+                    child = os.open(raw, _DIR_FLAGS, dir_fd=dir_fd)
+                except OSError as exc:
+                    yield broken(
+                        path, depth + 1, f"{path}: directory cannot be opened ({exc.strerror})"
+                    )
+                    continue
+                try:
+                    yield from self._walk_dir(
+                        child, (*parts, raw), path, depth + 1, budget, ancestors
+                    )
                 finally:
                     os.close(child)
 
@@ -235,6 +344,16 @@ class DirectoryMassStorage:
 
 
 MOUNT_OPTIONS = "ro,nosuid,nodev,noexec"
+
+
+def mount_options(fs_type: str, oem_code_page: str = "cp936") -> str:
+    """Read-only and inert always; FAT names in the recorder's OEM code page, shown as UTF-8."""
+    if fs_type in ("vfat", "msdos", "fat"):
+        page = oem_code_page.lower().removeprefix("cp")
+        return f"{MOUNT_OPTIONS},codepage={page},iocharset=utf8"
+    if fs_type == "exfat":
+        return f"{MOUNT_OPTIONS},iocharset=utf8"
+    return MOUNT_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -284,6 +403,7 @@ class MountedMassStorage(DirectoryMassStorage):
         *,
         find: Callable[[str], list[BlockDevice]] = find_block_devices,
         run: Callable[[list[str]], None] | None = None,
+        oem_code_page: str = "cp936",
     ) -> None:
         self._run = run or _run_checked
         devices = find(usb_port_path)
@@ -304,7 +424,8 @@ class MountedMassStorage(DirectoryMassStorage):
         self.is_mounted = False
         mountpoint = Path(mountpoint)
         mountpoint.mkdir(parents=True, exist_ok=True)
-        self._run(["mount", "-o", MOUNT_OPTIONS, self.device.node, str(mountpoint)])
+        options = mount_options(self.device.fs_type, oem_code_page)
+        self._run(["mount", "-o", options, self.device.node, str(mountpoint)])
         self.is_mounted = True
         super().__init__(mountpoint, label=self.device.label or recorder_serial)
 

@@ -16,7 +16,7 @@ import pytest
 from dock.offload.copy import copy_and_hash
 from dock.offload.source import ListedClip, QuarantineCode, classify
 from dock.offload.store import EvidenceStore
-from hw.exfat import ExfatImageMassStorage
+from hw.exfat import ExfatImageMassStorage, set_checksum
 from hw.fat32 import FatImageMassStorage
 from hw.mass_storage import (
     BlockDevice,
@@ -192,13 +192,16 @@ def test_cluster_chain_loop_in_a_file_is_an_error_not_a_hang(tmp_path, card_file
 
 
 @pytest.mark.timeout(20)
-def test_root_directory_chain_loop_is_an_error_not_a_hang(tmp_path, card_files):
+def test_a_root_directory_chain_loop_is_a_broken_entry_not_a_hang(tmp_path, card_files):
     image = make_fat32(tmp_path, 1, card_files[0])
     corrupt_fat_entry(image, 2, 2)  # the root directory's cluster points to itself
     volume = FatImageMassStorage(image)
-    with pytest.raises(MassStorageError):
-        list(volume.walk())
+    entries = list(volume.walk())
     volume.close()
+    root = [e for e in entries if e.kind is EntryKind.BROKEN and e.path == "/"]
+    assert len(root) == 1 and "loops" in root[0].problem and "\n" not in root[0].problem
+    files = {e.path for e in entries if e.kind is EntryKind.FILE}
+    assert files == set(card_files[1])  # the root's one good cluster still lists DCIM
 
 
 def test_garbage_image_is_refused_with_one_line(tmp_path):
@@ -332,21 +335,25 @@ def test_symlinked_directory_is_never_walked_into(tmp_path):
     assert [(e.path, e.kind) for e in entries] == [("outside", EntryKind.SYMLINK)]
 
 
-def test_walk_deeper_than_the_limit_stops_with_one_line(tmp_path):
+def test_a_directory_deeper_than_the_limit_is_broken_and_the_rest_is_walked(tmp_path):
     deep = tmp_path / "card"
     (deep / "a" / "b" / "c" / "d").mkdir(parents=True)
-    with pytest.raises(MassStorageError, match="deeper than 2") as caught:
-        list(DirectoryMassStorage(deep).walk(WalkLimits(max_depth=2)))
-    assert "\n" not in str(caught.value)
+    (deep / "z.mp4").write_bytes(b"clip")
+    entries = list(DirectoryMassStorage(deep).walk(WalkLimits(max_depth=2)))
+    bad = [e for e in entries if e.kind is EntryKind.BROKEN]
+    assert [(e.path, e.depth) for e in bad] == [("a/b/c", 3)]
+    assert "deeper than 2" in bad[0].problem and "\n" not in bad[0].problem
+    assert "z.mp4" in {e.path for e in entries if e.kind is EntryKind.FILE}
 
 
-def test_walk_with_more_entries_than_the_limit_stops(tmp_path):
+def test_a_walk_with_more_entries_than_the_limit_ends_with_a_broken_entry(tmp_path):
     card = tmp_path / "card"
     card.mkdir()
     for i in range(20):
         (card / f"{i}.mp4").write_bytes(b"x")
-    with pytest.raises(MassStorageError, match="more than 10 entries"):
-        list(DirectoryMassStorage(card).walk(WalkLimits(max_entries=10)))
+    entries = list(DirectoryMassStorage(card).walk(WalkLimits(max_entries=10)))
+    assert len([e for e in entries if e.kind is EntryKind.FILE]) == 10
+    assert entries[-1].kind is EntryKind.BROKEN and "more than 10 entries" in entries[-1].problem
 
 
 def test_a_stranger_stick_in_the_bay_is_refused(tmp_path):
@@ -359,7 +366,7 @@ def test_a_stranger_stick_in_the_bay_is_refused(tmp_path):
     assert calls == []
 
 
-def test_recorder_volume_is_mounted_read_only_nosuid_nodev_noexec_and_unmounted(tmp_path):
+def test_a_vfat_recorder_volume_is_mounted_read_only_inert_in_its_code_page_and_unmounted(tmp_path):
     calls = []
     disk = BlockDevice(node="/dev/sdz1", label="ZFY00001", serial="", fs_type="vfat")
     mnt = tmp_path / "mnt"
@@ -369,13 +376,19 @@ def test_recorder_volume_is_mounted_read_only_nosuid_nodev_noexec_and_unmounted(
     assert volume.volume_label() == "ZFY00001"
     volume.close()
     assert calls == [
-        ["mount", "-o", "ro,nosuid,nodev,noexec", "/dev/sdz1", str(mnt)],
+        [
+            "mount",
+            "-o",
+            "ro,nosuid,nodev,noexec,codepage=936,iocharset=utf8",
+            "/dev/sdz1",
+            str(mnt),
+        ],
         ["umount", str(mnt)],
     ]
 
 
 @pytest.mark.timeout(20)
-def test_exfat_root_directory_loop_is_an_error_not_a_hang(exfat_image, tmp_path):
+def test_an_exfat_root_directory_loop_is_a_broken_entry_not_a_hang(exfat_image, tmp_path):
     image = tmp_path / "looped.img"
     shutil.copyfile(exfat_image, image)
     with open(image, "r+b") as f:
@@ -387,10 +400,11 @@ def test_exfat_root_directory_loop_is_an_error_not_a_hang(exfat_image, tmp_path)
         f.seek(fat_offset * (1 << boot[108]) + root * 4)
         f.write(struct.pack("<I", root))
     volume = ExfatImageMassStorage(image)
-    with pytest.raises(MassStorageError, match="loops") as caught:
-        list(volume.walk())
-    assert "\n" not in str(caught.value)
+    entries = list(volume.walk())
     volume.close()
+    bad = [e for e in entries if e.kind is EntryKind.BROKEN]
+    assert [e.path for e in bad] == ["/"] and "loops" in bad[0].problem
+    assert "\n" not in bad[0].problem
 
 
 def test_exfat_bytes_past_valid_data_length_read_as_zeros(exfat_image, card_files, tmp_path):
@@ -405,6 +419,12 @@ def test_exfat_bytes_past_valid_data_length_read_as_zeros(exfat_image, card_file
     assert at > 0, "stream extension entry not found"
     valid = 1000
     data[at - 12 : at - 4] = struct.pack("<Q", valid)
+    file_entry = at - 20 - 32
+    assert data[file_entry] == 0x85
+    count = data[file_entry + 1]
+    data[file_entry + 2 : file_entry + 4] = struct.pack(
+        "<H", set_checksum(bytes(data[file_entry : file_entry + 32 * (count + 1)]))
+    )
     image.write_bytes(bytes(data))
     volume = ExfatImageMassStorage(image)
     entry = next(e for e in volume.walk() if e.path.endswith("0002.MP4"))
@@ -423,3 +443,16 @@ def test_walk_past_its_time_budget_stops_with_one_line():
     with pytest.raises(MassStorageError, match="longer than 5 s") as caught:
         budget.enter_dir(1)
     assert "\n" not in str(caught.value)
+
+
+def test_time_the_walk_is_paused_does_not_count_against_its_budget():
+    now = [0.0]
+    budget = WalkBudget(WalkLimits(timeout_s=5), "volume 'X'", monotonic_s=lambda: now[0])
+    now[0] = 4.0
+    budget.pause()
+    now[0] = 100.0  # the consumer copies a clip
+    budget.resume()
+    budget.enter_dir(0)
+    now[0] = 102.0
+    with pytest.raises(MassStorageError, match="longer than 5 s"):
+        budget.tick()
