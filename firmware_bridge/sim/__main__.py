@@ -2,6 +2,10 @@
 
 The first line of stdout is the port path, so a script can `read -r PORT`; the next lines
 say where the card is. It runs until SIGINT or SIGTERM, then unplugs cleanly.
+
+`--card CARD.img` serves an existing card dump as it is (`firmware_bridge.sim.card`);
+otherwise the simulator makes a card of its own, and refuses to format over an existing
+image or folder given with `--path`.
 """
 
 import argparse
@@ -11,11 +15,18 @@ import tempfile
 import threading
 from pathlib import Path
 
+from firmware_bridge.sim.card import open_card
 from firmware_bridge.sim.cards import make_storage
 from firmware_bridge.sim.clips import generate_clips
-from firmware_bridge.sim.config import ConfigError, SimConfig, build_config, load_toml
+from firmware_bridge.sim.config import (
+    DEFAULT_SERIAL,
+    ConfigError,
+    SimConfig,
+    build_config,
+    load_toml,
+)
 from firmware_bridge.sim.recorder import SimRecorder
-from firmware_bridge.sim.storage import StorageError
+from firmware_bridge.sim.storage import Storage, StorageError
 
 # flag -> (section or None, setting, type)
 _FLAGS = {
@@ -26,6 +37,8 @@ _FLAGS = {
     "storage": ("storage", "kind", str),
     "path": ("storage", "path", str),
     "capacity_bytes": ("storage", "capacity_bytes", int),
+    "card": ("storage", "card", str),
+    "card_utc_offset_min": ("storage", "utc_offset_min", int),
     "clips": ("clips", "count", int),
     "clip_size_bytes": ("clips", "size_bytes", int),
     "seed": ("clips", "seed", int),
@@ -70,6 +83,8 @@ def config_from_args(argv: list[str]) -> SimConfig:
 
 
 def build_recorder(config: SimConfig, workdir: Path) -> SimRecorder:
+    if config.storage.card:
+        return _card_recorder(config)
     clips, events = generate_clips(
         config.clips.count,
         size_bytes=config.clips.size_bytes,
@@ -79,16 +94,51 @@ def build_recorder(config: SimConfig, workdir: Path) -> SimRecorder:
     )
     default_name = "card" if config.storage.kind == "dir" else "card.img"
     location = Path(config.storage.path) if config.storage.path else workdir / default_name
+    if _holds_something(location):
+        raise StorageError(
+            f"{location} already exists and would be formatted: serve it as it is with "
+            f"--card {location}, or remove it"
+        )
+    serial = config.serial or DEFAULT_SERIAL
     storage = make_storage(
         config.storage.kind,
         location,
-        config.serial,
+        serial,
         clips,
         capacity_bytes=config.storage.capacity_bytes or None,
     )
+    return _recorder(config, storage, serial, clips, events)
+
+
+def _holds_something(location: Path) -> bool:
+    if location.is_dir():
+        return any(location.iterdir())
+    return location.exists() and location.stat().st_size > 0
+
+
+def _card_recorder(config: SimConfig) -> SimRecorder:
+    """A recorder whose card is an existing dump, listed from the card itself."""
+    storage = open_card(
+        Path(config.storage.card),
+        label=config.serial,
+        utc_offset_min=config.storage.utc_offset_min,
+    )
+    serial = storage.label.strip()
+    if not serial or len(serial) > 11 or not serial.isascii():
+        raise StorageError(
+            f"the card's volume label {storage.label!r} cannot be a recorder serial; "
+            "give one with --serial"
+        )
+    storage.list_files()  # a card that cannot be listed stops here, in one line
+    return _recorder(config, storage, serial, [], [])
+
+
+def _recorder(
+    config: SimConfig, storage: Storage, serial: str, clips: list, events: list
+) -> SimRecorder:
     return SimRecorder(
         storage,
-        serial=config.serial,
+        serial=serial,
         battery_pct=config.battery_pct,
         is_charging=config.is_charging,
         clock_skew_s=config.clock_offset_s,
@@ -118,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         with sim:
             print(sim.port, flush=True)
             print(f"card: {sim.storage.kind} {sim.storage.location} label {sim.storage.label}")
-            print(f"clips: {len(sim.storage.list_files())}, paired: {config.key is not None}")
+            hashes = len(sim.storage.device_hashes)
+            print(
+                f"clips: {len(sim.storage.list_files())}, device hashes: {hashes}, "
+                f"paired: {config.key is not None}"
+            )
             sys.stdout.flush()
             while not stop.wait(0.5):
                 pass

@@ -3,8 +3,10 @@
 The clock runs at the host's pace with a settable skew, as an RTC does; the card is a
 `Storage`; the per-clip metadata a real recorder keeps in its database (times, place,
 SHA-256 taken while recording, the "important" lock) is held here in memory, keyed by path.
-A file on the card that the recorder never recorded is listed too, without a hash: the dock
-must cope with whatever a card holds.
+A file on the card that the recorder never recorded (or every file of a card served as it
+is) is listed with what the card itself says (`sim.card`: times from its name and modify
+time, the read-only mark) and a hash only where the storage was given one: the dock must
+cope with whatever a card holds.
 """
 
 import os
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from firmware_bridge.firmware.board import IDENTITY_KEYS, Board
+from firmware_bridge.sim.card import is_important, listing_times
 from firmware_bridge.sim.clips import GeneratedClip
 from firmware_bridge.sim.faults import LIED_SIZE_DELTA_BYTES
 from firmware_bridge.sim.storage import Storage
@@ -81,13 +84,15 @@ class SimBoard(Board):
                 clip = known.as_listing()
                 clip["size_bytes"] = size_bytes
             else:
+                facts = self.storage.facts(path)
+                start_utc_s, end_utc_s = listing_times(path, facts, self.storage.utc_offset_min)
                 clip = {
                     "path": path,
-                    "start_utc_s": 0,
-                    "end_utc_s": 0,
+                    "start_utc_s": start_utc_s,
+                    "end_utc_s": end_utc_s,
                     "size_bytes": size_bytes,
-                    "sha256": b"",
-                    "is_important": False,
+                    "sha256": self.storage.device_hashes.get(path, b""),
+                    "is_important": is_important(path, facts),
                     "place": "",
                 }
             if self.lie_about_sizes:

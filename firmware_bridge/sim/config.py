@@ -2,7 +2,8 @@
 
 A wrong key or value stops the simulator with one line naming it, before any card is made.
 
-    serial = "ZFY00001"          # also the card's volume label
+    serial = ""                  # also the card's volume label; empty: ZFY00001, or with
+                                 # [storage] card, the served card's own volume label
     battery_pct = 90
     is_charging = true
     clock_offset_s = 0           # recorder clock minus host clock
@@ -12,6 +13,10 @@ A wrong key or value stops the simulator with one line naming it, before any car
     kind = "dir"                 # dir | fat32 | exfat (exfat needs root)
     path = ""                    # card directory or image file; empty = a temporary one
     capacity_bytes = 0           # 0 = sized to the clips
+    card = ""                    # an existing FAT32/exFAT image (or folder) served as it is:
+                                 # never formatted, only the dock's deletions change it;
+                                 # [clips] and kind/path/capacity_bytes do not apply
+    utc_offset_min = 480         # the zone of the card's FAT times and file names
     [clips]
     count = 20
     size_bytes = 3000000
@@ -39,6 +44,11 @@ class StorageConfig:
     kind: str = "dir"
     path: str = ""
     capacity_bytes: int = 0
+    card: str = ""
+    utc_offset_min: int = 480
+
+
+DEFAULT_SERIAL = "ZFY00001"
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class ClipsConfig:
 
 @dataclass(frozen=True)
 class SimConfig:
-    serial: str = "ZFY00001"
+    serial: str = ""
     battery_pct: int = 90
     is_charging: bool = True
     clock_offset_s: float = 0.0
@@ -100,8 +110,14 @@ def _check(config: SimConfig) -> None:
         raise ConfigError(f"storage.kind is {config.storage.kind!r}; use dir, fat32 or exfat")
     if not 0 <= config.battery_pct <= 100:
         raise ConfigError(f"battery_pct is {config.battery_pct}; use 0 to 100")
-    if not config.serial or len(config.serial) > 11 or not config.serial.isascii():
+    if len(config.serial) > 11 or not config.serial.isascii():
         raise ConfigError("serial must be 1 to 11 ASCII characters (it is the volume label)")
+    if config.storage.card and config.storage.path:
+        raise ConfigError("give storage.card (serve a card as it is) or storage.path, not both")
+    if not -720 <= config.storage.utc_offset_min <= 840:
+        raise ConfigError(
+            f"storage.utc_offset_min is {config.storage.utc_offset_min}; use -720 to 840"
+        )
     try:
         key = config.key
     except ValueError:

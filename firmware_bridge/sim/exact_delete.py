@@ -162,15 +162,25 @@ def _fat32_layout(image: _Image) -> tuple[int, list[int], int]:
     return bps, offsets, fsinfo
 
 
-def _fat32_short_name(raw11: bytes, nt_flags: int) -> bytes:
+def _fat32_short_name(raw11: bytes) -> bytes:
+    """The 8.3 name as stored, dotted; a first byte 0x05 stands for 0xE5."""
     base, ext = raw11[:8].rstrip(b" "), raw11[8:11].rstrip(b" ")
     if base[:1] == b"\x05":
         base = b"\xe5" + base[1:]
-    if nt_flags & 0x08:
-        base = base.lower()
-    if nt_flags & 0x10:
-        ext = ext.lower()
     return base + b"." + ext if ext else base
+
+
+def _fat32_short_text(raw11: bytes, nt_flags: int, code_page: str) -> str:
+    """The 8.3 name as shown: the NT case flags lower A-Z of the base and the extension."""
+
+    def lower(text: str) -> str:
+        return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+    base = _fat32_short_name(raw11[:8] + b"   ").decode(code_page, "surrogateescape")
+    ext = raw11[8:11].rstrip(b" ").decode(code_page, "surrogateescape")
+    base = lower(base) if nt_flags & 0x08 else base
+    ext = lower(ext) if nt_flags & 0x10 else ext
+    return base + "." + ext if ext else base
 
 
 def _lfn_checksum(short_name: bytes) -> int:
@@ -181,9 +191,9 @@ def _lfn_checksum(short_name: bytes) -> int:
 
 
 def _fat32_entry_sets(
-    reader: ClusterImageMassStorage, dir_clusters: list[int]
-) -> Iterator[tuple[list[int], bytes, bytes, int, int]]:
-    """(slot offsets, LFN raw, 8.3 raw, first cluster, size) of each live file or folder."""
+    reader: ClusterImageMassStorage, dir_clusters: list[int], code_page: str
+) -> Iterator[tuple[list[int], bytes, bytes, str, int, int]]:
+    """(slot offsets, LFN raw, 8.3 raw, 8.3 as shown, first cluster, size) of each entry."""
     lfn_offsets: list[int] = []
     lfn_parts: dict[int, bytes] = {}
     lfn_sum = -1
@@ -207,10 +217,12 @@ def _fat32_entry_sets(
         if lfn_parts and lfn_sum == _lfn_checksum(e[:11]):
             joined = b"".join(lfn_parts[i] for i in sorted(lfn_parts))
             end = next((i for i in range(0, len(joined), 2) if joined[i : i + 2] == b"\0\0"), None)
-            lfn_raw = joined[:end] if end is not None else joined.rstrip(b"\xff")
+            lfn_raw = joined[:end] if end is not None else joined
             offsets = [*lfn_offsets, offset]
         hi, lo, size = struct.unpack_from("<H4xHI", e, 20)
-        yield offsets, lfn_raw, _fat32_short_name(e[:11], e[12]), (hi << 16) | lo, size
+        short = _fat32_short_name(e[:11])
+        text = _fat32_short_text(e[:11], e[12], code_page)
+        yield offsets, lfn_raw, short, text, (hi << 16) | lo, size
         lfn_offsets, lfn_parts, lfn_sum = [], {}, -1
 
 
@@ -261,11 +273,14 @@ def delete_fat32(image_path: Path, path: str) -> int:
         )
         if not ended:
             raise DeleteRefused(f"the folder of {path!r} has a broken chain; nothing deleted")
-        raw = target.entry.raw_name
+        raw, shown = target.entry.raw_name, path.rpartition("/")[2]
+        code_page = getattr(reader, "oem_code_page", "cp936")
         matches = [
             offsets
-            for offsets, lfn_raw, short_raw, first, size in _fat32_entry_sets(reader, dir_chain)
-            if raw in (lfn_raw, short_raw)
+            for offsets, lfn_raw, short_raw, short_text, first, size in _fat32_entry_sets(
+                reader, dir_chain, code_page
+            )
+            if (raw == lfn_raw if lfn_raw else raw == short_raw and shown == short_text)
             and first == node.first_cluster
             and size == node.size_bytes
         ]

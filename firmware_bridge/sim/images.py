@@ -27,8 +27,11 @@ from firmware_bridge.sim.storage import (
     _card_name,
     scan_tree,
 )
-from hw.cluster_image import ClusterImageMassStorage
+from hw.exfat import ExfatImageMassStorage
+from hw.fat32 import FatImageMassStorage
 from hw.mass_storage import Entry, EntryKind, MassStorageError
+
+ImageReader = FatImageMassStorage | ExfatImageMassStorage
 
 FAT32_MIN_CLUSTERS = 65525
 IMAGE_HEADROOM_BYTES = 8 * 1024 * 1024
@@ -65,14 +68,21 @@ class ImageStorage(Storage):
     def __init__(self, image: Path, label: str, *, utc_offset_min: int = 480) -> None:
         super().__init__(Path(image), label)
         self.utc_offset_min = utc_offset_min
-        """The zone the card's FAT times (and its file names) were written in."""
         self._entries: dict[str, list[Entry]] = {}
         self._space: tuple[int, int] = (0, 0)
 
-    def _reader(self) -> ClusterImageMassStorage:
+    def _reader(self) -> ImageReader:
         raise NotImplementedError
 
-    def _open_reader(self) -> ClusterImageMassStorage:
+    def volume_label(self) -> str:
+        """The label the card itself carries (what the dock checks against the serial)."""
+        reader = self._open_reader()
+        try:
+            return reader.volume_label()
+        finally:
+            reader.close()
+
+    def _open_reader(self) -> ImageReader:
         try:
             return self._reader()
         except MassStorageError as err:
@@ -167,9 +177,7 @@ class Fat32ImageStorage(ImageStorage):
             _run(["mcopy", "-s", "-m", "-i", str(image), *tops, "::/"], "mcopy onto the image")
         return cls(image, label)
 
-    def _reader(self) -> ClusterImageMassStorage:
-        from hw.fat32 import FatImageMassStorage
-
+    def _reader(self) -> ImageReader:
         return FatImageMassStorage(self.location, card_utc_offset_min=self.utc_offset_min)
 
 
@@ -216,7 +224,5 @@ class ExfatImageStorage(ImageStorage):
             shutil.copytree(staging, root, dirs_exist_ok=True)
         return cls(image, label)
 
-    def _reader(self) -> ClusterImageMassStorage:
-        from hw.exfat import ExfatImageMassStorage
-
+    def _reader(self) -> ImageReader:
         return ExfatImageMassStorage(self.location, card_utc_offset_min=self.utc_offset_min)

@@ -35,6 +35,8 @@ class Storage:
     """What SimBoard needs from a card. Paths are card paths, `/`-separated, no leading `/`."""
 
     kind = "abstract"
+    utc_offset_min = 480
+    """The zone the card's local times (FAT times, file names) were written in."""
 
     def __init__(self, location: Path, label: str) -> None:
         self.location = location
