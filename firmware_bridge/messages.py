@@ -3,13 +3,15 @@
 Both the recorder firmware (MicroPython) and the dock (CPython) import this module, so it
 keeps to struct, hashlib and plain tuples. A change here changes PROTOCOL_VERSION and
 PROTOCOL.md in the same commit; TABLE_HASH changes by itself, so a forgotten bump still
-fails the handshake loudly instead of misreading fields.
+fails the handshake loudly instead of misreading fields. The hash covers the error codes,
+event kinds and interruption reasons too: a renumbered code is misread as surely as a
+moved field.
 """
 
 import hashlib
 import struct
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # Field types. Integers use struct codes, little-endian.
 U8 = "B"
@@ -139,20 +141,26 @@ ERR_ALREADY_PAIRED = 8
 ERR_HELLO_FIRST = 9
 ERR_BAD_VALUE = 10
 ERR_LOCKED_OUT = 11
+ERR_CLOCK_FAULT = 12
 
-ERROR_NAMES = {
-    ERR_MALFORMED: "malformed request",
-    ERR_UNKNOWN_REQUEST: "unknown request",
-    ERR_NOT_AUTHENTICATED: "not authenticated",
-    ERR_AUTH_FAILED: "authentication failed",
-    ERR_NOT_FOUND: "not found",
-    ERR_HASH_MISMATCH: "hash does not match",
-    ERR_STORAGE_FAULT: "storage fault",
-    ERR_ALREADY_PAIRED: "already paired",
-    ERR_HELLO_FIRST: "hello first",
-    ERR_BAD_VALUE: "bad value",
-    ERR_LOCKED_OUT: "locked out after failed authentication",
-}
+# (code, name in PROTOCOL.md, words for logs): part of TABLE_HASH.
+ERRORS = (
+    (ERR_MALFORMED, "MALFORMED", "malformed request"),
+    (ERR_UNKNOWN_REQUEST, "UNKNOWN_REQUEST", "unknown request"),
+    (ERR_NOT_AUTHENTICATED, "NOT_AUTHENTICATED", "not authenticated"),
+    (ERR_AUTH_FAILED, "AUTH_FAILED", "authentication failed"),
+    (ERR_NOT_FOUND, "NOT_FOUND", "not found"),
+    (ERR_HASH_MISMATCH, "HASH_MISMATCH", "hash does not match"),
+    (ERR_STORAGE_FAULT, "STORAGE_FAULT", "storage fault"),
+    (ERR_ALREADY_PAIRED, "ALREADY_PAIRED", "already paired"),
+    (ERR_HELLO_FIRST, "HELLO_FIRST", "hello first"),
+    (ERR_BAD_VALUE, "BAD_VALUE", "bad value"),
+    (ERR_LOCKED_OUT, "LOCKED_OUT", "locked out after failed authentication"),
+    (ERR_CLOCK_FAULT, "CLOCK_FAULT", "clock fault"),
+)
+ERROR_NAMES = {}
+for _code, _name, _words in ERRORS:
+    ERROR_NAMES[_code] = _words
 
 # Event kinds and interruption reasons in the recorder's event log.
 EVENT_RECORDING_STARTED = 1
@@ -160,6 +168,14 @@ EVENT_RECORDING_STOPPED = 2
 EVENT_INTERRUPTED = 3
 EVENT_RESUMED = 4
 EVENT_VOICE_NOTE = 5
+
+EVENT_KINDS = (
+    (EVENT_RECORDING_STARTED, "RECORDING_STARTED"),
+    (EVENT_RECORDING_STOPPED, "RECORDING_STOPPED"),
+    (EVENT_INTERRUPTED, "INTERRUPTED"),
+    (EVENT_RESUMED, "RESUMED"),
+    (EVENT_VOICE_NOTE, "VOICE_NOTE"),
+)
 
 REASON_NONE = 0
 REASON_FAULT = 1
@@ -170,16 +186,19 @@ REASON_PLACE_CHANGE = 5
 REASON_OBSTRUCTION = 6
 REASON_OTHER = 7
 
-REASON_NAMES = {
-    REASON_NONE: "none",
-    REASON_FAULT: "fault",
-    REASON_BATTERY: "battery",
-    REASON_STORAGE: "storage",
-    REASON_WEATHER: "weather",
-    REASON_PLACE_CHANGE: "place change",
-    REASON_OBSTRUCTION: "obstruction",
-    REASON_OTHER: "other",
-}
+REASONS = (
+    (REASON_NONE, "none"),
+    (REASON_FAULT, "fault"),
+    (REASON_BATTERY, "battery"),
+    (REASON_STORAGE, "storage"),
+    (REASON_WEATHER, "weather"),
+    (REASON_PLACE_CHANGE, "place change"),
+    (REASON_OBSTRUCTION, "obstruction"),
+    (REASON_OTHER, "other"),
+)
+REASON_NAMES = {}
+for _code, _name in REASONS:
+    REASON_NAMES[_code] = _name
 
 NONCE_SIZE = 16
 KEY_SIZE = 32
@@ -202,15 +221,26 @@ def _canonical_fields(fields):
     return ",".join(parts)
 
 
-def canonical_table():
-    """The table as text: what TABLE_HASH is the hash of."""
+def canonical_table(table=TABLE, errors=ERRORS, event_kinds=EVENT_KINDS, reasons=REASONS):
+    """The table and its enumerations as text: what TABLE_HASH is the hash of."""
     lines = []
-    for msg_id, name, fields, reply, flags in TABLE:
+    for msg_id, name, fields, reply, flags in table:
         lines.append("%02x %s(%s)->%s/%d" % (msg_id, name, _canonical_fields(fields), reply, flags))
+    for entry in errors:
+        lines.append("error %d %s" % (entry[0], entry[1]))
+    for code, name in event_kinds:
+        lines.append("event %d %s" % (code, name))
+    for code, name in reasons:
+        lines.append("reason %d %s" % (code, name))
     return "\n".join(lines)
 
 
-TABLE_HASH = hashlib.sha256(canonical_table().encode()).digest()[:8]
+def table_hash(text):
+    """The 8 bytes Hello carries for a canonical table text."""
+    return hashlib.sha256(text.encode()).digest()[:8]
+
+
+TABLE_HASH = table_hash(canonical_table())
 
 
 class MessageError(Exception):
@@ -247,7 +277,7 @@ def _pack_fields(fields, values, out):
             for item in value:
                 _pack_fields(kind[1], item, out)
         elif kind in (STR, BYTES):
-            raw = value.encode("utf-8") if kind == STR else bytes(value)
+            raw = _encode_text(name, value) if kind == STR else bytes(value)
             out.append(struct.pack("<H", len(raw)))
             out.append(raw)
         elif kind == BOOL:
@@ -256,12 +286,76 @@ def _pack_fields(fields, values, out):
             out.append(struct.pack("<" + kind, value))
 
 
+def _encode_text(name, value):
+    try:
+        return value.encode("utf-8")
+    except UnicodeError:  # a lone surrogate in a CPython str: nothing may send it
+        raise MessageError("field %s cannot be sent as UTF-8" % name) from None
+
+
 def encode(name, values=None):
     """Return (msg_id, payload) for the message `name` with field values from a dict."""
     entry = BY_NAME[name]
     out = []  # type: list
     _pack_fields(entry[2], values or {}, out)
     return entry[0], b"".join(out)
+
+
+def _utf8_error(raw):
+    """Why raw is not well-formed UTF-8 (RFC 3629, Unicode table 3-7), or None if it is.
+
+    Checked here rather than left to bytes.decode: MicroPython's decoder accepts overlong
+    forms (C0 AF for "/"), surrogates (ED A0 80) and code points above U+10FFFF, which
+    CPython refuses, and both ends must read a path or a name the same way.
+    """
+    i = 0
+    end = len(raw)
+    while i < end:
+        lead = raw[i]
+        if lead < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= lead <= 0xDF:
+            count, low, high = 1, 0x80, 0xBF
+        elif lead == 0xE0:
+            count, low, high = 2, 0xA0, 0xBF  # below A0 is overlong
+        elif lead == 0xED:
+            count, low, high = 2, 0x80, 0x9F  # above 9F is a surrogate
+        elif 0xE1 <= lead <= 0xEF:
+            count, low, high = 2, 0x80, 0xBF
+        elif lead == 0xF0:
+            count, low, high = 3, 0x90, 0xBF  # below 90 is overlong
+        elif 0xF1 <= lead <= 0xF3:
+            count, low, high = 3, 0x80, 0xBF
+        elif lead == 0xF4:
+            count, low, high = 3, 0x80, 0x8F  # above 8F is beyond U+10FFFF
+        else:
+            return "byte 0x%02x at %d cannot start a character" % (lead, i)
+        if i + count >= end:
+            return "character at %d is cut short" % i
+        second = raw[i + 1]
+        if not low <= second <= high:
+            return "overlong, surrogate or out-of-range character at %d" % i
+        for j in range(i + 2, i + 1 + count):
+            if not 0x80 <= raw[j] <= 0xBF:
+                return "character at %d is cut short" % i
+        i += 1 + count
+    return None
+
+
+def _decode_text(name, raw):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeError:
+        text = None
+    if text is not None and len(text) == len(raw):
+        return text  # all ASCII: nothing to check
+    problem = _utf8_error(raw)
+    if problem is None and text is None:
+        problem = "refused by the decoder"
+    if problem is not None:
+        raise MessageError("field %s is not UTF-8: %s" % (name, problem))
+    return text
 
 
 def _take(payload, pos, size):
@@ -288,10 +382,7 @@ def _unpack_fields(fields, payload, pos):
             pos, end = end, _take(payload, end, size)
             raw = bytes(payload[pos:end])
             if kind == STR:
-                try:
-                    values[name] = raw.decode("utf-8")
-                except UnicodeError:
-                    raise MessageError("field %s is not UTF-8" % name) from None
+                values[name] = _decode_text(name, raw)
             else:
                 values[name] = raw
             pos = end

@@ -49,6 +49,7 @@ class Board:
         raise NotImplementedError
 
     def set_ms(self, clock_utc_ms: int) -> None:
+        """Raise when the RTC does not take the time: the dock hears Error(CLOCK_FAULT)."""
         raise NotImplementedError
 
     # SD card.

@@ -30,6 +30,7 @@ class MemoryBoard(Board):
         identity=None,
         random_seed=b"memory-board",
         is_recording=False,
+        is_rtc_failing=False,
     ):
         super().__init__(serial, model, firmware_version)
         self._battery_pct = battery_pct
@@ -45,6 +46,7 @@ class MemoryBoard(Board):
         self._random_seed = random_seed
         self._random_counter = 0
         self._is_recording = is_recording
+        self.is_rtc_failing = is_rtc_failing  # a dead clock battery: set_ms fails
         self.mass_storage_on = False
         self.deleted = []  # paths, in the order deleted: what tests assert on
 
@@ -79,6 +81,7 @@ class MemoryBoard(Board):
             identity=config.get("identity"),
             random_seed=config["random_seed"].encode(),
             is_recording=config.get("is_recording", False),
+            is_rtc_failing=config.get("is_rtc_failing", False),
         )
 
     def battery_pct(self):
@@ -91,6 +94,8 @@ class MemoryBoard(Board):
         return self._clock_utc_ms
 
     def set_ms(self, clock_utc_ms):
+        if self.is_rtc_failing:
+            raise OSError("RTC did not take the time")
         self._clock_utc_ms = clock_utc_ms
 
     def total_bytes(self):

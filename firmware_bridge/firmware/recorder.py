@@ -14,6 +14,7 @@ from firmware_bridge.messages import (
     ERR_ALREADY_PAIRED,
     ERR_AUTH_FAILED,
     ERR_BAD_VALUE,
+    ERR_CLOCK_FAULT,
     ERR_HASH_MISMATCH,
     ERR_HELLO_FIRST,
     ERR_LOCKED_OUT,
@@ -266,7 +267,10 @@ class Recorder:
         clock_utc_ms = fields["clock_utc_ms"]
         if clock_utc_ms < MIN_CLOCK_UTC_MS:
             raise _Refusal(ERR_BAD_VALUE, "clock before 2020 refused")
-        self.board.set_ms(clock_utc_ms)
+        try:
+            self.board.set_ms(clock_utc_ms)
+        except Exception as err:  # the RTC, not the card: say so, the dock tells the officer
+            raise _Refusal(ERR_CLOCK_FAULT, "%s: %s" % (type(err).__name__, err)) from None
         return "Ok", {}
 
     def _listing(self):

@@ -32,6 +32,7 @@ try:
     print("RESULT " + json.dumps({
         "implementation": sys.implementation.name,
         "codec_failures": failures,
+        "text_refusals": replay.text_refusals(vectors),
         "replies": replies,
         "states": states,
     }))
@@ -71,3 +72,19 @@ def test_firmware_replies_under_micropython_are_the_golden_bytes(guest_result):
     expected_replies, expected_states = replay.expected_conversations(vectors)
     assert guest_result["replies"] == _lists(expected_replies)
     assert guest_result["states"] == _lists(expected_states)
+
+
+def test_overlong_utf8_is_refused_by_cpython_and_micropython_alike(guest_result):
+    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    cpython = replay.text_refusals(vectors)
+    micropython = guest_result["text_refusals"]
+    notes = [note for note, _, _ in cpython]
+    for case in ("C0 AF", "E0 80 AF", "ED A0 80", "F4 90 80 80"):
+        assert any(case in note for note in notes), case
+    # The same refusal, word for word, whatever each interpreter's own decoder would take.
+    assert [[note, reason] for note, reason, _ in micropython] == [
+        [note, reason] for note, reason, _ in cpython
+    ]
+    assert all(reason is not None for _, reason, _ in cpython)
+    assert not any(native for _, _, native in cpython)  # CPython's decoder refuses them too
+    print(json.dumps({"micropython_native_decoder_accepts": [n for n, _, a in micropython if a]}))

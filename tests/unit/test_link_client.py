@@ -39,11 +39,12 @@ def _connected(board, recorder=None):
 
 def test_hello_against_another_protocol_version_names_both_versions():
     board = MemoryBoard()
-    client = RecorderClient(MemoryTransport(Recorder(board, protocol_version=2)), timeout_s=FAST_S)
+    recorder = Recorder(board, protocol_version=messages.PROTOCOL_VERSION - 1)
+    client = RecorderClient(MemoryTransport(recorder), timeout_s=FAST_S)
     with pytest.raises(ProtocolMismatch) as caught:
         client.hello()
     text = str(caught.value)
-    assert "recorder speaks protocol v2" in text
+    assert f"speaks protocol v{messages.PROTOCOL_VERSION - 1}" in text
     assert f"this dock speaks v{messages.PROTOCOL_VERSION}" in text
     assert "reflash" in text
 

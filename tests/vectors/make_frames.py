@@ -302,7 +302,7 @@ def _main_conversation():
         ("re-key after authentication", ("Pair", {"new_key": OTHER_KEY}), OK),
         (
             "Hello from another version is answered with ours",
-            ("Hello", {"protocol_version": 2, "table_hash": b"\xff" * 8}),
+            ("Hello", {"protocol_version": 99, "table_hash": b"\xff" * 8}),
             HELLO_REPLY,
         ),
         (
@@ -503,11 +503,72 @@ def _bad_frames():
     return out
 
 
+def _path_payload(path):
+    """A DeleteClip payload whose path field holds raw bytes, and an empty hash."""
+    return len(path).to_bytes(2, "little") + path + b"\x00\x00"
+
+
+def _rtc_conversation():
+    """A recorder whose RTC no longer takes the time (its clock battery failed)."""
+    b = dict(BOARD, is_rtc_failing=True)
+    serial = b["serial"].encode()
+    nonce = _random(b["random_seed"], 0, 16)
+    path = b"DCIM\xc0\xaf"
+    overlong = len(path).to_bytes(2, "little") + path + b"\x20\x00" + bytes(32)
+    steps = [
+        ("Hello", HELLO, HELLO_REPLY),
+        (
+            "AuthBegin",
+            ("AuthBegin", {"dock_nonce": DOCK_NONCE}),
+            ("AuthChallenge", {"recorder_nonce": nonce}),
+        ),
+        (
+            "right proof",
+            ("AuthProve", {"dock_proof": _hmac(KEY, b"dock" + nonce + DOCK_NONCE + serial)}),
+            (
+                "AuthAccepted",
+                {"recorder_proof": _hmac(KEY, b"recorder" + DOCK_NONCE + nonce + serial)},
+            ),
+        ),
+        (
+            "SetClock on a failing RTC",
+            ("SetClock", {"clock_utc_ms": 1795000123456}),
+            _error(12, "OSError: RTC did not take the time"),
+        ),
+        ("the clock did not move", ("GetStatus", {}), _status(b, b["clock_utc_ms"])),
+        (
+            "DeleteClip with an overlong '/' in its path",
+            ("raw", 0x16, overlong),
+            _error(
+                1, "DeleteClip: field path is not UTF-8: byte 0xc0 at 4 cannot start a character"
+            ),
+        ),
+    ]
+    return (
+        b,
+        steps,
+        {
+            "deleted": [],
+            "clock_utc_ms": b["clock_utc_ms"],
+            "identity": b["identity"],
+            "key": KEY.hex(),
+            "is_mass_storage_on": False,
+        },
+    )
+
+
 def _bad_messages():
     cases = [
         ("payload too short", 0x13, b"\x01"),
         ("bytes left over", 0x11, b"\x00"),
         ("string that is not UTF-8", 0x16, b"\x02\x00\xff\xfe\x00\x00"),
+        # MicroPython's own decoder takes these; the shared validator refuses them on both.
+        ("overlong '/' (C0 AF)", 0x16, _path_payload(b"DCIM\xc0\xaf")),
+        ("overlong '/' in three bytes (E0 80 AF)", 0x16, _path_payload(b"\xe0\x80\xaf")),
+        ("surrogate U+D800 (ED A0 80)", 0x16, _path_payload(b"\xed\xa0\x80")),
+        ("code point above U+10FFFF (F4 90 80 80)", 0x16, _path_payload(b"\xf4\x90\x80\x80")),
+        ("character cut short (E4 BD)", 0x16, _path_payload(b"\xe4\xbd")),
+        ("lone continuation byte (80)", 0x16, _path_payload(b"a\x80")),
         ("bool that is not 0 or 1", 0x15, b"\x02"),
         ("unknown message id", 0x42, b""),
     ]
@@ -539,6 +600,7 @@ def build():
         _conversation("docking", BOARD, main_steps, main_expect, catalogue),
         _conversation("lockout", BOARD, lock_steps, lock_expect, catalogue),
         _conversation("fresh recorder", fresh_board, fresh_steps, fresh_expect, catalogue),
+        _conversation("failing clock", *_rtc_conversation(), catalogue),
     ]
     unique = {}
     for record in catalogue:

@@ -71,6 +71,31 @@ def check_codec(vectors):
     return failures
 
 
+def text_refusals(vectors):
+    """[(note, reason)] for each bad message whose text is not UTF-8; reason None if decoded.
+
+    Also whether this interpreter's own bytes.decode accepted the same bytes: the reason
+    the shared validator exists (MicroPython's takes overlong forms and surrogates).
+    """
+    out = []
+    for record in vectors["bad_messages"]:
+        payload = binascii.unhexlify(record["payload_hex"])
+        try:
+            messages.decode(record["msg_id"], payload)
+            reason = None
+        except messages.MessageError as err:
+            reason = str(err)
+        if reason is not None and "UTF-8" not in reason:
+            continue
+        try:
+            payload[2 : 2 + payload[0] + 256 * payload[1]].decode("utf-8")
+            native = True
+        except UnicodeError:
+            native = False
+        out.append((record["note"], reason, native))
+    return out
+
+
 def _board_state(board):
     return {
         "deleted": list(board.deleted),
