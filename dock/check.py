@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 GB = 1_000_000_000
+# No working recorder clock reads before 1970 or from 2100 on: such a reading is the RTC's
+# failure (a dead clock battery, a corrupt register), not a drift to correct and forget.
+MIN_PLAUSIBLE_CLOCK_UTC_MS = 0
+MAX_PLAUSIBLE_CLOCK_UTC_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,12 @@ class ClockOutcome:
     is_dock_synchronised: bool
     was_set: bool = False
     drift_after_s: float | None = None  # read back after setting
+    set_refused: str = ""  # the recorder's error when it refused SetClock
+    impossible_clock_utc_ms: int | None = None  # a reading no working clock shows
+
+
+def is_plausible_clock(clock_utc_ms: int) -> bool:
+    return MIN_PLAUSIBLE_CLOCK_UTC_MS <= clock_utc_ms < MAX_PLAUSIBLE_CLOCK_UTC_MS
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class RecorderFacts:
     firmware_version: str
     battery_pct: int
     is_charging: bool
+    storage_total_bytes: int
     storage_free_bytes: int
     clock: ClockOutcome
 
@@ -134,7 +145,17 @@ def judge_recorder(facts: RecorderFacts, limits: CheckLimits) -> list[Reason]:
             )
         )
     need = limits.shift_storage_bytes()
-    if facts.storage_free_bytes < need:
+    if facts.storage_free_bytes > facts.storage_total_bytes:
+        # Neither figure can be trusted, so neither is shown as free space.
+        reasons.append(
+            Reason(
+                "storage_impossible",
+                "the recorder reports more free storage than its card holds "
+                f"({facts.storage_total_bytes / GB:.1f} GB): its card or firmware is faulty; "
+                "hand it to a technician",
+            )
+        )
+    elif facts.storage_free_bytes < need:
         reasons.append(
             Reason(
                 "storage",
@@ -147,6 +168,23 @@ def judge_recorder(facts: RecorderFacts, limits: CheckLimits) -> list[Reason]:
 
 
 def judge_clock(clock: ClockOutcome, max_drift_s: float) -> list[Reason]:
+    if clock.impossible_clock_utc_ms is not None:
+        return [
+            Reason(
+                "clock_impossible",
+                f"the recorder's clock read {clock.impossible_clock_utc_ms} ms since 1970, "
+                "which no working clock shows: its clock battery may have failed; "
+                "call a technician",
+            )
+        ]
+    if clock.set_refused:
+        return [
+            Reason(
+                "clock_refused",
+                f"the recorder refused to set its clock ({clock.set_refused}): its clock "
+                "battery may have failed; call a technician",
+            )
+        ]
     if not clock.is_dock_synchronised:
         return [
             Reason(
@@ -167,5 +205,24 @@ def judge_clock(clock: ClockOutcome, max_drift_s: float) -> list[Reason]:
     return []
 
 
-def judge(facts: RecorderFacts, ledger: LedgerFacts, limits: CheckLimits) -> Verdict:
-    return Verdict(tuple(judge_ledger(facts.serial, ledger) + judge_recorder(facts, limits)))
+def judge_refusal(request: str, error_name: str) -> Reason:
+    """The recorder said no to a request the check needs: the verdict names what and why."""
+    if request == "GetStatus":
+        return Reason(
+            "status_refused",
+            f"the recorder refused to report its battery, storage and clock ({error_name}): "
+            "call a technician",
+        )
+    return Reason("refused", f"the recorder refused {request} ({error_name}): call a technician")
+
+
+def judge(
+    facts: RecorderFacts,
+    ledger: LedgerFacts,
+    limits: CheckLimits,
+    problems: tuple[Reason, ...] = (),
+) -> Verdict:
+    """The verdict from the ledger, the recorder's facts and the problems found on the way
+    (the card's own problems from the offload, a request the recorder refused)."""
+    reasons = judge_ledger(facts.serial, ledger) + judge_recorder(facts, limits)
+    return Verdict(tuple(reasons + list(problems)))

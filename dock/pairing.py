@@ -27,7 +27,7 @@ def pair_over_link(
 ) -> ledger.Identity | None:
     """Pair `serial` on `client`; the identity written, or None when it is not assigned yet.
 
-    Raises PairingError, LedgerError, or LinkError (the recorder stopped answering).
+    Raises PairingError, LedgerError, or a RecorderError (lost link, refusal).
     """
     found = client.hello().device_serial
     if found != serial:

@@ -19,6 +19,7 @@ from firmware_bridge.errors import (
     ProtocolError,
     ProtocolMismatch,
     Refused,
+    TooManyClips,
 )
 from firmware_bridge.link import Link, LinkStats
 from firmware_bridge.transport import SerialTransport, Transport
@@ -157,6 +158,7 @@ class RecorderClient:
                 info.table_hash,
                 messages.PROTOCOL_VERSION,
                 messages.TABLE_HASH,
+                serial=info.device_serial,
             )
         self.device_serial = info.device_serial
         return info
@@ -211,8 +213,15 @@ class RecorderClient:
         clock_utc_ms = (moment - EPOCH) // timedelta(milliseconds=1)
         self.link.request("SetClock", {"clock_utc_ms": clock_utc_ms})
 
-    def iter_clips(self, *, page_max_count: int = PAGE_MAX_COUNT) -> Iterator[ClipInfo]:
-        """Every clip on the card, page after page, in the recorder's (stable) order."""
+    def iter_clips(
+        self, *, max_total: int | None = None, page_max_count: int = PAGE_MAX_COUNT
+    ) -> Iterator[ClipInfo]:
+        """Every clip on the card, page after page, in the recorder's (stable) order.
+
+        A page at a time: nothing here holds more than one page, whatever the recorder
+        claims. The claimed total is checked against `max_total` before a second request
+        is sent (TooManyClips), and it may not change while paging (ProtocolError).
+        """
         total: int | None = None
         index = 0
         while total is None or index < total:
@@ -221,16 +230,22 @@ class RecorderClient:
             )
             if total is None:
                 total = page.total
+                if max_total is not None and total > max_total:
+                    raise TooManyClips(total, max_total)
             elif page.total != total:
                 raise ProtocolError(f"clip count changed from {total} to {page.total} mid-listing")
             if not page.clips and index < total:
                 raise ProtocolError(f"listing stopped at clip {index} of {total}")
+            if index + len(page.clips) > total:
+                raise ProtocolError(f"recorder listed more than the {total} clips it claimed")
             for fields in page.clips:
                 yield ClipInfo(**fields)
             index += len(page.clips)
 
-    def list_clips(self, *, page_max_count: int = PAGE_MAX_COUNT) -> list[ClipInfo]:
-        return list(self.iter_clips(page_max_count=page_max_count))
+    def list_clips(
+        self, *, max_total: int | None = None, page_max_count: int = PAGE_MAX_COUNT
+    ) -> list[ClipInfo]:
+        return list(self.iter_clips(max_total=max_total, page_max_count=page_max_count))
 
     def read_events(self, cursor: int = 0, *, page_max_count: int = PAGE_MAX_COUNT) -> EventBatch:
         """Every event from cursor to the end of the recorder's log."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from dock import ledger
 from dock.bays.machine import ACTOR, BayMachine
@@ -17,21 +18,46 @@ from dock.check import (
     CheckLimits,
     ClockOutcome,
     LedgerFacts,
+    Reason,
     RecorderFacts,
     Verdict,
+    is_plausible_clock,
     judge,
     judge_ledger,
+    judge_refusal,
 )
 from dock.clock import Clock
 from dock.config import CheckSettings
 from dock.errors import DockError
-from dock.events import CheckCompleted, ClockSet, RecorderDocked, RecorderIdentified
+from dock.events import (
+    CheckCompleted,
+    ClockSet,
+    Event,
+    RecorderClaimRejected,
+    RecorderDocked,
+    RecorderIdentified,
+    RecorderRefused,
+)
 from dock.offload.ingest import Offloader, OffloadReport
-from firmware_bridge.client import ClipInfo, Identity, RecorderClient
-from firmware_bridge.errors import AuthenticationFailed, LinkError, ProtocolMismatch, Refused
+from firmware_bridge.client import EPOCH, ClipInfo, Identity, RecorderClient
+from firmware_bridge.errors import (
+    AuthenticationFailed,
+    LinkError,
+    ListingTooSlow,
+    ProtocolMismatch,
+    Refused,
+    TooManyClips,
+)
 from hw.clock_sync import ClockSync
 
 log = logging.getLogger(__name__)
+
+# Where a bay goes when the recorder needs a person, from each state of the conversation.
+_NEEDS_PERSON = {
+    BayState.IDENTIFYING: Trigger.NOT_ACCEPTED,
+    BayState.OFFLOADING: Trigger.OFFLOAD_FAILED,
+    BayState.CHECKING: Trigger.CHECK_FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -75,18 +101,60 @@ class DockingConversation:
         return self.identify_and_check()
 
     def identify_and_check(self) -> DockingResult:
-        """From IDENTIFYING. A lost link leaves the bay in FAULT; nothing is half-written."""
+        """From IDENTIFYING. A lost link leaves the bay in FAULT; nothing is half-written.
+
+        A recorder that answers "no" has not stopped answering: its refusal, or a claim the
+        dock will not take, is journaled and the bay asks for a person, saying which.
+        """
         try:
             return self._identify_and_check()
         except LinkError as err:
             self.machine.move(Trigger.LINK_LOST, reason=f"the recorder stopped answering: {err}")
             return DockingResult(self.machine.state)
+        except Refused as err:
+            return self._needs_person(str(err), self._refused(err))
+        except TooManyClips as err:
+            claim = RecorderClaimRejected(
+                bay=self.machine.number,
+                device=self.client.device_serial,
+                claim="clip_count",
+                claimed=err.claimed,
+                limit=err.limit,
+            )
+            return self._needs_person(str(err), claim)
+        except ListingTooSlow as err:
+            claim = RecorderClaimRejected(
+                bay=self.machine.number,
+                device=self.client.device_serial,
+                claim="listing_s",
+                claimed=err.listed,
+                limit=int(err.limit_s),
+            )
+            return self._needs_person(str(err), claim)
+
+    def _needs_person(self, reason: str, happened: Event) -> DockingResult:
+        log.warning("bay %d: %s", self.machine.number, reason)
+        trigger = _NEEDS_PERSON[self.machine.state]
+        self.machine.move(trigger, device=happened.device, reason=reason, events=[happened])
+        return DockingResult(self.machine.state, offload=self.last_offload)
+
+    def _refused(self, err: Refused) -> RecorderRefused:
+        return RecorderRefused(
+            bay=self.machine.number,
+            device=self.client.device_serial,
+            request=err.request,
+            code=err.code,
+            error=err.error_name,
+            detail=err.detail,
+        )
 
     def _identify_and_check(self) -> DockingResult:
         try:
             self.client.hello()
         except ProtocolMismatch as err:
-            self.machine.move(Trigger.NOT_ACCEPTED, reason=str(err))
+            # The serial is the recorder's own word, unproven: shown so a person finds it.
+            log.warning("bay %d: %s", self.machine.number, err)
+            self.machine.move(Trigger.NOT_ACCEPTED, device=err.serial or None, reason=str(err))
             return DockingResult(self.machine.state)
         identity = self.client.identify()
         serial = identity.device_serial
@@ -115,7 +183,7 @@ class DockingConversation:
             verdict = Verdict(tuple(judge_ledger(serial, facts)))
             self._finish(Trigger.NOT_ACCEPTED, serial, verdict, [identified])
             return DockingResult(self.machine.state, verdict, identity)
-        clips = self.client.list_clips() if self.offloader is not None else []
+        clips = self._list_clips() if self.offloader is not None else []
         if not clips:
             self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
         else:
@@ -127,6 +195,18 @@ class DockingConversation:
             self.machine.move(Trigger.OFFLOAD_DONE)
         verdict = self._check(identity, facts)
         return DockingResult(self.machine.state, verdict, identity, self.last_offload)
+
+    def _list_clips(self) -> list[ClipInfo]:
+        """The recorder's listing, bounded in count (so in memory) and in time."""
+        assert self.offloader is not None
+        bounds = self.offloader.settings.offload
+        deadline_s = self.clock.monotonic_s() + bounds.max_listing_s
+        clips = []
+        for clip in self.client.iter_clips(max_total=bounds.max_listed_clips):
+            clips.append(clip)
+            if self.clock.monotonic_s() > deadline_s:
+                raise ListingTooSlow(len(clips), bounds.max_listing_s)
+        return clips
 
     def _offload(self, serial: str, officer_number: str | None, clips: list[ClipInfo]) -> str:
         """Take the clips off; return why the bay needs a person, or "" when all went well."""
@@ -154,18 +234,28 @@ class DockingConversation:
 
     def _check(self, identity: Identity, ledger_facts: LedgerFacts) -> Verdict:
         serial = identity.device_serial
-        status = self.client.status()
-        clock = self._correct_clock(status.clock_utc)
+        events: list[Event] = []
+        try:
+            status = self.client.status()
+        except Refused as err:
+            events.append(self._refused(err))
+            reasons = judge_ledger(serial, ledger_facts)
+            reasons.append(judge_refusal(err.request, err.error_name))
+            verdict = Verdict(tuple(reasons))
+            self._finish(Trigger.CHECK_FAILED, serial, verdict, events)
+            return verdict
+        refusals: list[Reason] = []
+        clock = self._correct_clock(status.clock_utc_ms, events, refusals)
         facts = RecorderFacts(
             serial=serial,
             firmware_version=identity.firmware_version,
             battery_pct=status.battery_pct,
             is_charging=status.is_charging,
+            storage_total_bytes=status.storage_total_bytes,
             storage_free_bytes=status.storage_free_bytes,
             clock=clock,
         )
-        verdict = judge(facts, ledger_facts, self.limits)
-        events = []
+        verdict = judge(facts, ledger_facts, self.limits, tuple(refusals))
         if clock.was_set and clock.drift_after_s is not None:
             events.append(
                 ClockSet(
@@ -179,17 +269,53 @@ class DockingConversation:
         self._finish(trigger, serial, verdict, events)
         return verdict
 
-    def _correct_clock(self, recorder_clock) -> ClockOutcome:
-        """Set the recorder's clock from ours, only when ours is synchronised; read it back."""
-        drift_s = (recorder_clock - self.clock.now_utc()).total_seconds()
+    def _correct_clock(
+        self, recorder_clock_utc_ms: int, events: list[Event], refusals: list[Reason]
+    ) -> ClockOutcome:
+        """Set the recorder's clock from ours, only when ours is synchronised; read it back.
+
+        Worked in milliseconds, not datetimes: a recorder's clock can read anything, and a
+        reading no clock shows is a finding for the verdict, not a crash of the check.
+        """
+        drift_s = (recorder_clock_utc_ms - self._now_ms()) / 1000
+        impossible = None if is_plausible_clock(recorder_clock_utc_ms) else recorder_clock_utc_ms
         if not self.clock_sync.is_synchronised():
-            return ClockOutcome(drift_s=drift_s, is_dock_synchronised=False)
-        self.client.set_clock(self.clock.now_utc())
-        after = self.client.status().clock_utc
-        drift_after_s = (after - self.clock.now_utc()).total_seconds()
+            return ClockOutcome(
+                drift_s=drift_s, is_dock_synchronised=False, impossible_clock_utc_ms=impossible
+            )
+        try:
+            self.client.set_clock(self.clock.now_utc())
+        except Refused as err:
+            events.append(self._refused(err))
+            return ClockOutcome(
+                drift_s=drift_s,
+                is_dock_synchronised=True,
+                set_refused=err.error_name,
+                impossible_clock_utc_ms=impossible,
+            )
+        try:
+            after_ms = self.client.status().clock_utc_ms
+        except Refused as err:
+            events.append(self._refused(err))
+            refusals.append(judge_refusal(err.request, err.error_name))
+            return ClockOutcome(
+                drift_s=drift_s,
+                is_dock_synchronised=True,
+                was_set=True,
+                impossible_clock_utc_ms=impossible,
+            )
+        if impossible is None and not is_plausible_clock(after_ms):
+            impossible = after_ms
         return ClockOutcome(
-            drift_s=drift_s, is_dock_synchronised=True, was_set=True, drift_after_s=drift_after_s
+            drift_s=drift_s,
+            is_dock_synchronised=True,
+            was_set=True,
+            drift_after_s=(after_ms - self._now_ms()) / 1000,
+            impossible_clock_utc_ms=impossible,
         )
+
+    def _now_ms(self) -> int:
+        return (self.clock.now_utc() - EPOCH) // timedelta(milliseconds=1)
 
     def _finish(self, trigger: Trigger, serial: str, verdict: Verdict, events: list) -> None:
         completed = CheckCompleted(

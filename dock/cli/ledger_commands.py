@@ -178,7 +178,7 @@ def device_pair(
     """Write the pairing key (and the officer's identity, once assigned) to a recorder."""
     from dock.pairing import pair_over_link
     from firmware_bridge.client import RecorderClient
-    from firmware_bridge.errors import LinkError
+    from firmware_bridge.errors import RecorderError
 
     settings = settings_of(ctx)
     db = open_database(settings.dock.data_dir)
@@ -187,7 +187,7 @@ def device_pair(
             port, timeout_s=settings.link.timeout_s, retries=settings.link.retries
         ) as client:
             identity = pair_over_link(db, client, serial, actor=cli_actor(), clock=SystemClock())
-    except LinkError as error:
+    except RecorderError as error:  # a lost link, a refusal or a failed proof alike
         raise DockError(f"recorder on {port}: {error}") from None
     finally:
         db.close()

@@ -6,6 +6,7 @@ would (the bay's state and reasons) and the way an auditor would (the ledger and
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from dock import journal, ledger
 from dock.bays.states import BayState
 from dock.db.models import Custody
+from firmware_bridge import messages
 from firmware_bridge.sim import Faults
 
 
@@ -103,9 +105,22 @@ def test_recorder_under_repair_is_not_ready(dock):
 
 
 def test_recorder_speaking_another_protocol_version_needs_attention(dock):
-    _, result = dock_one(dock, pair=False, faults=Faults(protocol_version=2))
+    old = messages.PROTOCOL_VERSION - 1
+    _, result = dock_one(dock, pair=False, faults=Faults(protocol_version=old))
     assert result.state is BayState.ATTENTION
-    assert "v2" in dock.bay_row(1).reason and "reflash" in dock.bay_row(1).reason
+    assert f"v{old}" in dock.bay_row(1).reason and "reflash" in dock.bay_row(1).reason
+
+
+def test_protocol_mismatch_names_the_recorders_serial(dock, caplog):
+    old = messages.PROTOCOL_VERSION - 1
+    with caplog.at_level(logging.WARNING, logger="dock.bays.docking"):
+        _, result = dock_one(dock, pair=False, faults=Faults(protocol_version=old))
+    row = dock.bay_row(1)
+    assert result.state is BayState.ATTENTION
+    assert "recorder ZFY10001 speaks protocol" in row.reason
+    assert row.device_serial == "ZFY10001"
+    lines = [r.getMessage() for r in caplog.records if r.name == "dock.bays.docking"]
+    assert any("bay 1: recorder ZFY10001 speaks protocol" in line for line in lines)
 
 
 def test_undocking_a_ready_recorder_issues_it_to_its_officer(dock):

@@ -2,7 +2,14 @@
 
 from dataclasses import replace
 
-from dock.check import CheckLimits, ClockOutcome, LedgerFacts, RecorderFacts, judge
+from dock.check import (
+    CheckLimits,
+    ClockOutcome,
+    LedgerFacts,
+    RecorderFacts,
+    judge,
+    judge_refusal,
+)
 
 LIMITS = CheckLimits(
     min_battery_pct=80,
@@ -16,6 +23,7 @@ FIT = RecorderFacts(
     firmware_version="1.5.0",
     battery_pct=95,
     is_charging=True,
+    storage_total_bytes=128 * 10**9,
     storage_free_bytes=64 * 10**9,
     clock=ClockOutcome(drift_s=0.3, is_dock_synchronised=True),
 )
@@ -87,3 +95,44 @@ def test_wrong_key_under_repair_and_unassigned_are_each_named():
 def test_every_failing_fact_is_listed_not_just_the_first():
     bad = replace(FIT, battery_pct=10, storage_free_bytes=0, firmware_version="x")
     assert codes(bad) == ["firmware", "battery", "storage"]
+
+
+def test_more_free_than_total_storage_is_not_ready_and_shows_no_free_figure():
+    verdict = judge(
+        replace(FIT, storage_total_bytes=4 * 10**9, storage_free_bytes=12 * 10**9), KNOWN, LIMITS
+    )
+    assert [r.code for r in verdict.reasons] == ["storage_impossible"]
+    assert "12.0" not in verdict.summary() and "free storage than its card holds" in (
+        verdict.summary()
+    )
+
+
+def test_free_equal_to_total_storage_is_a_possible_empty_card():
+    assert codes(replace(FIT, storage_total_bytes=64 * 10**9)) == []
+
+
+def test_an_impossible_clock_reading_is_not_ready_even_after_a_good_read_back():
+    clock = ClockOutcome(
+        drift_s=9e12,
+        is_dock_synchronised=True,
+        was_set=True,
+        drift_after_s=0.0,
+        impossible_clock_utc_ms=2**63 - 1,
+    )
+    verdict = judge(replace(FIT, clock=clock), KNOWN, LIMITS)
+    assert [r.code for r in verdict.reasons] == ["clock_impossible"]
+    assert "clock battery" in verdict.summary()
+
+
+def test_a_refused_set_clock_is_not_ready_and_names_the_clock_battery():
+    clock = ClockOutcome(drift_s=0.5, is_dock_synchronised=True, set_refused="clock fault")
+    verdict = judge(replace(FIT, clock=clock), KNOWN, LIMITS)
+    assert [r.code for r in verdict.reasons] == ["clock_refused"]
+    assert "refused to set its clock" in verdict.summary()
+    assert "clock battery may have failed" in verdict.summary()
+
+
+def test_problems_found_on_the_way_join_the_verdict_after_the_recorders_own():
+    refusal = judge_refusal("GetStatus", "storage fault")
+    verdict = judge(replace(FIT, battery_pct=10), KNOWN, LIMITS, (refusal,))
+    assert [r.code for r in verdict.reasons] == ["battery", "status_refused"]
