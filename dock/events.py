@@ -353,6 +353,61 @@ class OffloadFinished(Event):
     failed_count: int
 
 
+# -- interruptions and voice notes (issue 10; see dock/interruptions/) -----------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterruptionFound(Event):
+    """A new interruption in a docked recorder's timeline (keys are stable across dockings)."""
+
+    type: ClassVar[str] = "interruption.found"
+    key: str
+    officer_number: str | None
+    start_utc: datetime
+    end_utc: datetime | None  # None: recording did not resume
+    reason_code: int
+    reason: str
+    found: str  # "event_log" | "gap"
+    status: str  # "explained_by_voice" | "explained_in_writing" | "unexplained"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterruptionExplained(Event):
+    type: ClassVar[str] = "interruption.explained"
+    key: str
+    status: str  # "explained_by_voice" | "explained_in_writing"
+    approver: str | None = None
+    note_sha256: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceNotesNeeded(Event):
+    """The bay asks its officer for spoken notes, oldest first; no keys ends the asking."""
+
+    type: ClassVar[str] = "interruption.notes_needed"
+    officer_number: str | None
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceNoteStarted(Event):
+    type: ClassVar[str] = "interruption.note_started"
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceNoteRefused(Event):
+    type: ClassVar[str] = "interruption.note_refused"
+    key: str
+    reason: str  # the one line the officer was told
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceNoteSkipped(Event):
+    type: ClassVar[str] = "interruption.note_skipped"
+    key: str
+
+
 # -- the bus ----------------------------------------------------------------------------------
 
 Listener = Callable[[Event], None]
