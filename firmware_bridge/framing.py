@@ -97,7 +97,10 @@ class FrameReader:
         self.buf = b""
 
     def feed(self, data):
-        """Return a list of Frame or FrameError, in arrival order."""
+        """Return a list of Frame or FrameError, in arrival order.
+
+        The errors are records (reason only, `rest` empty): the bytes are already dropped.
+        """
         self.buf += data
         out = []
         while self.buf:
@@ -105,7 +108,10 @@ class FrameReader:
                 frame, self.buf = decode_frame(self.buf)
             except FrameError as err:
                 self.buf = err.rest
-                out.append(err)
+                # Hand on a fresh error, never the caught one: its traceback holds this
+                # frame, whose `out` holds it back (a cycle only gc frees) and, through
+                # decode_frame's frame, the whole buffer. Noise floods piled those up.
+                out.append(FrameError(err.reason, b""))
                 continue
             if frame is None:
                 break
