@@ -99,21 +99,24 @@ def _read_full(source: ReadableInto, buf: bytearray) -> int:
     return filled
 
 
-# Each bay copies on its own thread, so a thread's buffers are its bay's: reused clip after
-# clip instead of 3 fresh MiB per clip, which glibc keeps in per-thread arenas anyway.
-_pool = threading.local()
+# Buffer sets are reused clip after clip instead of 3 fresh MiB per clip (which glibc keeps
+# in its arenas anyway): a copy takes a set and gives it back, so the sets ever made are as
+# many as copies ran at once (offload.max_concurrent_bays), not one per bay or per clip.
+_pool: list[list[bytearray]] = []
+_pool_lock = threading.Lock()
 
 
 def _take_buffers(chunk_bytes: int) -> list[bytearray]:
-    kept: list[bytearray] | None = getattr(_pool, "buffers", None)
-    _pool.buffers = None
-    if kept is not None and all(len(buf) == chunk_bytes for buf in kept):
-        return kept
+    with _pool_lock:
+        for i, kept in enumerate(_pool):
+            if len(kept[0]) == chunk_bytes:
+                return _pool.pop(i)
     return [bytearray(chunk_bytes) for _ in range(_BUFFERS)]
 
 
 def _give_back(buffers: list[bytearray]) -> None:
-    _pool.buffers = buffers
+    with _pool_lock:
+        _pool.append(buffers)
 
 
 class _Reader(threading.Thread):
