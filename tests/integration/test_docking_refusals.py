@@ -8,9 +8,27 @@ end in a verdict or an attention that names it, journaled, never in FAULT as a l
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+
 from dock import journal
+from dock.bays.docking import DockingConversation
+from dock.bays.machine import BayMachine
 from dock.bays.states import BayState
+from dock.clock import FixedClock
+from dock.config import parse_settings
+from dock.db.database import open_database
+from dock.offload.ingest import Offloader
+from dock.offload.store import EvidenceStore
 from firmware_bridge import messages
+from firmware_bridge.client import RecorderClient
+from firmware_bridge.errors import ListingTooSlow
+from firmware_bridge.firmware.memory_board import MemoryBoard
+from firmware_bridge.firmware.recorder import Recorder
+from firmware_bridge.transport import MemoryTransport
+from hw.clock_sync import FakeClockSync
+from hw.volumes import SimulatedVolumes
 
 FOUR_BILLION = 2**32 - 1
 
@@ -124,3 +142,56 @@ def test_a_listing_at_the_limit_is_offloaded(make_dock):
     result = dock_one(dock, recorder)
     assert result.state is BayState.READY
     assert result.offload is not None and result.offload.stored == 4
+
+
+def test_a_listing_slower_than_max_listing_s_is_reported_not_waited_for(tmp_path):
+    clock = FixedClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+    settings = parse_settings(
+        {"dock": {"data_dir": str(tmp_path / "data")}, "offload": {"max_listing_s": 300}},
+        base_dir=tmp_path,
+        source=None,
+    )
+    db = open_database(settings.dock.data_dir)
+    board = MemoryBoard(clips=[_memory_clip(i) for i in range(200)])
+    recorder = Recorder(board)
+    real_listing = recorder._on_ListClips
+    pages: list[int] = []
+
+    def slow_listing(fields):
+        pages.append(fields["start_index"])
+        clock.advance(100)  # each page takes 100 s of the dock's clock
+        return real_listing(fields)
+
+    recorder._on_ListClips = slow_listing
+    client = RecorderClient(MemoryTransport(recorder), timeout_s=0.05)
+    client.hello()
+    offloader = Offloader(
+        db, EvidenceStore(tmp_path / "store", reserve_bytes=0), settings, clock, SimulatedVolumes()
+    )
+    conversation = DockingConversation(
+        BayMachine(1, db, clock),
+        client,
+        "1-1.1",
+        clock=clock,
+        clock_sync=FakeClockSync(True),
+        check=settings.check,
+        offloader=offloader,
+    )
+    try:
+        with pytest.raises(ListingTooSlow, match="max_listing_s"):
+            conversation._list_clips()
+        assert len(pages) == 4  # the page that crossed 300 s was the last one asked for
+    finally:
+        db.close()
+
+
+def _memory_clip(i):
+    return {
+        "path": f"DCIM/20261123/20261123_{80000 + i:06d}_{i:04d}.MP4",
+        "start_utc_s": 1795940000 + 60 * i,
+        "end_utc_s": 1795940059 + 60 * i,
+        "size_bytes": 1000,
+        "sha256": bytes(32),
+        "is_important": False,
+        "place": "",
+    }

@@ -7,7 +7,13 @@ import pytest
 
 from firmware_bridge import messages
 from firmware_bridge.client import RecorderClient
-from firmware_bridge.errors import AuthenticationFailed, ProtocolMismatch, Refused
+from firmware_bridge.errors import (
+    AuthenticationFailed,
+    ProtocolError,
+    ProtocolMismatch,
+    Refused,
+    TooManyClips,
+)
 from firmware_bridge.firmware.memory_board import MemoryBoard
 from firmware_bridge.firmware.recorder import Recorder
 from firmware_bridge.framing import decode_frame, encode_frame
@@ -107,6 +113,35 @@ def test_list_clips_with_a_small_page_size_still_lists_everything_once():
     listed = client.list_clips(page_max_count=4)
     assert sorted(c.path for c in listed) == sorted(c["path"] for c in clips)
     assert len({c.path for c in listed}) == 25
+
+
+class _ClaimsFourBillion(Recorder):
+    """The real firmware, except that every page claims 4,294,967,295 clips."""
+
+    pages_served = 0
+
+    def _on_ListClips(self, fields):
+        self.pages_served += 1
+        name, page = super()._on_ListClips(fields)
+        return name, dict(page, total=2**32 - 1)
+
+
+def test_a_claim_above_max_total_stops_the_listing_after_one_page():
+    clips = [_clip(i) for i in range(300)]
+    recorder = _ClaimsFourBillion(MemoryBoard(clips=clips))
+    client = _connected(recorder.board, recorder)
+    with pytest.raises(TooManyClips) as caught:
+        next(client.iter_clips(max_total=20_000))
+    assert (caught.value.claimed, caught.value.limit) == (2**32 - 1, 20_000)
+    assert recorder.pages_served == 1
+
+
+def test_a_claim_the_pages_do_not_bear_out_is_a_protocol_error_not_an_endless_listing():
+    recorder = _ClaimsFourBillion(MemoryBoard(clips=[_clip(i) for i in range(300)]))
+    client = _connected(recorder.board, recorder)
+    with pytest.raises(ProtocolError, match="listing stopped at clip 300 of 4294967295"):
+        for _ in client.iter_clips():  # streamed: nothing holds the claimed four billion
+            pass
 
 
 def test_read_events_from_a_cursor_returns_the_rest_and_where_to_continue():
