@@ -382,7 +382,7 @@ class ClusterImageMassStorage:
         cb = self.geometry.cluster_bytes
         if self._owned is not None:
             if 2 <= first < len(self._owned) and self._owned[first]:
-                self._owned[first] |= SHARED
+                self._owned[first] = SHARED
                 return (
                     [],
                     "directory starts in clusters already used by another file or directory; not followed",

@@ -463,10 +463,12 @@ def loop_fat32_chain_after_size(image: Path, path: str) -> None:
     layout.set_fat(chain[-1], chain[0])
 
 
-def damage_fat32_backup_boot_sector(image: Path, offset: int = 13, value: bytes = b"\x01") -> None:
+def damage_fat32_backup_boot_sector(image: Path, offset: int = 13) -> None:
     """Change a BPB field (default BPB_SecPerClus) in the backup boot sector only."""
     layout = Fat32Layout(image)
-    layout.patch(layout.backup * layout.bps + offset, value)
+    at = layout.backup * layout.bps + offset
+    current = layout.sector(layout.backup)[offset]
+    layout.patch(at, bytes([(current << 1) & 0xFF or 1]))
 
 
 def set_fat32_fsinfo_free(image: Path, free_clusters: int) -> None:
