@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from dock import journal, ledger
-from dock.db.models import Clip, Quarantined
+from dock.db.models import Clip
 from firmware_bridge.client import RecorderClient
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,5 +1,6 @@
 """copy_and_hash: one pass, exact copy, nothing placed unless size and hash agree."""
 
+import errno
 import hashlib
 import io
 import os
@@ -8,7 +9,7 @@ import stat
 import pytest
 
 from dock.offload.copy import SourceUnreadable, VerificationFailed, copy_and_hash
-from dock.offload.store import DiskReserveReached, EvidenceStore
+from dock.offload.store import DiskReserveReached, EvidenceStore, StoreWriteFailed
 
 CHUNK = 64 << 10
 
@@ -176,3 +177,26 @@ def test_concurrent_copies_from_threads_all_land_intact(store):
         )
     assert [r.sha256 for r in results] == [hashlib.sha256(d).hexdigest() for d in clips]
     assert all(store.verify(r.sha256) for r in results)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_a_disk_that_refuses_a_write_is_a_clean_store_stop_not_an_oserror(store, monkeypatch, code):
+    import dock.offload.copy as copy_module
+
+    def refuse(fd, view):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(copy_module, "_write_all", refuse)
+    data = clip_bytes(CHUNK)
+    with pytest.raises(StoreWriteFailed, match=os.strerror(code)) as caught:
+        copy_and_hash(io.BytesIO(data), len(data), store, label="ZFY1 a.MP4")
+    assert isinstance(caught.value, DiskReserveReached)  # the offload's clean stop
+    assert "\n" not in str(caught.value)
+    assert list(store.tmp_dir.iterdir()) == [] and objects(store) == []
+    assert store.free_bytes() == store._disk_free_bytes(store.root)  # nothing left reserved
+
+
+def test_a_zero_length_clip_is_stored_under_the_empty_hash(store):
+    result = copy_and_hash(io.BytesIO(b""), 0, store)
+    assert result.sha256 == hashlib.sha256(b"").hexdigest() and result.size_bytes == 0
+    assert result.path.read_bytes() == b""

@@ -6,7 +6,13 @@ import stat
 
 import pytest
 
-from dock.offload.store import DiskReserveReached, EvidenceStore, StoreError
+from dock.offload.store import (
+    DiskReserveReached,
+    EvidenceStore,
+    FixityProblem,
+    StoredObjectDamaged,
+    StoreError,
+)
 
 
 def put(store: EvidenceStore, data: bytes) -> str:
@@ -82,3 +88,49 @@ def test_a_name_that_is_not_a_sha256_is_refused(tmp_path):
     store = EvidenceStore(tmp_path, reserve_bytes=0)
     with pytest.raises(StoreError):
         store.path_of("../../etc/passwd")
+
+
+def test_two_copies_in_flight_cannot_both_count_the_same_free_space(tmp_path):
+    free = {"bytes": 10 << 20}
+    store = EvidenceStore(tmp_path, reserve_bytes=1 << 20, disk_free_bytes=lambda _: free["bytes"])
+    with store.reserve(6 << 20):
+        # Alone it would fit; beside the first it does not.
+        with pytest.raises(DiskReserveReached), store.reserve(6 << 20):
+            pass
+        with store.reserve(3 << 20):  # what is left above the reserve still can
+            assert store.free_bytes() == 1 << 20
+    assert store.free_bytes() == 10 << 20
+
+
+def test_room_held_for_a_copy_is_given_back_as_it_reaches_the_disk(tmp_path):
+    free = {"bytes": 10 << 20}
+    store = EvidenceStore(tmp_path, reserve_bytes=0, disk_free_bytes=lambda _: free["bytes"])
+    with store.reserve(4 << 20) as held:
+        held.wrote(1 << 20)
+        free["bytes"] -= 1 << 20  # the kernel now counts that megabyte as used
+        assert store.free_bytes() == 6 << 20  # not counted twice
+        held.wrote(10 << 20)  # more than reserved: never gives back more than it held
+        free["bytes"] -= 3 << 20
+        assert store.free_bytes() == 6 << 20
+    assert store.free_bytes() == 6 << 20
+
+
+def test_a_damaged_object_is_replaced_only_by_bytes_that_match_and_kept_aside(tmp_path):
+    store = EvidenceStore(tmp_path, reserve_bytes=0)
+    sha = put(store, b"original")
+    path = store.path_of(sha)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"rotten!!")
+    fd, temp = store.open_temp()
+    os.write(fd, b"original")
+    os.close(fd)
+    with pytest.raises(StoredObjectDamaged, match="dock store verify"):
+        store.place(temp, sha)
+    fd, temp = store.open_temp()
+    os.write(fd, b"original")
+    os.close(fd)
+    placed = store.place(temp, sha, may_repair=True)
+    assert store.verify(sha) and not placed.is_duplicate
+    assert placed.damaged_copy is not None and placed.damaged_copy.read_bytes() == b"rotten!!"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert store.verify_objects([sha, "0" * 64]) == [FixityProblem("0" * 64, is_missing=True)]
