@@ -1,0 +1,216 @@
+"""The bays' lights follow the journal.
+
+A projection of each bay's state (state, offload progress, notes asked for, a note being
+recorded) is built from journal rows and turned into a light pattern. The follower reads the
+journal in its own thread from its own persisted cursor, so the lights are never driven from
+inside a bay's transaction, a stuck GPIO delays no bay, and a light says only what was
+committed. The cursor file also holds the projection: after a restart the lights show the
+same patterns at once and go on from the next row; without the file they are rebuilt from
+the journal's first row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from dock.bays.states import BayState
+from dock.db.database import Database
+from dock.errors import DockError
+from dock.events import (
+    BayStateChanged,
+    Event,
+    InterruptionExplained,
+    OffloadProgress,
+    OffloadStarted,
+    VoiceNoteRefused,
+    VoiceNoteSkipped,
+    VoiceNotesNeeded,
+    VoiceNoteStarted,
+)
+from dock.journal_reader import CursorFile, read_after
+from hw import gpio
+from hw.gpio import Lights, Pattern
+
+log = logging.getLogger(__name__)
+
+CURSOR_FILE_NAME = "lights.cursor.json"
+DEFAULT_BATCH = 200
+DEFAULT_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class BayLight:
+    state: BayState = BayState.EMPTY
+    is_note_needed: bool = False
+    is_recording_note: bool = False
+    progress: float | None = None  # offloaded fraction, 0 to 1, while offloading
+
+
+def pattern_for(bay: BayLight) -> Pattern:
+    """The one place that decides what a bay's light says."""
+    if bay.state is BayState.EMPTY:
+        return gpio.OFF
+    if bay.is_recording_note:
+        return gpio.NOTE_RECORDING
+    if bay.state is BayState.OFFLOADING:
+        done = bay.progress or 0.0
+        return gpio.offloading(min(4, int(done * 4) + 1))
+    if bay.state in (BayState.IDENTIFYING, BayState.CHECKING):
+        return gpio.WORKING
+    if bay.state is BayState.REFLASHING:
+        return gpio.REFLASHING
+    if bay.state is BayState.FAULT:
+        return gpio.FAULT
+    if bay.is_note_needed:  # READY or ATTENTION, with interruptions to explain first
+        return gpio.NOTE_NEEDED
+    return gpio.READY if bay.state is BayState.READY else gpio.ATTENTION
+
+
+def apply(bay: BayLight, happened: Event) -> BayLight:
+    """The bay's light state after one journaled event (events of other kinds change nothing)."""
+    if isinstance(happened, BayStateChanged):
+        target = BayState(happened.to_state)
+        if target is BayState.EMPTY:
+            return BayLight()
+        progress = bay.progress if target is BayState.OFFLOADING else None
+        return replace(bay, state=target, progress=progress)
+    if isinstance(happened, OffloadStarted):
+        return replace(bay, progress=0.0)
+    if isinstance(happened, OffloadProgress):
+        if happened.total_bytes > 0:
+            return replace(bay, progress=happened.done_bytes / happened.total_bytes)
+        if happened.total_clips > 0:
+            return replace(bay, progress=happened.done_clips / happened.total_clips)
+        return bay
+    if isinstance(happened, VoiceNotesNeeded):
+        return replace(bay, is_note_needed=bool(happened.keys), is_recording_note=False)
+    if isinstance(happened, VoiceNoteStarted):
+        return replace(bay, is_recording_note=True)
+    if isinstance(happened, VoiceNoteRefused | VoiceNoteSkipped | InterruptionExplained):
+        return replace(bay, is_recording_note=False)
+    return bay
+
+
+def _to_json(bays: dict[int, BayLight]) -> dict[str, Any]:
+    return {str(n): {**asdict(b), "state": b.state.value} for n, b in bays.items()}
+
+
+def _from_json(state: dict[str, Any], numbers: Iterable[int]) -> dict[int, BayLight]:
+    bays = {n: BayLight() for n in numbers}
+    for key, value in state.get("bays", {}).items():
+        if int(key) in bays:
+            bays[int(key)] = BayLight(
+                state=BayState(value["state"]),
+                is_note_needed=bool(value["is_note_needed"]),
+                is_recording_note=bool(value["is_recording_note"]),
+                progress=value["progress"],
+            )
+    return bays
+
+
+class LightsFollower:
+    """Reads the journal after its cursor and keeps every bay's light in step with it."""
+
+    def __init__(
+        self,
+        db: Database,
+        lights: Lights,
+        data_dir: Path,
+        *,
+        bays: Iterable[int],
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
+        self.db = db
+        self.lights = lights
+        self.cursor_file = CursorFile(data_dir / CURSOR_FILE_NAME)
+        self.batch = batch
+        self.numbers = tuple(bays)
+        self.cursor = 0
+        self.bays: dict[int, BayLight] = {n: BayLight() for n in self.numbers}
+        self.rows_read = 0  # since this follower started: what a restart did not re-read
+        self._shown: dict[int, Pattern] = {}
+        self._wake = threading.Event()
+        self._is_started = False
+
+    def start_up(self) -> None:
+        """Restore from the cursor file (or rebuild), catch up, then light every bay once."""
+        saved = self.cursor_file.load()
+        if saved is not None:
+            self.cursor, state = saved
+            try:
+                self.bays = _from_json(state, self.numbers)
+            except (KeyError, TypeError, ValueError) as err:
+                log.warning("lights: saved state unusable (%s); rebuilding from the journal", err)
+                self.cursor, self.bays = 0, {n: BayLight() for n in self.numbers}
+        while self._read_batch():
+            pass
+        for number in self.numbers:
+            self._show(number)
+        self.lights.show(gpio.DOCK_LIGHT, gpio.HEALTH_OK)
+        self._save()
+        self._is_started = True
+
+    def poll(self) -> int:
+        """Handle the rows committed since the last call; returns how many were read."""
+        total = 0
+        while True:
+            count = self._read_batch()
+            total += count
+            if count < self.batch:
+                break
+        if total:
+            for number in self.numbers:
+                self._show(number)
+            self._save()
+        return total
+
+    def wake(self, _happened: Event | None = None) -> None:
+        """An EventBus listener: only sets a flag, the reading happens in the follower's thread."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event, poll_s: float = DEFAULT_POLL_S) -> None:
+        """The follower's thread: start up, then poll on every wake (or every poll_s)."""
+        is_healthy = True
+        while not stop.is_set():
+            try:
+                if self._is_started:
+                    self.poll()
+                else:
+                    self.start_up()
+                if not is_healthy:
+                    log.info("lights: following the journal again")
+                    self.lights.show(gpio.DOCK_LIGHT, gpio.HEALTH_OK)
+                is_healthy = True
+            except (DockError, OSError, SQLAlchemyError) as err:
+                if is_healthy:
+                    log.warning("lights: cannot follow the journal (%s); retrying", err)
+                    self.lights.show(gpio.DOCK_LIGHT, gpio.HEALTH_DOWN)
+                is_healthy = False
+            self._wake.wait(poll_s)
+            self._wake.clear()
+
+    def _read_batch(self) -> int:
+        typed = read_after(self.db, self.cursor, self.batch)
+        for item in typed:
+            bay = item.event.bay if item.event is not None else None
+            if item.event is not None and bay in self.bays:
+                self.bays[bay] = apply(self.bays[bay], item.event)
+            self.cursor = item.entry.id
+        self.rows_read += len(typed)
+        return len(typed)
+
+    def _show(self, number: int) -> None:
+        pattern = pattern_for(self.bays[number])
+        if self._shown.get(number) != pattern:
+            self.lights.show(number, pattern)
+            self._shown[number] = pattern
+
+    def _save(self) -> None:
+        self.cursor_file.save(self.cursor, {"bays": _to_json(self.bays)})
