@@ -100,6 +100,37 @@ def _port_map(value: Any) -> Mapping[str, int]:
     return MappingProxyType(dict(value))
 
 
+@dataclass(frozen=True)
+class FixedBay:
+    """A bay bound to a fixed serial port and card source, for a dock without udev."""
+
+    port: str  # the recorder's serial port: /dev/ttyACM0, or the pty recorder-sim prints
+    card: Path  # an image file, a folder or a block device; relative: from the config's folder
+
+
+def _fixed_bays(value: Any) -> Mapping[int, FixedBay]:
+    example = '[bays.fixed.1] port = "/dev/ttyACM0" card = "CARD.img"'
+    if not isinstance(value, dict):
+        raise _Refused(f"must be tables of bay number, e.g. {example}")
+    bays: dict[int, FixedBay] = {}
+    for key, binding in value.items():
+        if not key.isdigit() or not 1 <= int(key) <= 16:
+            raise _Refused(f'has "{key}", which is not a bay number from 1 to 16')
+        if not isinstance(binding, dict) or set(binding) != {"port", "card"}:
+            raise _Refused(f"[bays.fixed.{key}] must give exactly port and card, e.g. {example}")
+        port, card = binding["port"], binding["card"]
+        if not isinstance(port, str) or not port.startswith("/dev/"):
+            raise _Refused(f'{key}.port must be a serial port path like "/dev/ttyACM0"')
+        if not isinstance(card, str) or not card.strip():
+            raise _Refused(f"{key}.card must be an image file, a folder or a block device path")
+        bays[int(key)] = FixedBay(port, Path(card))
+    ports = [b.port for b in bays.values()]
+    duplicates = sorted({p for p in ports if ports.count(p) > 1})
+    if duplicates:
+        raise _Refused(f"binds {duplicates[0]} to several bays: one port per bay")
+    return MappingProxyType(bays)
+
+
 def _setting(default: Any, rule: Callable[[Any], Any]) -> Any:
     if isinstance(default, list | dict):
         return field(default_factory=lambda: rule(default), metadata={"rule": rule})
@@ -123,6 +154,7 @@ class DockSettings:
 class BaysSettings:
     count: int = _setting(4, _integer(1, 16))
     usb_port_paths: Mapping[str, int] = _setting({}, _port_map)
+    fixed: Mapping[int, FixedBay] = _setting({}, _fixed_bays)
 
 
 @dataclass(frozen=True)
@@ -257,10 +289,23 @@ def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
                 f'config: bays.usb_port_paths."{port}" = {bay}: must be a bay number '
                 f"from 1 to bays.count ({settings.bays.count})"
             )
+    fixed = {}
+    for bay, binding in settings.bays.fixed.items():
+        if bay > settings.bays.count or bay in settings.bays.usb_port_paths.values():
+            raise ConfigError(
+                f"config: bays.fixed.{bay}: must be a bay from 1 to bays.count "
+                f"({settings.bays.count}) that bays.usb_port_paths does not also name"
+            )
+        card = binding.card.expanduser()
+        fixed[bay] = replace(binding, card=card if card.is_absolute() else base_dir / card)
     data_dir = Path(settings.dock.data_dir).expanduser()
     if not data_dir.is_absolute():
         data_dir = base_dir / data_dir
-    return replace(settings, dock=replace(settings.dock, data_dir=data_dir))
+    return replace(
+        settings,
+        dock=replace(settings.dock, data_dir=data_dir),
+        bays=replace(settings.bays, fixed=MappingProxyType(fixed)),
+    )
 
 
 def _show(value: Any) -> str:

@@ -14,6 +14,8 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from types import MappingProxyType
 
 from dock.bays.docking import DockingResult
 from dock.clock import Clock, SystemClock
@@ -166,7 +168,8 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
     """Run the bays until SIGTERM or SIGINT; each bay finishes the step it is in, then stops.
 
     simulate=N: N simulated recorders in bays 1..N (dock.simulation) instead of udev; the
-    dock's own clock then counts as synchronised, as on a Pi with a time source.
+    dock's own clock then counts as synchronised, as on a Pi with a time source. Otherwise,
+    bays bound in the config ([bays.fixed.N]) are watched on their fixed ports instead of udev.
     """
     from dock.simulation import SimulatedBays, simulated_settings  # pulls in the simulator
 
@@ -175,10 +178,13 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
     printer = VerdictPrinter(echo)
     hotplug: SimulatedHotplug | None = None
     volumes: SimulatedVolumes | None = None
+    fixed: tuple[HotplugSource, VolumeFinder] | None = None
     if simulate:
         settings = simulated_settings(settings, simulate)
         hotplug = SimulatedHotplug()
         volumes = SimulatedVolumes()
+    elif settings.bays.fixed:
+        settings, fixed = fixed_bays(settings)
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(_restore_handlers, previous)
         # The socket first: a second service on the same data must stop before any bay moves.
@@ -186,9 +192,9 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         cleanup.callback(control.stop)
         service, db = build_service(
             settings,
-            hotplug=hotplug,
+            hotplug=hotplug if fixed is None else fixed[0],
             clock_sync=FakeClockSync(True) if simulate else None,
-            volumes=volumes,
+            volumes=volumes if fixed is None else fixed[1],
             on_result=printer.verdict,
         )
         cleanup.callback(db.close)
@@ -201,6 +207,11 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             cleanup.callback(simulated.stop)
         control.start(service)
         what = f"{simulate} simulated recorders" if simulate else "udev hot-plug"
+        if fixed is not None:
+            what = "fixed bays " + ", ".join(
+                f"{bay} ({binding.port}, card {binding.card})"
+                for bay, binding in sorted(settings.bays.fixed.items())
+            )
         echo(
             f"dock serving {len(service.bays)} bays with {what}; data in "
             f"{settings.dock.data_dir}; stop with Ctrl-C or SIGTERM"
@@ -216,6 +227,25 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             hotplug.scan_done()  # those were the recorders in their bays at start
         service.run(stop)
     echo("dock stopped")
+
+
+def fixed_bays(settings: Settings) -> tuple[Settings, tuple[HotplugSource, VolumeFinder]]:
+    """The settings with each [bays.fixed.N] wired to its port path, its hot-plug and volumes.
+
+    A dock without udev (a desktop station, a test from outside) watches the bound serial
+    ports appear and vanish and reads the bound card sources; it does not watch udev."""
+    from hw.fixed_ports import FixedPortsHotplug
+    from hw.volumes import FixedVolumes, fixed_port_path
+
+    fixed = settings.bays.fixed
+    ports = {fixed_port_path(bay): binding.port for bay, binding in fixed.items()}
+    cards = {fixed_port_path(bay): binding.card for bay, binding in fixed.items()}
+    paths = {**settings.bays.usb_port_paths, **{fixed_port_path(bay): bay for bay in fixed}}
+    settings = replace(
+        settings, bays=replace(settings.bays, usb_port_paths=MappingProxyType(paths))
+    )
+    volumes = FixedVolumes(cards, card_utc_offset_min=settings.offload.card_utc_offset_min)
+    return settings, (FixedPortsHotplug(ports), volumes)
 
 
 def _restore_handlers(previous: dict) -> None:

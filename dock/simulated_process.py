@@ -23,16 +23,10 @@ VERDICT_LINE = re.compile(r"^bay (\d+) (\S+): (READY|NOT READY|FAULT|ATTENTION)\
 
 class SimulatedDockProcess:
     def __init__(self, config_path: Path, count: int) -> None:
-        self.command = [
-            sys.executable,
-            "-m",
-            "dock.cli",
-            "--config",
-            str(config_path),
-            "serve",
-            "--simulate",
-            str(count),
-        ]
+        """count=0: plain `dock serve`, for bays bound in the config ([bays.fixed.N])."""
+        self.command = [sys.executable, "-m", "dock.cli", "--config", str(config_path), "serve"]
+        if count:
+            self.command += ["--simulate", str(count)]
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()

@@ -2,11 +2,16 @@
 
 The disk is found by the bay's USB port path and must carry the identified recorder's
 serial as its label: a stranger's stick in the bay is refused (hw.mass_storage.WrongVolume).
+A bay bound in the config to a fixed card source (`[bays.fixed.N] card = ...`, a dock without
+udev) opens that source read-only with the reader its first sector calls for (`FixedVolumes`).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -74,12 +79,87 @@ class SimulatedVolumes:
                 f"USB port {usb_port_path}: no storage volume appeared; "
                 "check the recorder unlocked mass storage, then re-dock."
             )
-        volume = open_image_or_directory(*card)
-        if volume.volume_label().strip().upper() != recorder_serial.upper():
-            label = volume.volume_label()
-            volume.close()
-            raise WrongVolume(
-                f"USB port {usb_port_path}: disk labelled {label!r} is not recorder "
-                f"{recorder_serial}; remove it from the bay."
-            )
-        return volume
+        return _labelled(open_image_or_directory(*card), usb_port_path, recorder_serial)
+
+
+def _labelled(volume: MassStorage, usb_port_path: str, recorder_serial: str) -> MassStorage:
+    """The volume, if it carries the recorder's serial as its label; else WrongVolume."""
+    if volume.volume_label().strip().upper() != recorder_serial.upper():
+        label = volume.volume_label()
+        volume.close()
+        raise WrongVolume(
+            f"USB port {usb_port_path}: disk labelled {label!r} is not recorder "
+            f"{recorder_serial}; remove it from the bay."
+        )
+    return volume
+
+
+def fixed_port_path(bay: int) -> str:
+    """The port path standing for a bay bound in the config (never a kernel name)."""
+    return f"fixed.{bay}"
+
+
+def card_source_kind(source: Path) -> str:
+    """ "dir", "fat32" or "exfat": what a card source holds, from its first sector."""
+    try:
+        mode = os.stat(source).st_mode
+        if stat.S_ISDIR(mode):
+            return "dir"
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)  # an image or a block device
+        try:
+            boot = os.pread(fd, 512, 0)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise MassStorageError(
+            f"card source {source}: {err.strerror}; check [bays.fixed] in the config."
+        ) from None
+    if len(boot) == 512 and boot[3:11] == b"EXFAT   ":
+        return "exfat"
+    if len(boot) == 512 and boot[82:90] == b"FAT32   ":
+        return "fat32"
+    raise MassStorageError(
+        f"card source {source} is neither a folder nor a FAT32 or exFAT volume; "
+        "check [bays.fixed] in the config."
+    )
+
+
+class FixedVolumes:
+    """Bays bound to a card source in the config: an image file, a folder or a block device.
+
+    The source is opened read-only each docking (the dock never writes to a card; a delete
+    goes to the recorder over the link); other ports go to `fallback`, if any."""
+
+    def __init__(
+        self,
+        cards: Mapping[str, Path],
+        *,
+        card_utc_offset_min: int = 480,
+        fallback: VolumeFinder | None = None,
+    ) -> None:
+        self.cards = dict(cards)
+        self.card_utc_offset_min = card_utc_offset_min
+        self.fallback = fallback
+
+    def open_volume(self, usb_port_path: str, recorder_serial: str) -> MassStorage:
+        source = self.cards.get(usb_port_path)
+        if source is None:
+            if self.fallback is None:
+                raise MassStorageError(
+                    f"USB port {usb_port_path}: no card source is bound to it; "
+                    "add it to [bays.fixed] in the config."
+                )
+            return self.fallback.open_volume(usb_port_path, recorder_serial)
+        kind = card_source_kind(source)
+        volume: MassStorage
+        if kind == "dir":
+            volume = DirectoryMassStorage(source, label=source.name)
+        elif kind == "fat32":
+            from hw.fat32 import FatImageMassStorage
+
+            volume = FatImageMassStorage(source, card_utc_offset_min=self.card_utc_offset_min)
+        else:
+            from hw.exfat import ExfatImageMassStorage
+
+            volume = ExfatImageMassStorage(source, card_utc_offset_min=self.card_utc_offset_min)
+        return _labelled(volume, usb_port_path, recorder_serial)
