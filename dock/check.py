@@ -205,6 +205,28 @@ def judge_clock(clock: ClockOutcome, max_drift_s: float) -> list[Reason]:
     return []
 
 
+def judge_offload(card_problems: list[str], delete_refused_count: int) -> list[Reason]:
+    """What the offload found that a person must see before the recorder goes out again.
+
+    A card whose own metadata cannot be true (a backup boot sector that disagrees, more free
+    clusters than the volume has) was read trusting the primary, and may be failing; a
+    recorder that refused to delete a clip we hold still holds it, and said no for a reason.
+    """
+    reasons = [
+        Reason("card", f"the recorder's card: {problem.rstrip('.')}: hand it to a technician")
+        for problem in card_problems
+    ]
+    if delete_refused_count:
+        reasons.append(
+            Reason(
+                "delete_refused",
+                f"the recorder refused to delete {delete_refused_count} clip(s) the dock "
+                "stored; they stay on it: hand it to a custodian",
+            )
+        )
+    return reasons
+
+
 def judge_refusal(request: str, error_name: str) -> Reason:
     """The recorder said no to a request the check needs: the verdict names what and why."""
     if request == "GetStatus":

@@ -24,6 +24,7 @@ from dock.check import (
     is_plausible_clock,
     judge,
     judge_ledger,
+    judge_offload,
     judge_refusal,
 )
 from dock.clock import Clock
@@ -183,17 +184,19 @@ class DockingConversation:
             verdict = Verdict(tuple(judge_ledger(serial, facts)))
             self._finish(Trigger.NOT_ACCEPTED, serial, verdict, [identified])
             return DockingResult(self.machine.state, verdict, identity)
-        clips = self._list_clips() if self.offloader is not None else []
-        if not clips:
+        # Even an empty listing is offloaded: the card, not the listing, says what is on it.
+        if self.offloader is None:
             self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
         else:
+            clips = self._list_clips()
             self.machine.move(Trigger.NEEDS_OFFLOAD, device=serial, events=[identified])
             problem = self._offload(serial, recorded_by, clips)
             if problem:
-                self.machine.move(Trigger.OFFLOAD_FAILED, reason=problem)
+                also = [r.text for r in self._offload_reasons()]
+                self.machine.move(Trigger.OFFLOAD_FAILED, reason="; ".join([problem, *also]))
                 return DockingResult(self.machine.state, None, identity, self.last_offload)
             self.machine.move(Trigger.OFFLOAD_DONE)
-        verdict = self._check(identity, facts)
+        verdict = self._check(identity, facts, self._offload_reasons())
         return DockingResult(self.machine.state, verdict, identity, self.last_offload)
 
     def _list_clips(self) -> list[ClipInfo]:
@@ -232,7 +235,15 @@ class DockingConversation:
             return False
         return True
 
-    def _check(self, identity: Identity, ledger_facts: LedgerFacts) -> Verdict:
+    def _offload_reasons(self) -> tuple[Reason, ...]:
+        report = self.last_offload
+        if report is None:
+            return ()
+        return tuple(judge_offload(report.card_problems, report.delete_refused))
+
+    def _check(
+        self, identity: Identity, ledger_facts: LedgerFacts, problems: tuple[Reason, ...] = ()
+    ) -> Verdict:
         serial = identity.device_serial
         events: list[Event] = []
         try:
@@ -241,7 +252,7 @@ class DockingConversation:
             events.append(self._refused(err))
             reasons = judge_ledger(serial, ledger_facts)
             reasons.append(judge_refusal(err.request, err.error_name))
-            verdict = Verdict(tuple(reasons))
+            verdict = Verdict((*reasons, *problems))
             self._finish(Trigger.CHECK_FAILED, serial, verdict, events)
             return verdict
         refusals: list[Reason] = []
@@ -255,7 +266,7 @@ class DockingConversation:
             storage_free_bytes=status.storage_free_bytes,
             clock=clock,
         )
-        verdict = judge(facts, ledger_facts, self.limits, tuple(refusals))
+        verdict = judge(facts, ledger_facts, self.limits, (*refusals, *problems))
         if clock.was_set and clock.drift_after_s is not None:
             events.append(
                 ClockSet(

@@ -87,6 +87,7 @@ class OffloadReport:
     repaired: int = 0  # damaged stored objects replaced from the recorder's original
     confirmed_late: int = 0  # deletions found done at this docking
     problems: list[str] = field(default_factory=list)  # one line each, for the officer
+    card_problems: list[str] = field(default_factory=list)  # the volume's, also in problems
     stopped: str = ""  # why the offload stopped early, when it did
 
     def problem(self) -> str:
@@ -246,6 +247,7 @@ class _Run:
         )
         for problem in self.volume.volume_problems():
             report.problems.append(problem)
+            report.card_problems.append(problem)  # the docking verdict names each
             o.journal_event(CardVolumeProblem(bay=self.bay, device=self.serial, problem=problem))
         try:
             for entry in self.volume.walk():

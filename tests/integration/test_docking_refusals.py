@@ -195,3 +195,37 @@ def _memory_clip(i):
         "is_important": False,
         "place": "",
     }
+
+
+def test_a_refused_delete_is_journaled_and_named_in_the_verdict(dock):
+    recorder = dock.recorder("ZFY30007", clip_count=2)
+
+    def card_write_protected(path: str) -> None:
+        raise OSError("card is write-protected")
+
+    recorder.board.delete_clip = card_write_protected
+    listed = len(recorder.board.list_clips())
+    result = dock_one(dock, recorder)
+    assert result.state is BayState.ATTENTION
+    assert result.offload is not None and result.offload.stored == listed
+    assert codes(result) == ["delete_refused"]
+    assert f"refused to delete {listed} clip(s)" in dock.bay_row(1).reason
+    assert len(journal_rows(dock, "clip.delete_refused")) == listed
+    assert "stopped answering" not in dock.bay_row(1).reason
+
+
+def test_a_card_whose_backup_boot_sector_disagrees_is_not_ready(dock):
+    recorder = dock.recorder("ZFY30008", clip_count=1, card="fat32")
+    image = recorder.card[1]
+    with open(image, "r+b") as card:
+        card.seek(6 * 512 + 32)  # BPB_TotSec32 in the backup boot sector (sector 6)
+        total_sectors = int.from_bytes(card.read(4), "little")
+        card.seek(6 * 512 + 32)
+        card.write((total_sectors * 2).to_bytes(4, "little"))
+    listed = len(recorder.board.list_clips())
+    result = dock_one(dock, recorder)
+    assert result.state is BayState.ATTENTION
+    assert result.offload is not None and result.offload.stored == listed  # still came off
+    assert codes(result) == ["card"]
+    assert "backup boot sector" in dock.bay_row(1).reason
+    assert len(journal_rows(dock, "card.volume_problem")) == 1
