@@ -438,3 +438,35 @@ def test_store_verify_names_every_missing_or_changed_object(dock, docked_with):
     share = verify_store(dock.db, dock.store, SystemClock(), share=0.3)
     assert share.checked == math.ceil(0.3 * len(rows)) == 2
     assert {p.sha256 for p in share.problems} == {changed.sha256, missing.sha256}
+
+
+def patch_lfn(image: Path, old: str, new_units: list[int]) -> None:
+    """Rewrite a one-slot long name in place (mtools refuses hostile names)."""
+    data = image.read_bytes()
+    start = data.find(old[:5].encode("utf-16-le")) - 1
+    assert start > 0, f"LFN for {old} not found"
+    raw = struct.pack("<13H", *(new_units + [0] + [0xFFFF] * 13)[:13])
+    with open(image, "r+b") as f:
+        for at, piece in ((1, raw[:10]), (14, raw[10:22]), (28, raw[22:26])):
+            f.seek(start + at)
+            f.write(piece)
+
+
+def test_unsafe_long_names_are_copied_and_never_sent_back_to_delete(dock, docked_with, tmp_path):
+    recorder = fat32_recorder(dock)
+    image = recorder.card[1]
+    hostile = {"Clip-xx.mp4": "../../e.mp4", "Note-yy.wav": "..", "Odd-zzz.mp4": "x\\y.mp4"}
+    for i, name in enumerate(hostile):
+        put_file(image, f"DCIM/{name}", blob(3000 + i, 60 + i), tmp_path)
+    put_file(image, "DCIM/GOOD.MP4", blob(3000, 70), tmp_path)
+    for old, new in hostile.items():
+        patch_lfn(image, old, [ord(c) for c in new])
+    d = docked_with(recorder)
+    report = d.offload(without_hashes(d.listing()))
+    rows = clip_rows(dock)
+    names = {bytes.fromhex(r.raw_path.split("/")[-1]).decode("utf-16-le") for r in rows.values()}
+    assert set(hostile.values()) <= names  # each copied, its name kept as its raw bytes
+    assert all(r.source_path.isprintable() for r in rows.values())
+    requested = {e.data["source_path"] for e in journal_of(dock, "clip.delete_requested")}
+    assert requested == {"DCIM/GOOD.MP4"}
+    assert report.stored == 4
