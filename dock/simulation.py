@@ -9,7 +9,13 @@ watching sees the check refuse one and correct the other.
 On the first start each simulated recorder is registered, assigned to its own officer and
 paired, through the same ledger functions a custodian's commands use; on later starts the
 ledger already knows them and they prove the key kept there. Their cards are directories
-in a temporary folder under `<data_dir>/sim`, removed at stop.
+in a temporary folder under `<data_dir>/sim`, removed at stop; folders a killed run left
+there are removed at the next start (the control socket already made sure no other dock
+runs on this data).
+
+Each recorder comes back from a shift that ended in the hours before now, so the clips are
+offloaded in time; bay 1's recorder also still holds two clips of the shift the day before
+yesterday, late on purpose (beyond the hand-over limit), so `dock clips --late` shows some.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dock.config import Settings
 from dock.db.database import Database
 from dock.pairing import pair_over_link
 from firmware_bridge.client import RecorderClient
-from firmware_bridge.sim import DirectoryStorage, SimRecorder, generate_clips
+from firmware_bridge.sim import DirectoryStorage, GeneratedClip, SimRecorder, generate_clips
 from hw.hotplug import SimulatedHotplug
 from hw.volumes import SimulatedVolumes
 
@@ -41,6 +47,10 @@ FULL_BATTERY_PCT = 95
 # The recorders with something wrong; the others are fit.
 LOW_BATTERY_BAY = 2
 CLOCK_SKEW_BAY = 3
+LATE_BAY = 1
+SHIFT_STARTED_S = 8 * 3600  # before now: 4 clips end within some 5 hours, so before now
+LATE_SHIFT_STARTED_S = 30 * 3600  # before now: beyond a 24 h hand-over limit
+LATE_CLIPS = 2
 
 
 def port_path(bay: int) -> str:
@@ -62,6 +72,28 @@ def simulated_settings(settings: Settings, count: int) -> Settings:
     return replace(settings, bays=bays)
 
 
+def shift_clips(bay: int, now_utc_s: int) -> tuple[list[GeneratedClip], list[dict]]:
+    """The clips and event log of bay's recorder: a shift that started SHIFT_STARTED_S ago,
+    and for LATE_BAY first LATE_CLIPS clips of a shift LATE_SHIFT_STARTED_S ago."""
+    clips, events = generate_clips(
+        CLIPS_PER_CARD,
+        size_bytes=CLIP_SIZE_BYTES,
+        seed=bay,
+        first_start_utc_s=now_utc_s - SHIFT_STARTED_S,
+    )
+    if bay != LATE_BAY:
+        return clips, events
+    late, late_events = generate_clips(
+        LATE_CLIPS,
+        size_bytes=CLIP_SIZE_BYTES,
+        seed=1000 + bay,
+        first_start_utc_s=now_utc_s - LATE_SHIFT_STARTED_S,
+        interruption_every=0,
+    )
+    log = [{**event, "index": i} for i, event in enumerate(late_events + events)]
+    return late + clips, log
+
+
 class SimulatedBays:
     """N simulated recorders, known to the ledger, plugged into bays 1..N."""
 
@@ -75,6 +107,8 @@ class SimulatedBays:
         self.volumes = volumes
         sim_dir = Path(data_dir) / "sim"
         sim_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for old in sim_dir.glob("cards-*"):
+            shutil.rmtree(old, ignore_errors=True)  # left by a run that was killed
         self.cards_dir = Path(tempfile.mkdtemp(prefix="cards-", dir=sim_dir))
         self.recorders: dict[int, SimRecorder] = {}
         try:
@@ -132,7 +166,7 @@ class SimulatedBays:
 
     def _recorder(self, bay: int) -> SimRecorder:
         serial = serial_for(bay)
-        clips, events = generate_clips(CLIPS_PER_CARD, size_bytes=CLIP_SIZE_BYTES, seed=bay)
+        clips, events = shift_clips(bay, int(self.clock.now_utc().timestamp()))
         storage = DirectoryStorage.create(
             self.cards_dir / serial, serial, clips, capacity_bytes=CARD_CAPACITY_BYTES
         )
