@@ -9,9 +9,11 @@ image, and every other byte of the image as it was.
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,10 @@ from dock.config import parse_settings
 from dock.errors import ConfigError
 from dock.simulated_process import SimulatedDockProcess
 from firmware_bridge.sim.card import open_card
+from hw.fixed_ports import FixedPortsHotplug
+from hw.hotplug import RecorderAttached, RecorderDetached, StartupScanDone
+from hw.mass_storage import EntryKind, MassStorageError, WrongVolume
+from hw.volumes import FixedVolumes
 from tests.integration.test_sim_card import CLIP_B, SERIAL, make_fat32_card, real_layout_files
 
 WAIT_S = 90
@@ -116,3 +122,46 @@ def test_a_fixed_bay_card_path_is_taken_from_the_config_folder(tmp_path):
     )
     assert settings.bays.fixed[2].card == tmp_path / "cards" / "CARD.img"
     assert settings.bays.fixed[2].port == "/dev/ttyACM0"
+
+
+def test_a_fixed_port_is_docked_while_it_exists_and_taken_out_when_it_vanishes():
+    master, slave = os.openpty()
+    port = os.ttyname(slave)
+    hotplug = FixedPortsHotplug({"fixed.1": port, "fixed.2": "/dev/no-such-port"}, poll_s=0.05)
+    try:
+        assert hotplug.next_event(1) == RecorderAttached("fixed.1", port)
+        assert hotplug.next_event(1) == StartupScanDone()
+        assert hotplug.next_event(0.2) is None  # nothing changed
+        os.close(slave)
+        os.close(master)  # the pty is gone, as when recorder-sim stops
+        assert hotplug.next_event(2) == RecorderDetached("fixed.1")
+    finally:
+        hotplug.close()
+
+
+def test_a_woken_fixed_port_watch_returns_at_once():
+    hotplug = FixedPortsHotplug({"fixed.1": "/dev/no-such-port"}, poll_s=5)
+    assert hotplug.next_event(1) == StartupScanDone()
+    hotplug.wake()
+    started = time.monotonic()
+    assert hotplug.next_event(None) is None
+    assert time.monotonic() - started < 1
+
+
+def test_a_fixed_card_source_is_read_only_and_must_carry_the_recorders_serial(tmp_path):
+    card = make_fat32_card(tmp_path / "CARD.img", real_layout_files())
+    before = card.read_bytes()
+    volumes = FixedVolumes({"fixed.1": card, "fixed.2": tmp_path / "notes.txt"})
+    volume = volumes.open_volume("fixed.1", SERIAL)
+    try:
+        assert {e.path for e in volume.walk() if e.kind is EntryKind.FILE} == set(
+            real_layout_files()
+        )
+    finally:
+        volume.close()
+    with pytest.raises(WrongVolume, match="is not recorder ZFY99999"):
+        volumes.open_volume("fixed.1", "ZFY99999")
+    (tmp_path / "notes.txt").write_text("not a card")
+    with pytest.raises(MassStorageError, match="neither a folder nor a FAT32 or exFAT"):
+        volumes.open_volume("fixed.2", SERIAL)
+    assert card.read_bytes() == before
