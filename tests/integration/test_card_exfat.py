@@ -1,0 +1,111 @@
+"""Damaged exFAT recorder cards: mkfs.exfat + exfat-fuse images, byte-patched where a torn
+write or a failing card leaves them, each checked against the same card undamaged."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hw.exfat import ExfatImageMassStorage
+from hw.mass_storage import Entry, EntryKind
+from tests import cardgen
+from tests.cardgen import ExfatLayout
+
+SUB = "DCIM/20261123/SUB"
+FIRST = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def base_card(tmp_path_factory) -> cardgen.CardManifest:
+    reason = cardgen.exfat_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("exfat")
+    clips = cardgen.shift_clips(FIRST, 4, size_bytes=20_000, important_every=2)
+    card = cardgen.make_real_card(work / "base.img", fs="exfat", clips=clips, cluster_bytes=4096)
+    with cardgen.mounted_exfat(card.image) as mnt:
+        (mnt / SUB).mkdir()
+        (mnt / SUB / "INNER.MP4").write_bytes(b"inner" * 1000)
+    return card
+
+
+@pytest.fixture
+def card(base_card, tmp_path) -> Path:
+    image = tmp_path / "card.img"
+    subprocess.run(["cp", "--sparse=always", str(base_card.image), str(image)], check=True)
+    return image
+
+
+def walk(image: Path) -> tuple[list[Entry], ExfatImageMassStorage]:
+    volume = ExfatImageMassStorage(image)
+    return list(volume.walk()), volume
+
+
+def files_of(entries: list[Entry]) -> dict[str, Entry]:
+    return {e.path: e for e in entries if e.kind is EntryKind.FILE}
+
+
+def sha(volume: ExfatImageMassStorage, entry: Entry) -> str:
+    with volume.open(entry) as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_an_undamaged_exfat_card_has_no_problems(card, base_card):
+    entries, volume = walk(card)
+    assert [e for e in entries if e.kind is EntryKind.BROKEN] == []
+    assert volume.volume_problems() == [] and volume.late_problems() == {}
+    files = files_of(entries)
+    assert all(sha(volume, files[f.path]) == f.sha256 for f in base_card.files)
+
+
+def test_a_broken_exfat_entry_set_is_reported_and_the_rest_of_its_directory_read(card, base_card):
+    victim, *others = [f for f in base_card.files if f.path.startswith("DCIM/")]
+    cardgen.break_exfat_entry_set(card, victim.path)
+    entries, volume = walk(card)
+    (bad,) = [e for e in entries if e.kind is EntryKind.BROKEN]
+    assert bad.path == "DCIM/20261123" and "checksum does not match" in (bad.problem or "")
+    files = files_of(entries)
+    assert victim.path not in files
+    assert all(sha(volume, files[f.path]) == f.sha256 for f in others)
+
+
+def test_an_exfat_subdirectory_pointing_at_the_root_is_reported_not_followed(card, base_card):
+    cardgen.point_exfat_directory_at_root(card, SUB)
+    entries, volume = walk(card)
+    (bad,) = [e for e in entries if e.kind is EntryKind.BROKEN]
+    assert bad.path == SUB and "the root" in (bad.problem or "")
+    assert {f.path for f in base_card.files} <= set(files_of(entries))
+
+
+def test_cross_linked_exfat_files_are_both_flagged(card, base_card):
+    first, second = [f.path for f in base_card.files if f.path.endswith(".MP4")][:2]
+    layout = ExfatLayout(card)
+    layout.set_first_cluster(second, layout.locate(first).first_cluster)
+    entries, volume = walk(card)
+    assert "cross-linked" in (files_of(entries)[second].problem or "")
+    assert set(volume.late_problems()) == {first}
+
+
+def test_exfat_backup_boot_region_disagreement_is_a_volume_problem(card):
+    cardgen.damage_exfat_backup_boot_region(card)
+    (problem,) = ExfatImageMassStorage(card).volume_problems()
+    assert "backup boot region (sector 12) disagrees" in problem and "\n" not in problem
+
+
+def test_exfat_percent_in_use_over_100_is_a_volume_problem(card):
+    cardgen.set_exfat_percent_in_use(card, 0xFF)  # "unknown" is fine
+    assert ExfatImageMassStorage(card).volume_problems() == []
+    cardgen.set_exfat_percent_in_use(card, 180)
+    (problem,) = ExfatImageMassStorage(card).volume_problems()
+    assert "180% in use" in problem
+
+
+def test_a_read_only_exfat_file_is_marked(card, base_card):
+    path = next(f.path for f in base_card.files if not f.is_readonly)
+    assert not files_of(walk(card)[0])[path].is_readonly
+    ExfatLayout(card).set_attributes(path, set_bits=0x01)
+    assert files_of(walk(card)[0])[path].is_readonly
