@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto
+DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto espeak-ng sox ffmpeg
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup run test lint bench crashtest clean debs
