@@ -307,7 +307,7 @@ def _write_fat32(image_path: Path, slots: list[int], chain: list[int], path: str
                 raise DeleteRefused(
                     f"{path!r}: the FAT copies disagree at cluster {cluster:#x}; kept on the card"
                 )
-        for slot in slots:
+        for slot in reversed(slots):  # the 8.3 entry first: one byte, and the file is gone
             image.write(slot, b"\xe5")
         image.sync()
         for cluster, values in old.items():

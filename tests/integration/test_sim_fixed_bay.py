@@ -27,7 +27,14 @@ from hw.fixed_ports import FixedPortsHotplug
 from hw.hotplug import RecorderAttached, RecorderDetached, StartupScanDone
 from hw.mass_storage import EntryKind, MassStorageError, WrongVolume
 from hw.volumes import FixedVolumes
-from tests.integration.test_sim_card import CLIP_B, SERIAL, make_fat32_card, real_layout_files
+from tests.integration.test_sim_card import (
+    CLIP_B,
+    SERIAL,
+    make_exfat_card,
+    make_fat32_card,
+    needs_root,
+    real_layout_files,
+)
 
 WAIT_S = 90
 
@@ -43,9 +50,11 @@ def _dock(config: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def test_a_fixed_bay_binding_runs_dock_serve_against_recorder_sim(tmp_path: Path):
+@pytest.mark.parametrize("kind", ["fat32", pytest.param("exfat", marks=needs_root)])
+def test_a_fixed_bay_binding_runs_dock_serve_against_recorder_sim(tmp_path: Path, kind: str):
     files = real_layout_files()
-    card = make_fat32_card(tmp_path / "CARD.img", files)
+    make_card = make_fat32_card if kind == "fat32" else make_exfat_card
+    card = make_card(tmp_path / "CARD.img", files)
     # The recorder's own hash for CLIP_B is wrong: that clip must stay on the card, untouched.
     Path(str(card) + ".sha256").write_text(f"{'ab' * 32}  {CLIP_B}\n")
     before = card.read_bytes()
@@ -92,7 +101,8 @@ def test_a_fixed_bay_binding_runs_dock_serve_against_recorder_sim(tmp_path: Path
     remaining = open_card(card)
     for path in left:
         assert remaining.sha256(path) == hashlib.sha256(files[path][0]).digest()
-    check = subprocess.run(["fsck.vfat", "-n", str(card)], capture_output=True, text=True)
+    fsck = "fsck.vfat" if kind == "fat32" else "fsck.exfat"
+    check = subprocess.run([fsck, "-n", str(card)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     assert len(card.read_bytes()) == len(before)
 
