@@ -2,9 +2,13 @@
 
 `SimRecorder` runs `Recorder` behind a pseudo-terminal, with a `SimBoard` whose card is a
 directory, a FAT32 image or an exFAT image, and `Faults` given as arguments. CPython only.
+A card is either made by the simulator (`make_storage`) or an existing dump served as it is
+(`open_card`, `recorder-sim --card`), read with the dock's own readers and changed only by
+exact deletions (`exact_delete`).
 """
 
 from firmware_bridge.sim.board import SimBoard
+from firmware_bridge.sim.card import open_card
 from firmware_bridge.sim.cards import make_storage
 from firmware_bridge.sim.clips import GeneratedClip, generate_clips, write_clip_tree
 from firmware_bridge.sim.faults import Faults
@@ -24,5 +28,6 @@ __all__ = [
     "StorageError",
     "generate_clips",
     "make_storage",
+    "open_card",
     "write_clip_tree",
 ]
