@@ -1,6 +1,6 @@
 """Taking everything a docked recorder's card holds into the evidence store, then freeing it.
 
-The order is the rule (MISSION.md: never edit or delete an original; hand over within 24 h):
+The order is the rule (never edit or delete an original; hand it over within 24 h):
   1. list the clips over the link (sizes, the recorder's own hashes): a cross-check only;
   2. unlock mass storage for this insertion and open the volume read-only;
   3. walk the card and copy each file as the walk yields it (every plain file, listed or

@@ -48,9 +48,6 @@ class StoredObjectDamaged(StoreError):
     """An object in the store no longer hashes to its name."""
 
 
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
-
-
 def write_failure(err: OSError, what: str) -> StoreWriteFailed:
     """The one-line failure for an OSError from the store's own disk."""
     why = err.strerror or errno.errorcode.get(err.errno or 0, str(err))
