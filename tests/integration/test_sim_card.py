@@ -318,3 +318,41 @@ def test_exfat_is_read_without_a_mount(tmp_path: Path, monkeypatch):
         assert reread.sha256(name) == hashlib.sha256(files[name][0]).digest()
     check = _fsck("fsck.exfat", "-n", str(card))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@needs_root
+def test_an_exfat_file_sharing_clusters_with_another_is_refused_and_the_image_stays_whole(
+    tmp_path: Path,
+):
+    from hw.exfat import ExfatImageMassStorage
+
+    files = real_layout_files()
+    card = make_exfat_card(tmp_path / "CARD.img", files)
+    reader = ExfatImageMassStorage(card)
+    nodes = {e.path: e.locator for e in reader.walk()}
+    reader.close()
+    image = bytearray(card.read_bytes())
+    b = nodes[CLIP_B]
+    stream = struct.pack("<IQ", b.first_cluster, b.size_bytes)  # FirstCluster, DataLength
+    at = image.find(stream)
+    assert at >= 0 and image[at - 20] == 0xC0 and image.find(stream, at + 1) < 0
+    struct.pack_into("<I", image, at, nodes[CLIP_A].first_cluster)  # B now starts inside A
+    _fix_exfat_set_checksum(image, at - 20 - 32)  # a consistent entry set, a cross-linked file
+    card.write_bytes(image)
+    before = card.read_bytes()
+    storage = open_card(card)
+    assert {CLIP_A, CLIP_B} <= {p for p, _ in storage.list_files()}
+    for victim in (CLIP_A, CLIP_B):
+        with pytest.raises(StorageError, match="not deleted"):
+            storage.delete(victim)
+    assert card.read_bytes() == before
+
+
+def _fix_exfat_set_checksum(image: bytearray, file_entry: int) -> None:
+    assert image[file_entry] == 0x85
+    length = 32 * (1 + image[file_entry + 1])
+    total = 0
+    for i, byte in enumerate(image[file_entry : file_entry + length]):
+        if i not in (2, 3):
+            total = (((total << 15) | (total >> 1)) + byte) & 0xFFFF
+    struct.pack_into("<H", image, file_entry + 2, total)
