@@ -85,8 +85,8 @@ class FixityProblem:
     is_missing: bool  # False: present but no longer matching its name
 
     def line(self) -> str:
-        what = "missing" if self.is_missing else "no longer matches its SHA-256"
-        return f"stored object {self.sha256} is {what}"
+        what = "is missing" if self.is_missing else "no longer matches its SHA-256"
+        return f"stored object {self.sha256} {what}"
 
 
 def fsync_dir(path: Path) -> None:
