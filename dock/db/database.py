@@ -9,29 +9,37 @@ Why these settings:
   failing half-way with "database is locked" after reading a stale snapshot. Keep
   transactions short: never hold one open across link requests or file copies.
 - Foreign keys are off by default in SQLite; the ledger relies on them.
-Migrations (Alembic, shipped inside the package) run on every start and do nothing when
-the schema is current.
+Migrations (Alembic, shipped inside the package) run only when the stored revision is not
+the newest one shipped: one stdlib sqlite3 query decides, because importing Alembic costs
+more than most commands take (seconds on a Raspberry Pi).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
-
 from dock.errors import DockError
 
 if TYPE_CHECKING:
+    # SQLAlchemy is imported where an engine is made, not here: the CLI's read-only
+    # commands import this module for the revision check and never need it.
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from dock.events import EventBus
 
 DB_FILE_NAME = "dock.sqlite3"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Revision files are named NNNN_what.py and NNNN is their Alembic revision id, so the newest
+# one shipped is known without Alembic (a test checks it against Alembic's own head).
+_REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
 # Where journal.append leaves the events of the open transaction for publishing after commit.
 APPENDED_EVENTS = "dock.appended_events"
 BUSY_TIMEOUT_MS = 10_000
@@ -43,6 +51,8 @@ class DatabaseError(DockError):
 
 def make_engine(url_or_path: str | Path) -> Engine:
     """An engine for a SQLite file path (or any SQLAlchemy URL, e.g. PostgreSQL)."""
+    from sqlalchemy import create_engine, event
+
     url = str(url_or_path)
     if "://" not in url:
         url = f"sqlite:///{url}"
@@ -65,6 +75,28 @@ def make_engine(url_or_path: str | Path) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def newest_revision() -> str:
+    """The revision the code expects: the highest-numbered migration shipped."""
+    names = (_REVISION_FILE.match(p.name) for p in (MIGRATIONS_DIR / "versions").iterdir())
+    return max(match.group(1) for match in names if match)
+
+
+def stored_revision(db_path: Path) -> str | None:
+    """The schema revision recorded in the file, or None when there is none (no file yet)."""
+    if not db_path.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True)) as raw:
+            row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None  # no alembic_version table yet: an empty or pre-migration file
+    return row[0] if row else None
+
+
+def is_schema_current(db_path: Path) -> bool:
+    return stored_revision(db_path) == newest_revision()
 
 
 def migrate(engine: Engine) -> None:
@@ -94,6 +126,8 @@ class Database:
     bus: EventBus | None = None
 
     def __post_init__(self) -> None:
+        from sqlalchemy import event
+
         event.listen(self.sessions, "after_commit", self._publish_committed)
         event.listen(self.sessions, "after_rollback", _forget_events)
 
@@ -133,6 +167,9 @@ def open_database(data_dir: Path, bus: EventBus | None = None) -> Database:
         raise DatabaseError(
             f"the data folder {data_dir} is not writable: set dock.data_dir or fix its owner"
         )
+    from sqlalchemy.orm import sessionmaker
+
     engine = make_engine(data_dir / DB_FILE_NAME)
-    migrate(engine)
+    if not is_schema_current(data_dir / DB_FILE_NAME):
+        migrate(engine)
     return Database(engine, sessionmaker(engine, expire_on_commit=False), bus)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dock.db.types import UtcDateTime
@@ -113,6 +123,15 @@ class Clip(Base):
     """
 
     __tablename__ = "clips"
+    # One per listing (migration 0003): the filter, then the order, so a page reads its rows.
+    __table_args__ = (
+        Index("ix_clips_stored", "stored_at_utc", "id"),
+        Index("ix_clips_recorded", "recorded_start_utc", "id"),
+        Index("ix_clips_device_stored", "device_serial", "stored_at_utc", "id"),
+        Index("ix_clips_officer_stored", "officer_number", "stored_at_utc", "id"),
+        Index("ix_clips_late_stored", "is_late", "stored_at_utc", "id"),
+        Index("ix_clips_verification_stored", "verification", "stored_at_utc", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agency: Mapped[str] = mapped_column(String(200))
@@ -189,3 +208,21 @@ class JournalRow(Base):
     # Unique: two writers that read the same head cannot both commit a row after it.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JournalCheckpoint(Base):
+    """A `dock audit verify` that found the chain intact up to row_id (whose hash is row_hash).
+
+    The next verify starts after it, so a daily check costs only what was added; `--full`
+    ignores it. first_checked_id is None when that verify found nothing new to check.
+    """
+
+    __tablename__ = "journal_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row_id: Mapped[int] = mapped_column(Integer)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    first_checked_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rows_checked: Mapped[int] = mapped_column(Integer)
+    is_full: Mapped[bool] = mapped_column(Boolean)
+    verified_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from dock import journal, ledger
 from dock.clock import FixedClock
 from dock.db import DB_FILE_NAME, open_database
+from dock.db.database import newest_revision
 from dock.db.models import Base, Custody, Device, FirmwareSeen, JournalRow
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import Refused
@@ -92,7 +93,7 @@ def test_second_start_migrates_nothing_and_keeps_every_row(tmp_path, clock):
     again = open_database(tmp_path)
     with again.engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    assert versions == [("0001",)]
+    assert versions == [(newest_revision(),)]
     assert journal_types(again) == ["officer.registered"]
     again.close()
 
