@@ -51,6 +51,9 @@ class NoteLimits:
     voiced_dbfs: float = -40.0
 
 
+DEFAULT_LIMITS = NoteLimits()
+
+
 @dataclass(frozen=True)
 class NoteMeasure:
     duration_s: float
@@ -120,7 +123,7 @@ def measure_note(path: Path, *, voiced_dbfs: float = NoteLimits.voiced_dbfs) -> 
         return measure_wav(sound, voiced_dbfs=voiced_dbfs)
 
 
-def check_note(path: Path, limits: NoteLimits = NoteLimits()) -> NoteMeasure:
+def check_note(path: Path, limits: NoteLimits = DEFAULT_LIMITS) -> NoteMeasure:
     """The note's measure if it is kept; NoteRefused (one line for the officer) if not."""
     measure = measure_note(path, voiced_dbfs=limits.voiced_dbfs)
     if measure.duration_s < limits.min_duration_s:
