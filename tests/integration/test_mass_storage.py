@@ -146,21 +146,21 @@ def patch_lfn(image: Path, old: str, new_units: list[int]) -> None:
         f.write(raw[22:26])
 
 
-def test_hostile_fat32_names_are_quarantined_while_good_clips_come_through(tmp_path, card_files):
+def test_hostile_fat32_names_are_yielded_as_files_with_their_raw_bytes(tmp_path, card_files):
+    """The reader does not judge names: the dock copies them under their raw bytes."""
     image = make_fat32(tmp_path, 1, card_files[0])
     patch_lfn(image, "Clip-xx.mp4", [ord(c) for c in "../../e.mp4"])
     patch_lfn(image, "Note-yy.wav", [ord(c) for c in ".."])
     patch_lfn(image, "Odd-zzz.mp4", [0xD800] + [ord(c) for c in "dd-zzz.mp4"])
     volume = FatImageMassStorage(image)
-    result = classify(volume.walk())
-    codes = sorted((q.code, q.reason) for q in result.quarantine)
-    assert sorted(c for c, _ in codes) == sorted(
-        [QuarantineCode.UNSAFE_NAME, QuarantineCode.UNSAFE_NAME, QuarantineCode.NOT_UTF8]
-    )
-    assert all("\n" not in r for _, r in codes)
-    taken = {t.entry.path for t in result.take}
-    assert taken == {p for p in card_files[1] if p.endswith(("0001.MP4", "0002.MP4", "0003.MP4"))}
+    files = {e.raw_name: e for e in volume.walk() if e.kind is EntryKind.FILE}
     volume.close()
+    day = "DCIM/20261123/"
+    assert files["../../e.mp4".encode("utf-16-le")].path == day + "../../e.mp4"
+    assert files["..".encode("utf-16-le")].path == day + ".."
+    odd = files[b"\x00\xd8" + "dd-zzz.mp4".encode("utf-16-le")]
+    assert odd.name_encoding == "utf-16le" and odd.size_bytes == 2000
+    assert len(files) == len(card_files[1])
 
 
 def corrupt_fat_entry(image: Path, cluster: int, value: int) -> None:
