@@ -2,7 +2,7 @@
 
 `python -m bench` runs all of bench/*.py that define run(); `python -m bench link offload`
 runs only those. Each line: name, figures, units and the machine it ran on, so figures from
-different machines are never compared by mistake. A module that fails is reported on stderr
+different machines are never compared by mistake; targets, where a figure has one. A module that fails is reported on stderr
 and makes the exit status 1; the others still run.
 """
 
@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
                 "name": result["name"],
                 "figures": result["figures"],
                 "units": result.get("units", {}),
+                "targets": result.get("targets", {}),
                 "machine": host,
             }
             print(json.dumps(line, ensure_ascii=False), flush=True)
