@@ -75,10 +75,11 @@ class TooManyClips(RecorderError):
 class ListingTooSlow(RecorderError):
     """The recorder's listing took longer than the dock waits for one (offload.max_listing_s)."""
 
-    def __init__(self, listed, limit_s):
+    def __init__(self, listed, elapsed_s, limit_s):
         super().__init__(
-            f"the recorder had listed only {listed} clips after {limit_s:g} s "
-            "(offload.max_listing_s): hand it to a custodian"
+            f"the recorder had listed only {listed} clips after {elapsed_s:.0f} s, more than "
+            f"the {limit_s:g} s this dock waits (offload.max_listing_s): hand it to a custodian"
         )
         self.listed = listed
+        self.elapsed_s = elapsed_s
         self.limit_s = limit_s

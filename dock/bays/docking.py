@@ -128,7 +128,7 @@ class DockingConversation:
                 bay=self.machine.number,
                 device=self.client.device_serial,
                 claim="listing_s",
-                claimed=err.listed,
+                claimed=int(err.elapsed_s),
                 limit=int(err.limit_s),
             )
             return self._needs_person(str(err), claim)
@@ -203,12 +203,13 @@ class DockingConversation:
         """The recorder's listing, bounded in count (so in memory) and in time."""
         assert self.offloader is not None
         bounds = self.offloader.settings.offload
-        deadline_s = self.clock.monotonic_s() + bounds.max_listing_s
+        start_s = self.clock.monotonic_s()
         clips = []
         for clip in self.client.iter_clips(max_total=bounds.max_listed_clips):
             clips.append(clip)
-            if self.clock.monotonic_s() > deadline_s:
-                raise ListingTooSlow(len(clips), bounds.max_listing_s)
+            elapsed_s = self.clock.monotonic_s() - start_s
+            if elapsed_s > bounds.max_listing_s:
+                raise ListingTooSlow(len(clips), elapsed_s, bounds.max_listing_s)
         return clips
 
     def _offload(self, serial: str, officer_number: str | None, clips: list[ClipInfo]) -> str:
