@@ -36,7 +36,7 @@ from dock.db.database import Database
 from dock.errors import DockError
 from dock.offload.ingest import Offloader
 from firmware_bridge.client import RecorderClient
-from firmware_bridge.errors import LinkError
+from firmware_bridge.errors import LinkError, RecorderError
 from hw.clock_sync import ClockSync
 from hw.hotplug import HotplugSource, RecorderAttached, RecorderDetached, StartupScanDone
 
@@ -177,7 +177,7 @@ class BayWorker:
         try:
             client.hello()
             return client.identify().device_serial == self.machine.device
-        except (LinkError, DockError) as err:
+        except (RecorderError, DockError) as err:  # a lost link or a refusal alike
             log.warning(
                 "bay %d: the recorder did not identify itself: %s", self.machine.number, err
             )
