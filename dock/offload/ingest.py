@@ -231,7 +231,8 @@ class _Run:
         total_bytes = sum(c.size_bytes for c in listing.values())
         self.progress = _Progress(len(listing), total_bytes)
         self.seen: set[str] = set()
-        self.stored_sha: dict[str, str] = {}  # card path -> sha256 of what was stored from it
+        # card path -> (sha256, verification) of what was stored from it
+        self.stored: dict[str, tuple[str, Verification]] = {}
         self.deletable: list[_Deletable] = []
         self.is_walk_whole = True  # no directory left unread, no budget hit, not stopped
 
@@ -260,10 +261,12 @@ class _Run:
                     self._quarantine(judged, is_listed=listed is not None)
                 else:
                     self._take(judged, listed)
+            self._after_walk()  # the walk ran to its end: late problems are known
         except _Stop:
             self.is_walk_whole = False
         if self.is_walk_whole:
-            self._after_whole_walk()
+            self._confirm_deletions_seen_done()
+            self._delete_proven_clips()
         elif not report.stopped:
             report.problems.append(
                 "nothing deleted from the recorder: part of its card could not be read"
@@ -391,7 +394,7 @@ class _Run:
         )
         report.stored += is_new
         report.already_stored += not is_new
-        self.stored_sha[entry.path] = result.sha256
+        self.stored[entry.path] = (result.sha256, verification)
         is_proven = verification is not Verification.NOT_VERIFIED
         if listed is not None and is_proven and intake.keep_reason is None:
             self.deletable.append(_Deletable(listed.path, result.sha256))
@@ -467,18 +470,19 @@ class _Run:
 
     # -- after the walk ----------------------------------------------------------------------
 
-    def _after_whole_walk(self) -> None:
-        """Late problems, listed clips not found, deletions never confirmed, then deletions."""
+    def _after_walk(self) -> None:
+        """Late problems (cross-links found on a later file) and listed clips not found."""
         o, report = self.o, self.report
         late = self.volume.late_problems()
         for path, reason in late.items():
-            sha256 = self.stored_sha.get(path)
-            if sha256 is None:
-                continue
+            sha256, verification = self.stored.get(path, ("", Verification.NOT_VERIFIED))
             shown = printable(path)
-            report.not_verified += 1
-            report.listed_not_verified += path in self.listing
-            report.problems.append(f"{shown}: copied, not verified ({reason})")
+            if sha256 and verification is not Verification.NOT_VERIFIED:
+                report.not_verified += 1
+                report.listed_not_verified += path in self.listing
+                report.problems.append(f"{shown}: copied, not verified ({reason})")
+            if not sha256:
+                continue
             records.downgrade(
                 o.db,
                 bay=self.bay,
@@ -504,11 +508,13 @@ class _Run:
                 ),
                 is_listed=True,
             )
-        self._confirm_deletions_seen_done()
-        if o.settings.offload.delete_policy == "after_verified_copy":
-            for clip in self.deletable:
-                if o.store.has(clip.sha256):
-                    self._release(clip)
+
+    def _delete_proven_clips(self) -> None:
+        if self.o.settings.offload.delete_policy != "after_verified_copy":
+            return
+        for clip in self.deletable:
+            if self.o.store.has(clip.sha256):
+                self._release(clip)
 
     def _confirm_deletions_seen_done(self) -> None:
         """A request without a confirmation whose clip is gone from the card and the listing,
