@@ -107,6 +107,9 @@ class FixedBay:
     port: str  # the recorder's serial port: /dev/ttyACM0, or the pty recorder-sim prints
     card: Path  # an image file, a folder or a block device; relative: from the config's folder
 
+    def __repr__(self) -> str:  # as `dock config check` shows it: the TOML's own words
+        return f'{{port = "{self.port}", card = "{self.card}"}}'
+
 
 def _fixed_bays(value: Any) -> Mapping[int, FixedBay]:
     example = '[bays.fixed.1] port = "/dev/ttyACM0" card = "CARD.img"'
