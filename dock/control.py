@@ -24,11 +24,13 @@ import socketserver
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dock.bays.states import BayState
 from dock.errors import DockError
-from dock.service import DockService
+
+if TYPE_CHECKING:  # the CLI's side imports this module: it must not load the whole service
+    from dock.service import DockService
 
 log = logging.getLogger(__name__)
 

@@ -2,30 +2,36 @@
 
 The journal is the one record of what the service did, so the CLI reads the outcome from
 it instead of asking the service to describe it: what a person sees is what an auditor
-will find.
+will find. It reads through a plain sqlite3 connection: `dock check` should not pay for
+SQLAlchemy to read a few rows.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 
 from dock import journal
-from dock.db.database import Database
 
 POLL_S = 0.05
-# Moves after which no verdict will come for this docking.
-GAVE_UP = {("fault", ""), ("empty", ""), ("attention", "offload_failed")}
+# Moves after which no verdict will come for this docking: the bay has settled without a
+# check (a recorder not accepted, e.g. another protocol version, never reaches one).
+GAVE_UP = {
+    ("fault", ""),
+    ("empty", ""),
+    ("attention", "offload_failed"),
+    ("attention", "not_accepted"),
+}
 
 
 def rows_for_bay(
-    db: Database, bay: int, cursor: int, wait_s: float
+    raw: sqlite3.Connection, bay: int, cursor: int, wait_s: float
 ) -> Iterator[journal.JournalEntry]:
     """The bay's journal rows after `cursor`, as they are committed, for up to wait_s."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        with db.transaction() as session:
-            rows = journal.read_after(session, cursor, limit=500)
+        rows = journal.read_after(raw, cursor, limit=500)
         for row in rows:
             cursor = row.id
             if row.bay == bay:
@@ -45,7 +51,6 @@ def outcome_of(row: journal.JournalEntry) -> tuple[str, list[str]] | None:
     return None
 
 
-def journal_cursor(db: Database) -> int:
-    with db.transaction() as session:
-        newest = journal.latest(session, limit=1)
+def journal_cursor(raw: sqlite3.Connection) -> int:
+    newest = journal.latest(raw, limit=1)
     return newest[-1].id if newest else 0

@@ -285,6 +285,7 @@ def _walk(
     for batch in batches:
         for row in batch:
             id_, at, type_, actor, bay, device, data, prev_hash, digest = row
+            iso: str | None
             if type(at) is str and len(at) == 26 and at[10] == " ":
                 iso = f"{at[:10]}T{at[11:]}+00:00"  # SQLite's naive UTC text, microseconds
             else:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from dock import follow, journal
 from dock.cli.common import (
+    NoDockData,
     app,
     one_line_errors,
-    open_transaction,
+    open_records,
+    require_records,
     settings_of,
     show,
+    table,
     when,
 )
-from dock.db import open_database
 from dock.errors import DockError
+
+if TYPE_CHECKING:
+    from dock import journal
 
 # -- bays and the service ---------------------------------------------------------------------
 # Added with issue 4's service: `dock serve`, `dock bays`, `dock check BAY`, `dock device pair`.
@@ -57,24 +61,33 @@ def serve_command(
 @one_line_errors
 def bays_command(ctx: typer.Context) -> None:
     """List the bays and their states (from the database; works without the service)."""
-    from sqlalchemy import select
-
-    from dock.db.models import Bay
-
     settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
-        rows = {row.number: row for row in session.scalars(select(Bay))}
-    table = Table("bay", "state", "device", "reason", "updated")
-    table.columns[4].no_wrap = True
+    try:
+        with open_records(ctx) as raw:
+            rows = {
+                number: (state, reason, device, updated)
+                for number, state, reason, device, updated in raw.execute(
+                    "SELECT number, state, reason, device_serial, updated_at FROM bays"
+                )
+            }
+    except NoDockData:
+        rows = {}  # nothing docked here yet: every configured bay is empty
+    out = table("bay", "state", "device", "reason", "updated")
+    out.columns[4].no_wrap = True
     for number in sorted(set(rows) | set(range(1, settings.bays.count + 1))):
-        row = rows.get(number)
-        if row is None:
-            table.add_row(str(number), "empty", "", "", "")
-        else:
-            reason = row.reason if row.reason != row.state.upper() else ""
-            updated = when(row.updated_at)
-            table.add_row(str(number), row.state, row.device_serial or "", reason, updated)
-    show(table)
+        if number not in rows:
+            out.add_row(str(number), "empty", "", "", "")
+            continue
+        state, reason, device, updated = rows[number]
+        reason = reason if reason != state.upper() else ""
+        out.add_row(str(number), state, device or "", reason, when(_stored_time(updated)))
+    show(out)
+
+
+def _stored_time(value: str | None) -> object:
+    from datetime import UTC, datetime
+
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 @app.command("check")
@@ -87,31 +100,45 @@ def check_command(
     ] = CHECK_WAIT_S,
 ) -> None:
     """Run the pre-shift check again on a docked recorder; exit 0 READY, 1 NOT READY."""
-    outcome = _recheck_and_follow(ctx, bay, wait_s)
+    with _recheck(ctx, bay) as (raw, cursor):
+        outcome = _follow(raw, bay, cursor, wait_s)
     _say_verdict(bay, outcome, f"no verdict within {wait_s:g} s")
 
 
-def _recheck_and_follow(
-    ctx: typer.Context,
+@contextmanager
+def _recheck(ctx: typer.Context, bay: int) -> Iterator[tuple[sqlite3.Connection, int]]:
+    """Ask the service to go through the bay's docking again, once it has accepted.
+
+    Yields the journal and the cursor from which the bay's rows answer the request.
+    """
+    from dock import control, follow
+
+    settings = settings_of(ctx)
+    try:
+        require_records(settings.dock.data_dir)
+    except NoDockData:
+        raise control.ServiceNotRunning() from None  # a running service has its database
+    with open_records(ctx) as raw:
+        cursor = follow.journal_cursor(raw)
+        control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
+        yield raw, cursor
+
+
+def _follow(
+    raw: sqlite3.Connection,
     bay: int,
+    cursor: int,
     wait_s: float,
     on_row: Callable[[journal.JournalEntry], None] | None = None,
 ) -> tuple[str, list[str]] | None:
-    """Ask the service to go through the bay's docking again; follow it in the journal."""
-    from dock import control
+    """The bay's rows until its verdict, or until it settles without one (None: timeout)."""
+    from dock import follow
 
-    settings = settings_of(ctx)
-    db = open_database(settings.dock.data_dir)
-    try:
-        cursor = follow.journal_cursor(db)
-        control.request(settings.dock.data_dir, {"op": "recheck", "bay": bay})
-        for row in follow.rows_for_bay(db, bay, cursor, wait_s):
-            if on_row is not None:
-                on_row(row)
-            if (outcome := follow.outcome_of(row)) is not None:
-                return outcome
-    finally:
-        db.close()
+    for row in follow.rows_for_bay(raw, bay, cursor, wait_s):
+        if on_row is not None:
+            on_row(row)
+        if (outcome := follow.outcome_of(row)) is not None:
+            return outcome
     return None
 
 
@@ -137,6 +164,7 @@ def offload_command(
     ] = OFFLOAD_WAIT_S,
 ) -> None:
     """Offload the recorder in BAY now and show its progress; exit 0 when it ends READY."""
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     columns = (
@@ -146,7 +174,12 @@ def offload_command(
         TransferSpeedColumn(),
         TextColumn("{task.fields[clips]}"),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    # The bar appears only once the service has accepted the request: a refusal (no
+    # service, empty bay) is one line, not a bar that was never going to move.
+    with (
+        _recheck(ctx, bay) as (raw, cursor),
+        Progress(*columns, console=Console(stderr=True)) as progress,
+    ):
         task = progress.add_task("offload", total=None, clips="")
         seen_offload = []
 
@@ -164,7 +197,7 @@ def offload_command(
             elif row.type in ("clip.quarantined", "clip.verification_failed"):
                 progress.console.print(f"  {data['reason']}")
 
-        outcome = _recheck_and_follow(ctx, bay, wait_s, show_row)
+        outcome = _follow(raw, bay, cursor, wait_s, show_row)
         if not seen_offload:
             progress.update(task, total=0, clips="nothing was offloaded")
     _say_verdict(bay, outcome, f"the offload did not end within {wait_s:g} s")

@@ -10,29 +10,33 @@ from __future__ import annotations
 import functools
 import os
 import pwd
+import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from dock import journal
-from dock.clock import SystemClock
 from dock.config import Settings, load_settings
-from dock.db import open_database
 from dock.errors import DockError
+
+if TYPE_CHECKING:
+    # Imported where used: `dock --help` or `dock bays` must not pay for SQLAlchemy (about a
+    # second on a Raspberry Pi) or rich's tables when they print none.
+    from rich.table import Table
+    from sqlalchemy.orm import Session
+
+    from dock import journal
 
 app = typer.Typer(
     help="Body-camera docking station.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: typer's rich help alone costs more than the command
 )
 officer_app = typer.Typer(help="Officers (警号, name, unit).", no_args_is_help=True)
 device_app = typer.Typer(help="Recorders in the ledger (台账).", no_args_is_help=True)
@@ -60,12 +64,20 @@ def one_line_errors(command: F) -> F:
         except DockError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
-        except OperationalError as error:
-            reason = str(error.orig).splitlines()[0] if error.orig else "unknown"
-            typer.echo(f"error: database: {reason}; check dock.data_dir and retry", err=True)
-            raise typer.Exit(1) from None
+        except sqlite3.OperationalError as error:
+            _database_error(str(error))
+        except Exception as error:
+            exc = sys.modules.get("sqlalchemy.exc")  # loaded only if the command used it
+            if exc is None or not isinstance(error, exc.OperationalError):
+                raise
+            _database_error(str(error.orig).splitlines()[0] if error.orig else "unknown")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_error(reason: str) -> None:
+    typer.echo(f"error: database: {reason}; check dock.data_dir and retry", err=True)
+    raise typer.Exit(1) from None
 
 
 @app.callback()
@@ -79,6 +91,9 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 @contextmanager
 def open_transaction(ctx: typer.Context) -> Iterator[Session]:
+    """A transaction for a command that changes something (creates the data folder)."""
+    from dock.db import open_database
+
     db = open_database(settings_of(ctx).dock.data_dir)
     try:
         with db.transaction() as session:
@@ -87,16 +102,66 @@ def open_transaction(ctx: typer.Context) -> Iterator[Session]:
         db.close()
 
 
+class NoDockData(DockError):
+    """A command that only reads found no dock data where the config points."""
+
+
+def require_records(data_dir: Path) -> Path:
+    """The database file of data_dir, migrated if older than the code; never created here.
+
+    A command that only reads must not leave an empty database behind and then report on
+    it ("journal intact", no clips): a wrong data_dir would look like an empty dock.
+    """
+    from dock.db.database import DB_FILE_NAME, is_schema_current
+
+    path = data_dir / DB_FILE_NAME
+    if not data_dir.is_dir():
+        raise NoDockData(
+            f"the data folder {data_dir} does not exist: check dock.data_dir (or --config)"
+        )
+    if not path.is_file():
+        raise NoDockData(f"no dock database in {data_dir}: check dock.data_dir (or --config)")
+    if not is_schema_current(path):
+        from dock.db import open_database  # Alembic only when there is something to migrate
+
+        open_database(data_dir).close()
+    return path
+
+
+@contextmanager
+def open_records(ctx: typer.Context) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection for reading (and the verify checkpoint), no SQLAlchemy."""
+    from dock.db.database import BUSY_TIMEOUT_MS
+
+    raw = sqlite3.connect(require_records(settings_of(ctx).dock.data_dir), isolation_level=None)
+    try:
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        raw.execute("PRAGMA synchronous = FULL")
+        yield raw
+    finally:
+        raw.close()
+
+
 def cli_actor() -> str:
     return "cli:" + pwd.getpwuid(os.getuid()).pw_name
 
 
 def utc_now() -> datetime:
+    from dock.clock import SystemClock
+
     return SystemClock().now_utc()
 
 
 def show(*renderables: Any) -> None:
+    from rich.console import Console
+
     Console().print(*renderables)
+
+
+def table(*headers: str) -> Table:
+    from rich.table import Table
+
+    return Table(*headers)
 
 
 def when(moment: Any) -> str:
@@ -104,11 +169,73 @@ def when(moment: Any) -> str:
 
 
 def journal_table(rows: list[journal.JournalEntry]) -> Table:
-    table = Table("#", "time (UTC)", "event", "actor", "bay", "device", "details")
-    for column in table.columns[:4]:
+    out = table("#", "time (UTC)", "event", "actor", "bay", "device", "details")
+    for column in out.columns[:4]:
         column.no_wrap = True
     for r in rows:
         details = ", ".join(f"{k}={v}" for k, v in r.data.items() if v not in (None, "", []))
         bay = "" if r.bay is None else str(r.bay)
-        table.add_row(str(r.id), when(r.at_utc), r.type, r.actor, bay, r.device or "", details)
-    return table
+        out.add_row(str(r.id), when(r.at_utc), r.type, r.actor, bay, r.device or "", details)
+    return out
+
+
+# -- typer without pydantic -------------------------------------------------------------------
+# typer 0.29 builds a pydantic TypeAdapter for every parameter it parses, even a default;
+# importing pydantic costs more than `dock bays` does in all. Our parameters are plain str,
+# int, float, bool and Path (or None): convert those here, typer's own way otherwise.
+# typer is pinned; tests/integration/test_cli_start.py fails if this stops taking effect.
+
+_PLAIN_TYPES: dict[Any, Callable[[Any], Any]] = {str: str, int: int, float: float, Path: Path}
+
+
+def _install_plain_parameters() -> None:
+    import typer.core
+    from typer._coercion import RuntimeParam
+
+    class PlainParam(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            convert = _PLAIN_TYPES[_plain_type(self.annotation)]
+            try:
+                result = convert(value)
+            except (TypeError, ValueError):
+                kind = getattr(_plain_type(self.annotation), "__name__", "value")
+                raise typer.BadParameter(
+                    f"{value!r} is not a valid {kind}.", ctx=ctx, param=param
+                ) from None
+            info = self.parameter_info
+            if info.min is not None and result < info.min:
+                raise typer.BadParameter(
+                    f"{value} is below the minimum {info.min}.", ctx=ctx, param=param
+                )
+            if info.max is not None and result > info.max:
+                raise typer.BadParameter(
+                    f"{value} is above the maximum {info.max}.", ctx=ctx, param=param
+                )
+            return result
+
+    typer_build = typer.core.build_runtime_param
+
+    def build(descriptor: Any) -> Any:
+        info = descriptor.parameter_info
+        if (
+            descriptor.file_annotation is not None
+            or info.parser is not None
+            or _plain_type(descriptor.annotation) is None
+        ):
+            return typer_build(descriptor)
+        return PlainParam(parameter_info=info, annotation=descriptor.annotation)
+
+    typer.core.build_runtime_param = build  # type: ignore[assignment]
+
+
+def _plain_type(annotation: Any) -> Any:
+    """str, int, float or Path for `X` or `X | None`, else None."""
+    import types
+
+    if isinstance(annotation, types.UnionType):
+        kinds = [a for a in annotation.__args__ if a is not type(None)]
+        annotation = kinds[0] if len(kinds) == 1 else None
+    return annotation if annotation in _PLAIN_TYPES else None
+
+
+_install_plain_parameters()

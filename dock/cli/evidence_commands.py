@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
-from dock import journal, ledger
 from dock.cli.common import (
     app,
     audit_app,
@@ -16,17 +13,15 @@ from dock.cli.common import (
     config_app,
     journal_table,
     one_line_errors,
+    open_records,
     open_transaction,
+    require_records,
     settings_of,
     show,
+    table,
+    utc_now,
     when,
 )
-from dock.clock import SystemClock
-from dock.config import settings_as_table
-from dock.db import open_database
-from dock.db.models import Clip, Quarantined
-from dock.offload.fixity import verify_store
-from dock.offload.store import EvidenceStore, StoreError
 
 store_app = typer.Typer(help="The evidence store's objects.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -42,6 +37,9 @@ def ledger_command(
     limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
 ) -> None:
     """The ledger: issue, return, assignment and maintenance history."""
+    from dock import ledger
+
+    require_records(settings_of(ctx).dock.data_dir)
     with open_transaction(ctx) as session:
         if serial is not None:
             rows = ledger.device_history(session, serial, limit=limit)
@@ -57,17 +55,35 @@ def journal_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many of the newest rows.")] = 20,
 ) -> None:
     """The newest journal rows."""
-    with open_transaction(ctx) as session:
-        rows = journal.latest(session, limit=limit)
+    from dock import journal
+
+    with open_records(ctx) as raw:
+        rows = journal.latest(raw, limit=limit)
     show(journal_table(rows))
 
 
 @audit_app.command("verify")
 @one_line_errors
-def audit_verify(ctx: typer.Context) -> None:
-    """Walk the journal's hash chain; exit 1 naming the first broken row."""
-    with open_transaction(ctx) as session:
-        result = journal.verify(session)
+def audit_verify(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="From the first row, not from the last checkpoint.")
+    ] = False,
+) -> None:
+    """Walk the journal's hash chain from the last verified row; exit 1 naming the first break.
+
+    Each intact verify records where it ended, so the next one checks only what was added;
+    `--full` walks the whole chain (an edit before the last checkpoint is found only so).
+    """
+    from dock import journal
+
+    with open_records(ctx) as raw:
+        since = None if full else journal.last_checkpoint(raw)
+        result = journal.verify(raw, since)
+        if result.is_intact:
+            raw.execute("BEGIN IMMEDIATE")
+            journal.record_checkpoint(raw, result, is_full=since is None, at=utc_now())
+            raw.execute("COMMIT")
     if not result.is_intact:
         typer.echo(result.summary(), err=True)
         raise typer.Exit(1)
@@ -81,13 +97,15 @@ def audit_verify(ctx: typer.Context) -> None:
 @one_line_errors
 def config_check(ctx: typer.Context) -> None:
     """Load and validate the configuration; print the effective settings."""
+    from dock.config import settings_as_table
+
     settings = settings_of(ctx)
-    table = Table("key", "value")
+    out = table("key", "value")
     for section, values in settings_as_table(settings).items():
         for key, value in values.items():
-            table.add_row(f"{section}.{key}", repr(value) if isinstance(value, str) else str(value))
+            out.add_row(f"{section}.{key}", repr(value) if isinstance(value, str) else str(value))
     source = settings.source or "built-in defaults"
-    show(table)
+    show(out)
     typer.echo(f"config OK: {source}")
 
 
@@ -99,61 +117,86 @@ def config_check(ctx: typer.Context) -> None:
 def clips_command(
     ctx: typer.Context,
     device: Annotated[str | None, typer.Option("--device", help="One recorder's clips.")] = None,
+    officer: Annotated[
+        str | None, typer.Option("--officer", help="One officer's clips (警号).")
+    ] = None,
     late: Annotated[
         bool, typer.Option("--late", help="Only clips stored after the hand-over limit.")
     ] = False,
+    verification: Annotated[
+        str | None,
+        typer.Option(
+            "--verification", help="Only clips verified so: device_hash, size_only, not_verified."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
 ) -> None:
     """Stored clips with their classification, newest first; late ones are marked."""
-    query = select(Clip).order_by(Clip.stored_at_utc.desc(), Clip.id.desc()).limit(limit)
-    if device is not None:
-        query = query.where(Clip.device_serial == device)
-    if late:
-        query = query.where(Clip.is_late.is_(True))
-    table = Table(
+    from dock.cli.listings import clips_page
+
+    filters = [
+        (by, value)
+        for by, value in (
+            ("device", device),
+            ("officer", officer),
+            ("late", True if late else None),
+            ("verification", verification),
+        )
+        if value is not None
+    ]
+    if len(filters) > 1:
+        raise typer.BadParameter("list by one of --device, --officer, --late, --verification")
+    by, value = filters[0] if filters else ("", None)
+    out = table(
         "recorded (UTC)", "device", "officer", "source", "size", "sha256", "verified", "flags"
     )
-    with open_transaction(ctx) as session:
-        for clip in session.scalars(query):
-            flags = [
-                f
-                for f, on in (
-                    ("late", clip.is_late),
-                    ("important", clip.is_important),
-                    ("not-listed", not clip.is_listed),
-                    ("card-disagrees", bool(clip.metadata_disagreements)),
-                )
-                if on
-            ]
-            verified = clip.verification
-            if clip.verification == "not_verified":
-                verified += f": {clip.verification_reason}"
-            table.add_row(
-                when(clip.recorded_start_utc),
-                clip.device_serial,
-                clip.officer_number or "",
-                clip.source_path,
-                f"{clip.size_bytes:,}",
-                clip.sha256[:16] + "…",
-                verified,
-                " ".join(flags),
+    with open_records(ctx) as raw:
+        clips = clips_page(raw, by, value, limit)
+    for clip in clips:
+        flags = [
+            f
+            for f, on in (
+                ("late", clip.is_late),
+                ("important", clip.is_important),
+                ("not-listed", not clip.is_listed),
+                ("card-disagrees", bool(clip.metadata_disagreements)),
             )
-    show(table)
+            if on
+        ]
+        verified = clip.verification
+        if clip.verification == "not_verified":
+            verified += f": {clip.verification_reason}"
+        out.add_row(
+            when(clip.recorded_start_utc),
+            clip.device_serial,
+            clip.officer_number or "",
+            clip.source_path,
+            f"{clip.size_bytes:,}",
+            clip.sha256[:16] + "…",
+            verified,
+            " ".join(flags),
+        )
+    show(out)
 
 
 @app.command("quarantine")
 @one_line_errors
 def quarantine_command(
-    ctx: typer.Context, limit: Annotated[int, typer.Option("--limit", min=1)] = 200
+    ctx: typer.Context,
+    device: Annotated[str | None, typer.Option("--device", help="One recorder's files.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
 ) -> None:
     """Files left on recorders because they could not be taken in safely, and why."""
-    query = select(Quarantined).order_by(Quarantined.id.desc()).limit(limit)
-    table = Table("when (UTC)", "device", "bay", "kind", "why")
-    with open_transaction(ctx) as session:
-        for row in session.scalars(query):
-            bay = "" if row.bay is None else str(row.bay)
-            table.add_row(when(row.at_utc), row.device_serial, bay, row.code, row.reason)
-    show(table)
+    from dock.cli.listings import quarantine_sql, stored_time
+
+    by = "" if device is None else "device"
+    params = ([] if device is None else [device]) + [limit]
+    out = table("when (UTC)", "device", "bay", "kind", "why")
+    with open_records(ctx) as raw:
+        rows = raw.execute(quarantine_sql(by), params).fetchall()
+    for at, serial, bay, code, reason in rows:
+        out.add_row(when(stored_time(at)), serial, "" if bay is None else str(bay), code, reason)
+    show(out)
 
 
 @store_app.command("verify")
@@ -171,6 +214,11 @@ def store_verify(
     ] = 1.0,
 ) -> None:
     """Re-hash the evidence store's objects; exit 1 naming every missing or changed one."""
+    from dock.clock import SystemClock
+    from dock.db import open_database
+    from dock.offload.fixity import verify_store
+    from dock.offload.store import EvidenceStore, StoreError
+
     settings = settings_of(ctx)
     root = settings.dock.data_dir / "store"
     if not (root / "objects").is_dir():

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from dock import ledger
 from dock.cli.common import (
     cli_actor,
     device_app,
@@ -15,13 +13,13 @@ from dock.cli.common import (
     officer_app,
     one_line_errors,
     open_transaction,
+    require_records,
     settings_of,
     show,
+    table,
     utc_now,
     when,
 )
-from dock.clock import SystemClock
-from dock.db import open_database
 from dock.errors import DockError
 
 # -- officers ---------------------------------------------------------------------------------
@@ -37,6 +35,8 @@ def officer_add(
     unit_name: Annotated[str, typer.Option("--unit-name")] = "",
 ) -> None:
     """Register an officer."""
+    from dock import ledger
+
     with open_transaction(ctx) as session:
         ledger.register_officer(
             session,
@@ -58,12 +58,13 @@ def officer_list(ctx: typer.Context) -> None:
 
     from dock.db.models import Officer
 
+    require_records(settings_of(ctx).dock.data_dir)
     with open_transaction(ctx) as session:
         officers = list(session.scalars(select(Officer).order_by(Officer.officer_number)))
-    table = Table("警号", "name", "unit number", "unit")
+    out = table("警号", "name", "unit number", "unit")
     for o in officers:
-        table.add_row(o.officer_number, o.name, o.unit_number, o.unit_name)
-    show(table)
+        out.add_row(o.officer_number, o.name, o.unit_number, o.unit_name)
+    show(out)
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -78,6 +79,8 @@ def device_register(
     firmware: Annotated[str, typer.Option("--firmware", help="Firmware version.")] = "",
 ) -> None:
     """Register a recorder with a fresh pairing key (written to it when it is paired)."""
+    from dock import ledger
+
     with open_transaction(ctx) as session:
         ledger.register_device(
             session,
@@ -98,6 +101,8 @@ def device_assign(
     officer_number: Annotated[str, typer.Argument(help="The officer's number (警号).")],
 ) -> None:
     """Assign a recorder to the one officer responsible for it."""
+    from dock import ledger
+
     with open_transaction(ctx) as session:
         ledger.assign(session, serial, officer_number, actor=cli_actor(), at=utc_now())
     show(f"recorder {serial} assigned to officer {officer_number}")
@@ -113,6 +118,8 @@ def device_repair(
     note: Annotated[str, typer.Option("--note")] = "",
 ) -> None:
     """Mark a recorder under repair (or back in service with --done, or retired)."""
+    from dock import ledger
+
     if done and retire:
         raise typer.BadParameter("use --done or --retire, not both")
     state = "in_service" if done else "retired" if retire else "under_repair"
@@ -125,14 +132,15 @@ def device_repair(
 @one_line_errors
 def device_list(ctx: typer.Context) -> None:
     """List the registered recorders with their officer and holder."""
-    table = Table(
-        "serial", "model", "firmware", "paired", "maintenance", "assigned to", "issued to"
-    )
+    from dock import ledger
+
+    out = table("serial", "model", "firmware", "paired", "maintenance", "assigned to", "issued to")
+    require_records(settings_of(ctx).dock.data_dir)
     with open_transaction(ctx) as session:
         for d in ledger.list_devices(session):
             officer = ledger.assigned_officer(session, d.serial)
             holder = ledger.current_holder(session, d.serial)
-            table.add_row(
+            out.add_row(
                 d.serial,
                 d.model,
                 d.firmware_version,
@@ -141,18 +149,23 @@ def device_list(ctx: typer.Context) -> None:
                 f"{officer.officer_number} {officer.name}" if officer else "",
                 f"{holder.officer_number} {holder.name}" if holder else "",
             )
-    show(table)
+    show(out)
 
 
 @device_app.command("show")
 @one_line_errors
 def device_show(ctx: typer.Context, serial: Annotated[str, typer.Argument()]) -> None:
     """Show one recorder and its recent ledger history."""
+    from dock import ledger
+
+    require_records(settings_of(ctx).dock.data_dir)
     with open_transaction(ctx) as session:
         d = ledger.get_device(session, serial)
         officer = ledger.assigned_officer(session, serial)
         holder = ledger.current_holder(session, serial)
         history = ledger.device_history(session, serial, limit=20)
+    from rich.table import Table
+
     facts = Table.grid(padding=(0, 2))
     for key, value in [
         ("serial", d.serial),
@@ -176,6 +189,8 @@ def device_pair(
     port: Annotated[str, typer.Option("--port", help="Its serial port, e.g. /dev/ttyACM0.")],
 ) -> None:
     """Write the pairing key (and the officer's identity, once assigned) to a recorder."""
+    from dock.clock import SystemClock
+    from dock.db import open_database
     from dock.pairing import pair_over_link
     from firmware_bridge.client import RecorderClient
     from firmware_bridge.errors import RecorderError
