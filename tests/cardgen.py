@@ -229,10 +229,10 @@ def add_files(card: CardManifest, files: dict[str, bytes], *, zone_min: int = CS
     env = {**os.environ, "TZ": _posix_tz(zone_min), "MTOOLS_SKIP_CHECK": "1"}
     try:
         for rel, data in files.items():
-            folder = "/".join(rel.split("/")[:-1])
-            if folder:
+            parts = rel.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
                 subprocess.run(
-                    ["mmd", "-D", "s", "-i", str(card.image), "::/" + folder],
+                    ["mmd", "-D", "s", "-i", str(card.image), "::/" + "/".join(parts[:depth])],
                     capture_output=True,
                     env=env,
                     check=False,
