@@ -362,7 +362,16 @@ class ClusterImageMassStorage:
         self._owned = bytearray(self.geometry.cluster_count + 2) if check_clusters else None
         self._clean_files = []
         self._late = None
+        if self._owned is not None:
+            for node in self.system_nodes():  # metadata clusters are owned before any file
+                self._claim(
+                    node, -(-node.size_bytes // self.geometry.cluster_bytes), check_tail=False
+                )
         return budgeted(self._walk_dir(self.root_node(), "", 0, budget, {}, ()), budget)
+
+    def system_nodes(self) -> list[Node]:
+        """Clusters the format itself owns outside any directory (exFAT's bitmap, up-case)."""
+        return []
 
     def _read_dir(
         self, node: Node, where: str, ancestors: dict[int, str], budget: WalkBudget

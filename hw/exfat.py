@@ -23,6 +23,8 @@ ENTRY_FILE = 0x85
 ENTRY_STREAM = 0xC0
 ENTRY_NAME = 0xC1
 ENTRY_LABEL = 0x83
+ENTRY_BITMAP = 0x81
+ENTRY_UPCASE = 0x82
 ATTR_READ_ONLY = 0x01
 ATTR_DIRECTORY = 0x10
 FLAG_NO_FAT_CHAIN = 0x02
@@ -151,6 +153,23 @@ class ExfatImageMassStorage(ClusterImageMassStorage):
         if node.size_bytes > MAX_DIR_BYTES:
             raise MassStorageError(f"directory claims {node.size_bytes} bytes; not read")
         return -(-node.size_bytes // self.geometry.cluster_bytes)
+
+    def system_nodes(self) -> list[Node]:
+        """The allocation bitmap and up-case table, listed in the root directory."""
+        try:
+            chain = self._unchecked_dir_chain(self.root_node(), None)
+        except MassStorageError:
+            return []  # the walk reports the root itself
+        cb, heap = self.geometry.cluster_bytes, self.geometry.heap_offset_bytes
+        nodes = []
+        for cluster in chain:
+            data = self.read_at(heap + (cluster - 2) * cb, cb)
+            for i in range(0, cb, 32):
+                if data[i] in (ENTRY_BITMAP, ENTRY_UPCASE):
+                    first, size = struct.unpack_from("<IQ", data, i + 20)
+                    if size <= MAX_FAT_BYTES:
+                        nodes.append(Node(first, size))
+        return nodes
 
     def volume_label(self) -> str:
         if self._label is None:

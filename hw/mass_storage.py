@@ -1,10 +1,13 @@
 """A recorder's storage volume as the dock sees it: a walk of entries and a read of each.
 
 Recorder storage is hostile input. Names on it are data, never host paths: an ``Entry``
-carries the path as text (non-UTF-8 bytes kept through surrogateescape) and the raw name
-bytes, and is opened only through the volume that listed it. Every walk is bounded in time,
-depth, directories and entries (``WalkLimits``); a volume that exceeds them, or is corrupt,
-raises ``MassStorageError`` with one line instead of hanging the dock.
+carries the path as text (non-UTF-8 bytes kept through surrogateescape), the raw bytes of
+every component, the card's own times and read-only mark, and is opened only through the
+volume that listed it. A walk never raises for what it finds: a directory that cannot be
+read is a BROKEN entry with a one-line reason and the walk goes on with the others; a file
+that can be read but not proven exact carries ``problem``. Every walk is bounded in depth,
+directories, entries, clusters and time spent inside it (``WalkLimits``); a spent budget
+ends the walk with one last BROKEN entry saying which.
 
 Adapters: ``DirectoryMassStorage`` (a directory, the walk-and-read core), ``MountedMassStorage``
 (the Pi: the bay's USB disk mounted read-only), and the image readers in ``hw.fat32`` and

@@ -109,3 +109,17 @@ def test_a_read_only_exfat_file_is_marked(card, base_card):
     assert not files_of(walk(card)[0])[path].is_readonly
     ExfatLayout(card).set_attributes(path, set_bits=0x01)
     assert files_of(walk(card)[0])[path].is_readonly
+
+
+def test_an_exfat_file_in_the_allocation_bitmap_is_flagged(card, base_card):
+    path = base_card.files[0].path
+    layout = ExfatLayout(card)
+    boot_root = layout.list_dir(layout.root_cluster, None, False)  # names only: find 0x81
+    assert boot_root  # the root lists DCIM and IMPORTANT
+    root_offset = layout.heap + (layout.root_cluster - 2) * layout.cluster_bytes
+    root = layout.read(root_offset, layout.cluster_bytes)
+    at = next(i for i in range(0, len(root), 32) if root[i] == 0x81)
+    bitmap_cluster = int.from_bytes(root[at + 20 : at + 24], "little")
+    layout.set_first_cluster(path, bitmap_cluster)
+    entries, _ = walk(card)
+    assert "cross-linked" in (files_of(entries)[path].problem or "")
