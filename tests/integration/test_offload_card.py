@@ -470,3 +470,23 @@ def test_unsafe_long_names_are_copied_and_never_sent_back_to_delete(dock, docked
     requested = {e.data["source_path"] for e in journal_of(dock, "clip.delete_requested")}
     assert requested == {"DCIM/GOOD.MP4"}
     assert report.stored == 4
+
+
+def test_a_backup_boot_sector_that_disagrees_is_journaled_and_the_clips_still_come_off(
+    dock, docked_with, tmp_path
+):
+    recorder = fat32_recorder(dock)
+    image = recorder.card[1]
+    put_file(image, "DCIM/CLIP.MP4", blob(20_000, 80), tmp_path)
+    boot = image.read_bytes()[:512]
+    backup_sector = struct.unpack_from("<H", boot, 50)[0]
+    bytes_per_sector = struct.unpack_from("<H", boot, 11)[0]
+    with open(image, "r+b") as f:  # the backup claims another cluster size
+        f.seek(backup_sector * bytes_per_sector + 13)
+        f.write(bytes([boot[13] * 2]))
+    d = docked_with(recorder)
+    report = d.offload(without_hashes(d.listing()))
+    problems = [e.data["problem"] for e in journal_of(dock, "card.volume_problem")]
+    assert problems and all("\n" not in p for p in problems)
+    assert report.card_problems == problems
+    assert "DCIM/CLIP.MP4" in clip_rows(dock)
