@@ -528,7 +528,7 @@ class ExfatLayout:
 
     def _slot_offsets(self, first: int, size: int | None, contiguous: bool) -> list[int]:
         per = self.cluster_bytes // 32
-        offsets = []
+        offsets: list[int] = []
         for c in self.clusters(first, size, contiguous):
             base = self.heap + (c - 2) * self.cluster_bytes
             offsets.extend(base + 32 * i for i in range(per))
