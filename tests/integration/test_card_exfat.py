@@ -123,3 +123,33 @@ def test_an_exfat_file_in_the_allocation_bitmap_is_flagged(card, base_card):
     layout.set_first_cluster(path, bitmap_cluster)
     entries, _ = walk(card)
     assert "cross-linked" in (files_of(entries)[path].problem or "")
+
+
+def test_an_exfat_subdirectory_pointing_at_its_ancestor_is_reported_not_followed(card):
+    layout = ExfatLayout(card)
+    day = layout.locate("DCIM/20261123")
+    layout.set_first_cluster(SUB, day.first_cluster, contiguous=day.is_contiguous)
+    entries, _ = walk(card)
+    (bad,) = [e for e in entries if e.kind is EntryKind.BROKEN]
+    assert bad.path == SUB and "ancestor 'DCIM/20261123'" in (bad.problem or "")
+
+
+def test_an_exfat_clip_with_a_chain_longer_than_its_size_is_flagged(card, base_card):
+    path = next(f.path for f in base_card.files if f.size_bytes > 8192)
+    layout = ExfatLayout(card)
+    found = layout.locate(path)
+    if found.is_contiguous:  # the chain must be in the FAT for it to be too long
+        chain = layout.clusters(found.first_cluster, found.size_bytes, True)
+        for a, b in zip(chain, chain[1:], strict=False):
+            layout.set_fat(a, b)
+        layout.set_fat(chain[-1], 0xFFFFFFFF)
+        layout.set_first_cluster(path, found.first_cluster, contiguous=False)
+    else:
+        chain = layout.clusters(found.first_cluster, None, False)
+    free = max(chain) + 1000
+    layout.set_fat(chain[-1], free)
+    layout.set_fat(free, 0xFFFFFFFF)
+    entries, volume = walk(card)
+    entry = files_of(entries)[path]
+    assert "continues past" in (entry.problem or "")
+    assert sha(volume, entry) == base_card.by_path()[path].sha256
