@@ -185,7 +185,21 @@ def journal_table(rows: list[journal.JournalEntry]) -> Table:
 # int, float, bool and Path (or None): convert those here, typer's own way otherwise.
 # typer is pinned; tests/integration/test_cli_start.py fails if this stops taking effect.
 
-_PLAIN_TYPES: dict[Any, Callable[[Any], Any]] = {str: str, int: int, float: float, Path: Path}
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    words = {"1": True, "true": True, "yes": True, "on": True}
+    words |= {"0": False, "false": False, "no": False, "off": False}
+    return words[str(value).lower()]  # KeyError: not a boolean, reported as such
+
+
+_PLAIN_TYPES: dict[Any, Callable[[Any], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: _flag,
+    Path: Path,
+}
 
 
 def _install_plain_parameters() -> None:
@@ -197,12 +211,14 @@ def _install_plain_parameters() -> None:
             convert = _PLAIN_TYPES[_plain_type(self.annotation)]
             try:
                 result = convert(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, KeyError):
                 kind = getattr(_plain_type(self.annotation), "__name__", "value")
                 raise typer.BadParameter(
                     f"{value!r} is not a valid {kind}.", ctx=ctx, param=param
                 ) from None
             info = self.parameter_info
+            if isinstance(result, bool):
+                return result
             if info.min is not None and result < info.min:
                 raise typer.BadParameter(
                     f"{value} is below the minimum {info.min}.", ctx=ctx, param=param
@@ -229,7 +245,7 @@ def _install_plain_parameters() -> None:
 
 
 def _plain_type(annotation: Any) -> Any:
-    """str, int, float or Path for `X` or `X | None`, else None."""
+    """str, int, float, bool or Path for `X` or `X | None`, else None."""
     import types
 
     if isinstance(annotation, types.UnionType):
