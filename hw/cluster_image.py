@@ -1,4 +1,4 @@
-"""What FAT32 and exFAT images share: cluster chains, ownership, a bounded walk, a fast read.
+"""What FAT32 and exFAT images share: cluster ownership, a bounded walk, reading a file.
 
 A file on either is a chain of clusters in a cluster heap. Chains come from the card, so
 each is followed with a bound and checked against the size the directory claims. One
@@ -6,14 +6,12 @@ ownership map per walk (a byte per cluster) records which clusters a file or dir
 already claimed: a second claim is a cross-link, flagged on the file found later at once
 and on the first owner through ``late_problems()`` once the walk has ended. A directory
 that cannot be read (a looping chain, clusters outside the volume or owned by an ancestor)
-becomes a BROKEN entry and the walk goes on. Consecutive clusters are merged into extents
-and read with one ``preadv`` each straight into the caller's buffer, which is what makes an
-image read nearly as fast as a plain file.
+becomes a BROKEN entry and the walk goes on. A checked walk keeps each file's extents in
+its locator, so ``open`` reads them (``hw.cluster_chains``) without following it again.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from hw.cluster_chains import (
+    Extent,
+    ExtentReader,
+    Geometry,
+    contiguous_chain,
+    corrupt,
+    extents_of,
+    follow_chain,
+    runs_of,
+)
 from hw.mass_storage import (
     DEFAULT_LIMITS,
     ROOT_PATH,
@@ -44,19 +52,6 @@ CROSS_LINKED = "shares clusters with another file or directory (cross-linked)"
 CROSS_LINKED_LATER = (
     "shares clusters with a file or directory found later on the card (cross-linked)"
 )
-
-
-@dataclass(frozen=True)
-class Geometry:
-    heap_offset_bytes: int  # where cluster 2 starts in the image
-    cluster_bytes: int
-    cluster_count: int  # valid clusters are 2 .. cluster_count + 1
-
-
-@dataclass(frozen=True)
-class Extent:
-    offset_bytes: int
-    length_bytes: int
 
 
 @dataclass(frozen=True)
@@ -92,114 +87,6 @@ class Chain:
     problem: str | None = None  # why it stopped early, or how it ends wrongly
     is_complete: bool = True  # every cluster the size needs was found
     is_shared: bool = False  # it runs through clusters already owned
-
-
-def follow_chain(
-    fat: Sequence[int],
-    first: int,
-    needed: int,
-    geometry: Geometry,
-    eoc_min: int,
-    what: str,
-    mask: int = 0xFFFFFFFF,
-) -> list[int]:
-    """The first `needed` clusters of the chain at `first`; corrupt chains raise."""
-    last_valid = geometry.cluster_count + 1
-    chain: list[int] = []
-    seen: set[int] = set()
-    cluster = first
-    while len(chain) < needed:
-        if not 2 <= cluster <= last_valid or cluster >= len(fat):
-            raise _corrupt(what, f"cluster {cluster:#x} is outside the volume")
-        if cluster in seen:
-            raise _corrupt(what, f"cluster chain loops at {cluster:#x}")
-        seen.add(cluster)
-        chain.append(cluster)
-        nxt = fat[cluster] & mask
-        if nxt >= eoc_min:
-            break
-        cluster = nxt
-    if len(chain) < needed:
-        raise _corrupt(what, f"chain ends after {len(chain)} of {needed} clusters")
-    return chain
-
-
-def contiguous_chain(first: int, needed: int, geometry: Geometry, what: str) -> list[int]:
-    if needed and not (first >= 2 and first + needed - 1 <= geometry.cluster_count + 1):
-        raise _corrupt(what, "contiguous extent runs past the end of the volume")
-    return list(range(first, first + needed))
-
-
-def runs_of(chain: list[int]) -> list[tuple[int, int]]:
-    """(first cluster, count) for each run of consecutive clusters."""
-    out: list[tuple[int, int]] = []
-    i = 0
-    while i < len(chain):
-        j = i
-        while j + 1 < len(chain) and chain[j + 1] == chain[j] + 1:
-            j += 1
-        out.append((chain[i], j - i + 1))
-        i = j + 1
-    return out
-
-
-def extents_of(chain: list[int], size_bytes: int, geometry: Geometry) -> list[Extent]:
-    """Merge runs of consecutive clusters, trimmed to size_bytes."""
-    out: list[Extent] = []
-    left = size_bytes
-    cb = geometry.cluster_bytes
-    for first, count in runs_of(chain):
-        if left <= 0:
-            break
-        length = min(count * cb, left)
-        out.append(Extent(geometry.heap_offset_bytes + (first - 2) * cb, length))
-        left -= length
-    return out
-
-
-def _corrupt(what: str, why: str) -> MassStorageError:
-    return MassStorageError(f"{what}: {why}; the card's file system is corrupt, check it on a PC.")
-
-
-class ExtentReader(io.RawIOBase):
-    """A clip's bytes: its extents, then zeros up to size (exFAT's unwritten tail)."""
-
-    def __init__(self, fd: int, extents: Sequence[Extent], size_bytes: int) -> None:
-        self._fd = fd
-        self._extents = extents
-        self._size = size_bytes
-        self._index = 0
-        self._within = 0
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        filled = 0
-        while filled < len(view) and self._pos < self._size:
-            if self._index < len(self._extents):
-                ext = self._extents[self._index]
-                want = min(len(view) - filled, ext.length_bytes - self._within)
-                n = os.preadv(
-                    self._fd, [view[filled : filled + want]], ext.offset_bytes + self._within
-                )
-                if n <= 0:
-                    raise MassStorageError(
-                        f"image ends at byte {ext.offset_bytes + self._within} inside a file; "
-                        "the card image is truncated."
-                    )
-                self._within += n
-                if self._within == ext.length_bytes:
-                    self._index += 1
-                    self._within = 0
-            else:
-                n = min(len(view) - filled, self._size - self._pos)
-                view[filled : filled + n] = bytes(n)
-            filled += n
-            self._pos += n
-        return filled
 
 
 class ClusterImageMassStorage:
@@ -569,7 +456,7 @@ class ClusterImageMassStorage:
             extents = extents_of(chain, stored, self.geometry)
         for ext in extents:
             if ext.offset_bytes + ext.length_bytes > self._image_bytes:
-                raise _corrupt(repr(entry.path), "data lies past the end of the image")
+                raise corrupt(repr(entry.path), "data lies past the end of the image")
         return ExtentReader(self._fd, extents, node.size_bytes)  # type: ignore[return-value]
 
     def close(self) -> None:
