@@ -2,11 +2,12 @@
 
     python -m bench._serve_child recorders DATA_DIR N
         enrols and pairs N simulated recorders in DATA_DIR's database (as `--simulate` does),
-        plugs them, prints one JSON line {bay: [pty port, card folder, label]} and serves
+        plugs them, prints one JSON line {bay: [pty port, "dir", card folder, label]}, serves
         them until its stdin closes.
     python -m bench._serve_child dock CONFIG PORTS_JSON
         the dock service of `dock serve`, its bays wired to those ports and cards; prints
-        the verdict lines `dock serve` prints and stops on SIGTERM.
+        the verdict lines `dock serve` prints, then `bench-docking-s BAY SECONDS` (from the
+        hot-plug arrival to the verdict: the whole docking), and stops on SIGTERM.
 
 The dock child imports the CLI first, so its footprint is the footprint of `dock serve`.
 """
@@ -17,6 +18,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 
@@ -34,7 +36,7 @@ def recorders(data_dir: Path, count: int) -> None:
         db.close()
     try:
         ports = {
-            bay: [recorder.plug(), str(recorder.storage.location), recorder.storage.label]
+            bay: [recorder.plug(), "dir", str(recorder.storage.location), recorder.storage.label]
             for bay, recorder in bays.recorders.items()
         }
         print(json.dumps(ports), flush=True)
@@ -45,6 +47,7 @@ def recorders(data_dir: Path, count: int) -> None:
 
 def dock(config: Path, ports: dict[str, list[str]]) -> None:
     import dock.cli  # noqa: F401  (the same imports as `dock serve`)
+    from dock.bays.docking import DockingResult
     from dock.config import load_settings
     from dock.control import ControlServer
     from dock.main import VerdictPrinter, build_service
@@ -58,19 +61,26 @@ def dock(config: Path, ports: dict[str, list[str]]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     hotplug, volumes = SimulatedHotplug(), SimulatedVolumes()
     printer = VerdictPrinter(print)
+    attached_at = time.monotonic()
+
+    def verdict(bay: int, result: DockingResult) -> None:
+        printer.verdict(bay, result)
+        print(f"bench-docking-s {bay} {time.monotonic() - attached_at:.3f}", flush=True)
+
     control = ControlServer(settings.dock.data_dir)
     service, db = build_service(
         settings,
         hotplug=hotplug,
         clock_sync=FakeClockSync(True),
         volumes=volumes,
-        on_result=printer.verdict,
+        on_result=verdict,
     )
     printer.service = service
     try:
         control.start(service)
-        for bay, (port, location, label) in sorted(ports.items()):
-            volumes.insert(port_path(int(bay)), "dir", Path(location), label)
+        attached_at = time.monotonic()
+        for bay, (port, kind, location, label) in sorted(ports.items()):
+            volumes.insert(port_path(int(bay)), kind, Path(location), label)
             volumes.expose(port_path(int(bay)), True)  # unlocked for the whole bench
             hotplug.attach(port_path(int(bay)), port)
         hotplug.scan_done()
