@@ -186,3 +186,18 @@ def test_installed_dock_command_prints_a_config_error_without_traceback(tmp_path
     [line] = done.stderr.splitlines()
     assert line.startswith("error: config: unknown key offload.extra: allowed here are ")
     assert "offload.delete_policy" in line
+
+
+def test_the_readme_and_docs_send_readers_only_to_files_in_the_repository():
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    assert root / "docs" / "RULES.md" in pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "../" not in text, f"{page.name} points outside the repository"
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if "://" not in target:
+                assert (page.parent / target).exists(), f"{page.name}: {target} is missing"
+    assert "docs/RULES.md" in (root / "README.md").read_text(encoding="utf-8")
