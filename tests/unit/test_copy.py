@@ -22,6 +22,16 @@ def objects(store: EvidenceStore) -> list:
     return sorted(p for p in store.objects_dir.rglob("*") if p.is_file())
 
 
+@pytest.fixture(autouse=True)
+def no_buffers_left_pooled():
+    """Copies pool their buffers process-wide: leave the pool as each test found it."""
+    from dock.offload import copy as copy_module
+
+    before = list(copy_module._pool)
+    yield
+    copy_module._pool[:] = before
+
+
 @pytest.fixture
 def store(tmp_path):
     return EvidenceStore(tmp_path / "store", reserve_bytes=0)
