@@ -101,7 +101,8 @@ class ClusterImageMassStorage:
     def __init__(self, image: Path | str) -> None:
         self.image = Path(image)
         self._fd = os.open(self.image, os.O_RDONLY | os.O_CLOEXEC)  # never opened writable
-        self._image_bytes = os.fstat(self._fd).st_size
+        # lseek, not fstat: a block device (a card in a reader) has st_size 0.
+        self._image_bytes = os.lseek(self._fd, 0, os.SEEK_END)
         self._problems: list[str] = []
         self._owned: bytearray | None = None
         self._clean_files: list[tuple[str, Node]] = []

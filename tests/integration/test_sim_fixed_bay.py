@@ -181,10 +181,6 @@ def test_a_fixed_card_source_is_read_only_and_must_carry_the_recorders_serial(tm
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("losetup") is None, reason="a loop device needs root"
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="hw/cluster_image.py sizes its source with fstat, which is 0 for a block device",
-)
 def test_a_fixed_card_source_can_be_a_block_device(tmp_path):
     card = make_fat32_card(tmp_path / "CARD.img", real_layout_files())
     loop = subprocess.run(
