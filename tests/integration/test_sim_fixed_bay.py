@@ -151,12 +151,12 @@ def test_a_fixed_port_is_docked_while_it_exists_and_taken_out_when_it_vanishes()
 
 
 def test_a_woken_fixed_port_watch_returns_at_once():
-    hotplug = FixedPortsHotplug({"fixed.1": "/dev/no-such-port"}, poll_s=5)
+    hotplug = FixedPortsHotplug({"fixed.1": "/dev/no-such-port"}, poll_s=60)
     assert hotplug.next_event(1) == StartupScanDone()
     hotplug.wake()
     started = time.monotonic()
     assert hotplug.next_event(None) is None
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 30  # woken, not the 60 s poll (a loaded CI has slack)
 
 
 def test_a_fixed_card_source_is_read_only_and_must_carry_the_recorders_serial(tmp_path):
