@@ -281,6 +281,8 @@ def verify(source: Session | Raw, since: Checkpoint | None = None) -> VerifyResu
                 since=since,
             )  # fmt: skip
         previous_id, expected_prev = since.row_id, since.row_hash
+    if isinstance(raw, sqlite3.Connection):
+        return _walk_sqlite(raw, previous_id, expected_prev, since)
     cursor = raw.cursor()
     try:
         cursor.execute(
@@ -289,6 +291,51 @@ def verify(source: Session | Raw, since: Checkpoint | None = None) -> VerifyResu
         return _walk(iter(lambda: cursor.fetchmany(2000), []), previous_id, expected_prev, since)
     finally:
         cursor.close()
+
+
+# SQLite renders each row's canonical form itself (json_array escapes as canonical_json does)
+# and Python only hashes it: a third faster over a million rows than building the list here.
+# A row SQLite cannot render so (a blob, a time not in the stored text form) comes back NULL,
+# and any row that does not match is judged again by _problem, so the verdict is always
+# canonical_json's own.
+_SQLITE_CANONICAL = (
+    "SELECT id, prev_hash, hash, CASE WHEN 'blob' NOT IN (typeof(type), typeof(actor), "
+    "typeof(bay), typeof(device), typeof(data), typeof(prev_hash)) AND typeof(id) = 'integer' "
+    "AND typeof(at_utc) = 'text' AND length(at_utc) = 26 AND substr(at_utc, 11, 1) = ' ' "
+    "THEN json_array(id, substr(at_utc, 1, 10) || 'T' || substr(at_utc, 12) || '+00:00', "
+    "type, actor, bay, device, data, prev_hash) END FROM journal WHERE id > ? ORDER BY id"
+)
+
+
+def _walk_sqlite(
+    raw: sqlite3.Connection, previous_id: int | None, expected_prev: str, since: Checkpoint | None
+) -> VerifyResult:
+    checked, first_id, sha256 = 0, None, hashlib.sha256
+    try:
+        cursor = raw.execute(_SQLITE_CANONICAL, (previous_id or 0,))
+    except sqlite3.OperationalError:  # an SQLite without JSON functions
+        query = f"SELECT {COLUMNS} FROM journal WHERE id > ? ORDER BY id"
+        rows = raw.execute(query, (previous_id or 0,))
+        return _walk(iter(lambda: rows.fetchmany(2000), []), previous_id, expected_prev, since)
+    for batch in iter(lambda: cursor.fetchmany(2000), []):
+        for id_, prev_hash, digest, canonical in batch:
+            expected_id = 1 if previous_id is None else previous_id + 1
+            if (
+                canonical is None
+                or prev_hash != expected_prev
+                or id_ != expected_id
+                or sha256(canonical.encode("utf-8")).hexdigest() != digest
+            ):
+                [row] = _select(raw, "WHERE id = ?", "id", 1, id_)
+                problem = _problem(row, previous_id, expected_prev)
+                if problem is not None:
+                    return VerifyResult(
+                        checked, previous_id, expected_prev, id_, problem, first_id, since
+                    )
+            if first_id is None:
+                first_id = id_
+            checked, previous_id, expected_prev = checked + 1, id_, digest
+    return VerifyResult(checked, previous_id, expected_prev, None, None, first_id, since)
 
 
 def _walk(

@@ -23,6 +23,9 @@ from dock.cli.common import (
     when,
 )
 
+# One screen: drawing the table costs more than reading the page (a few ms on its index).
+CLIPS_PAGE = 50
+
 store_app = typer.Typer(help="The evidence store's objects.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
@@ -129,7 +132,7 @@ def clips_command(
             "--verification", help="Only clips verified so: device_hash, size_only, not_verified."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show.")] = CLIPS_PAGE,
 ) -> None:
     """Stored clips with their classification, newest first; late ones are marked."""
     from dock.cli.listings import clips_page

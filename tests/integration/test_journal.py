@@ -328,3 +328,58 @@ def test_a_long_lived_session_publishes_each_commit_once_and_forgets_rollbacks(d
         with session.begin():
             journal.append(session, docked[2], actor="bay", at=clock.now_utc())
     assert seen == [docked[0], docked[2]]
+
+
+AWKWARD_TEXT = [
+    "\x00\x01\x1f\x7f",
+    'quote " and \\ backslash',
+    "\u2028\u2029 名 😀",
+    "\t\n\r\b\f",
+    "",
+]
+
+
+def test_rows_with_awkward_text_verify_the_same_in_sqlite_and_in_python(db, clock):
+    """verify lets SQLite render the canonical form; it must agree with canonical_json."""
+    for n, text in enumerate(AWKWARD_TEXT):
+        clock.advance(0.000001 * (n + 1))
+        event = BayStateChanged(
+            bay=None if n % 2 else n, from_state=text, to_state="ready", trigger=text
+        )
+        with db.transaction() as session:
+            journal.append(session, event, actor=text or "bay", at=clock.now_utc())
+    raw = sqlite3.connect(db.engine.url.database)
+    rows = raw.execute(f"SELECT {journal.COLUMNS} FROM journal ORDER BY id").fetchall()
+    in_python = journal._walk([rows], None, journal.GENESIS_HASH, None)
+    in_sqlite = journal.verify(raw)
+    assert in_python == in_sqlite
+    assert in_sqlite.is_intact and in_sqlite.rows_checked == len(AWKWARD_TEXT)
+
+
+def test_incremental_verify_checks_only_the_rows_after_its_checkpoint(db, clock):
+    append_rows(db, clock, 30)
+    with db.transaction() as session:
+        first = journal.verify(session)
+        journal.record_checkpoint(session, first, is_full=True, at=clock.now_utc())
+    append_rows(db, clock, 5)
+    with db.transaction() as session:
+        since = journal.last_checkpoint(session)
+        later = journal.verify(session, since)
+    assert (since.row_id, since.row_hash) == (30, first.last_hash)
+    assert (later.rows_checked, later.first_id, later.last_id) == (5, 31, 35)
+    assert later.is_intact
+
+
+def test_incremental_verify_finds_an_edit_after_its_checkpoint_but_not_before(db, clock):
+    append_rows(db, clock, 30)
+    with db.transaction() as session:
+        journal.record_checkpoint(
+            session, journal.verify(session), is_full=True, at=clock.now_utc()
+        )
+    append_rows(db, clock, 10)
+    raw = attacker(db)
+    raw.execute("UPDATE journal SET actor = 'x' WHERE id IN (12, 35)")
+    with db.transaction() as session:
+        since = journal.last_checkpoint(session)
+        assert journal.verify(session, since).first_broken_id == 35
+        assert journal.verify(session).first_broken_id == 12
