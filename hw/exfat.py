@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import struct
 from array import array
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hw.cluster_image import ClusterImageMassStorage, Geometry, Listed, Node
+from hw.fat32 import fat_time  # exFAT keeps FAT's date and time layout
 from hw.mass_storage import EntryKind, MassStorageError
 
 ENTRY_FILE = 0x85
@@ -62,20 +63,7 @@ def exfat_time(stamp: int, centis: int, offset: int, default: timezone) -> datet
         zone = timezone(timedelta(minutes=15 * quarters))
     else:
         zone = default
-    date, time = stamp >> 16, stamp & 0xFFFF
-    try:
-        local = datetime(
-            1980 + (date >> 9),
-            (date >> 5) & 0x0F,
-            date & 0x1F,
-            time >> 11,
-            (time >> 5) & 0x3F,
-            min((time & 0x1F) * 2, 59),
-            tzinfo=zone,
-        )
-    except ValueError:
-        return None
-    return (local + timedelta(milliseconds=10 * min(centis, 199))).astimezone(UTC)
+    return fat_time(stamp >> 16, stamp & 0xFFFF, centis, zone)
 
 
 class ExfatImageMassStorage(ClusterImageMassStorage):

@@ -99,6 +99,15 @@ def fixed_port_path(bay: int) -> str:
     return f"fixed.{bay}"
 
 
+def file_system_of(boot: bytes) -> str | None:
+    """ "exfat" or "fat32" from a volume's first sector, or None when it is neither."""
+    if len(boot) == 512 and boot[3:11] == b"EXFAT   ":
+        return "exfat"
+    if len(boot) == 512 and boot[82:90] == b"FAT32   ":
+        return "fat32"
+    return None
+
+
 def card_source_kind(source: Path) -> str:
     """ "dir", "fat32" or "exfat": what a card source holds, from its first sector."""
     try:
@@ -114,10 +123,9 @@ def card_source_kind(source: Path) -> str:
         raise MassStorageError(
             f"card source {source}: {err.strerror}; check [bays.fixed] in the config."
         ) from None
-    if len(boot) == 512 and boot[3:11] == b"EXFAT   ":
-        return "exfat"
-    if len(boot) == 512 and boot[82:90] == b"FAT32   ":
-        return "fat32"
+    kind = file_system_of(boot)
+    if kind:
+        return kind
     raise MassStorageError(
         f"card source {source} is neither a folder nor a FAT32 or exFAT volume; "
         "check [bays.fixed] in the config."

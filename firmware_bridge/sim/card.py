@@ -25,6 +25,7 @@ from pathlib import Path
 
 from firmware_bridge.sim.images import ExfatImageStorage, Fat32ImageStorage, ImageStorage
 from firmware_bridge.sim.storage import DirectoryStorage, FileFacts, Storage, StorageError
+from hw.volumes import file_system_of
 
 SIDECAR_SUFFIX = ".sha256"
 DEFAULT_UTC_OFFSET_MIN = 480  # China Standard Time: where GA/T 947 recorders are set
@@ -41,10 +42,9 @@ def card_kind(path: Path) -> str:
             boot = handle.read(512)
     except OSError as err:
         raise StorageError(f"cannot read the card {path}: {err.strerror}") from None
-    if len(boot) == 512 and boot[3:11] == b"EXFAT   ":
-        return "exfat"
-    if len(boot) == 512 and boot[82:90] == b"FAT32   ":
-        return "fat32"
+    kind = file_system_of(boot)
+    if kind:
+        return kind
     raise StorageError(
         f"{path} is neither a FAT32 nor an exFAT image (nor a folder); give a card dump"
     )
