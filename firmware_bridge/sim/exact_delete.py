@@ -110,6 +110,27 @@ class _Owners:
         return [c for c in clusters if c >= len(self.counts) or self.counts[c] != 1]
 
 
+def _refuse_unless_clean(
+    path: str, chain: list[int], needed: int, ended: bool, has_clusters: int, owners: _Owners
+) -> None:
+    """A file is deleted only when its chain is exactly its size and no other file shares it:
+    freeing a cross-linked or mis-sized chain would damage another file."""
+    if has_clusters:
+        if not ended or len(chain) != needed:
+            raise DeleteRefused(
+                f"{path!r}: its cluster chain ({len(chain)} clusters"
+                f"{'' if ended else ', not ending'}) does not match its size "
+                f"({needed} clusters); kept on the card"
+            )
+    elif needed:
+        raise DeleteRefused(f"{path!r} has a size but no clusters; kept on the card")
+    shared = owners.shared(chain)
+    if shared:
+        raise DeleteRefused(
+            f"{path!r} shares cluster {shared[0]:#x} with another file; kept on the card"
+        )
+
+
 class _Image:
     """The image opened for writing, only for the few pwrites of one delete."""
 
@@ -250,21 +271,10 @@ def delete_fat32(image_path: Path, path: str) -> int:
         assert isinstance(node, Node)
         needed = -(-node.size_bytes // g.cluster_bytes)
         chain: list[int] = []
+        ended = True
         if node.first_cluster:
             chain, ended = _full_chain(reader.fat, node.first_cluster, last, FAT32_MASK, FAT32_EOC)
-            if not ended or len(chain) != needed:
-                raise DeleteRefused(
-                    f"{path!r}: its cluster chain ({len(chain)} clusters"
-                    f"{'' if ended else ', not ending'}) does not match its size "
-                    f"({needed} clusters); kept on the card"
-                )
-        elif needed:
-            raise DeleteRefused(f"{path!r} has a size but no clusters; kept on the card")
-        shared = owners.shared(chain)
-        if shared:
-            raise DeleteRefused(
-                f"{path!r} shares cluster {shared[0]:#x} with another file; kept on the card"
-            )
+        _refuse_unless_clean(path, chain, needed, ended, node.first_cluster, owners)
         parent = target.parent
         if parent.first_cluster < 2:
             raise DeleteRefused(f"the folder of {path!r} has no clusters; nothing deleted")
@@ -409,20 +419,12 @@ def delete_exfat(image_path: Path, path: str) -> int:
         assert isinstance(node, Node)
         needed = -(-node.size_bytes // g.cluster_bytes)
         chain = chains.get(id(target.entry), [])
+        ended = True
         if node.first_cluster and node.size_bytes:
             ended = node.is_contiguous or reader.fat[chain[-1]] == EXFAT_EOC if chain else False
-            if len(chain) != needed or not ended:
-                raise DeleteRefused(
-                    f"{path!r}: its cluster chain ({len(chain)} clusters) does not match its "
-                    f"size ({needed} clusters); kept on the card"
-                )
-        elif needed:
-            raise DeleteRefused(f"{path!r} has a size but no clusters; kept on the card")
-        shared = owners.shared(chain)
-        if shared:
-            raise DeleteRefused(
-                f"{path!r} shares cluster {shared[0]:#x} with another file; kept on the card"
-            )
+        _refuse_unless_clean(
+            path, chain, needed, ended, node.first_cluster and node.size_bytes, owners
+        )
         for cluster in chain:
             at = _bitmap_byte(reader, bitmap_chain, cluster)
             if not reader.read_at(at, 1)[0] >> ((cluster - 2) % 8) & 1:
