@@ -7,15 +7,11 @@ listing is a cross-check, not a filter). What makes a copy unprovable is a doubt
 doubted clip is recorded as not verified and never deleted from the recorder. Only what
 has no bytes to copy (a symlink, a device, an unreadable directory) or is absurdly large is
 quarantined: left on the card with a one-line reason. Names stay data, never host paths.
-
-`classify` is the earlier whole-walk filter (listed, safe, non-empty clips only); the dock
-no longer uses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from hw.mass_storage import Entry, EntryKind
@@ -33,15 +29,10 @@ class Verification(StrEnum):
 
 
 class QuarantineCode(StrEnum):
-    UNSAFE_NAME = "unsafe_name"
-    NOT_UTF8 = "not_utf8"
     SYMLINK = "symlink"
     DEVICE = "device"
     NOT_A_FILE = "not_a_file"
-    EMPTY = "empty"
     OVERSIZED = "oversized"
-    SIZE_MISMATCH = "size_mismatch"
-    NOT_LISTED = "not_listed"
     MISSING = "missing"
     UNREADABLE = "unreadable"  # a directory (or the rest of the walk) the reader could not read
 
@@ -56,24 +47,12 @@ class ListedClip:
 
 
 @dataclass(frozen=True)
-class Take:
-    entry: Entry
-    listed: ListedClip | None
-
-
-@dataclass(frozen=True)
 class Quarantine:
     path: str  # data only; may hold surrogates where the name was not text
     path_hex: str  # the name's bytes, for the record
     code: QuarantineCode
     reason: str  # one line
     entry: Entry | None = None
-
-
-@dataclass
-class Classification:
-    take: list[Take] = field(default_factory=list)
-    quarantine: list[Quarantine] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -169,85 +148,3 @@ def unsafe_name_reason(path: str, depth: int | None = None) -> str | None:
         if "\0" in part or any(ord(c) < 0x20 for c in part):
             return "control character in name"
     return None
-
-
-def _is_utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _judge(
-    entry: Entry, listed: ListedClip | None, has_listing: bool, max_file_bytes: int
-) -> tuple[QuarantineCode, str] | None:
-    if entry.kind is EntryKind.SYMLINK:
-        return QuarantineCode.SYMLINK, "symbolic link; links are never followed"
-    if entry.kind is EntryKind.DEVICE:
-        return QuarantineCode.DEVICE, "device file, FIFO or socket; not a clip"
-    if entry.kind is not EntryKind.FILE:
-        return QuarantineCode.NOT_A_FILE, "not a plain file"
-    why = unsafe_name_reason(entry.path, entry.depth)
-    if why:
-        return QuarantineCode.UNSAFE_NAME, f"unsafe name ({why})"
-    if not _is_utf8(entry.path):
-        return QuarantineCode.NOT_UTF8, "name is not valid UTF-8 text; kept as hex"
-    if entry.size_bytes == 0:
-        return QuarantineCode.EMPTY, "zero-length file"
-    if entry.size_bytes > max_file_bytes:
-        return (
-            QuarantineCode.OVERSIZED,
-            f"{entry.size_bytes} bytes, over the {max_file_bytes}-byte limit",
-        )
-    if has_listing and listed is None:
-        return QuarantineCode.NOT_LISTED, "on the card but not in the recorder's clip listing"
-    if listed is not None and listed.size_bytes != entry.size_bytes:
-        return (
-            QuarantineCode.SIZE_MISMATCH,
-            f"{entry.size_bytes} bytes on the card, {listed.size_bytes} in the recorder's listing",
-        )
-    return None
-
-
-def classify(
-    entries: Iterable[Entry],
-    listing: Mapping[str, ListedClip] | None = None,
-    *,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-) -> Classification:
-    """Split a walk into clips to take and entries to quarantine (directories are neither).
-
-    With a listing (the recorder's ListClips, by path), only listed clips are taken, and a
-    listed clip missing from the volume is quarantined too, so nothing goes unaccounted.
-    """
-    out = Classification()
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.kind is EntryKind.DIR:
-            continue
-        seen.add(entry.path)
-        listed = listing.get(entry.path) if listing is not None else None
-        verdict = _judge(entry, listed, listing is not None, max_file_bytes)
-        if verdict is None:
-            out.take.append(Take(entry, listed))
-        else:
-            code, why = verdict
-            hex_name = path_bytes(entry.path).hex()
-            reason = f"{printable(entry.path)}: {why}"
-            out.quarantine.append(Quarantine(entry.path, hex_name, code, reason, entry))
-    for path in listing or {}:
-        if path not in seen:
-            unsafe = unsafe_name_reason(path)
-            detail = (
-                f"listed with an unsafe name ({unsafe})" if unsafe else "listed but not on the card"
-            )
-            out.quarantine.append(
-                Quarantine(
-                    path,
-                    path_bytes(path).hex(),
-                    QuarantineCode.MISSING,
-                    f"{printable(path)}: {detail}",
-                )
-            )
-    return out

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from dock.offload.copy import copy_and_hash
-from dock.offload.source import ListedClip, QuarantineCode, classify
+from dock.offload.source import (
+    NOT_LISTED,
+    Intake,
+    ListedClip,
+    Quarantine,
+    QuarantineCode,
+    judge_entry,
+    raw_path_hex,
+)
 from dock.offload.store import EvidenceStore
 from hw.exfat import ExfatImageMassStorage, set_checksum
 from hw.fat32 import FatImageMassStorage
@@ -270,7 +278,17 @@ def test_exfat_volume_label_is_read(exfat_image):
     volume.close()
 
 
-def test_hostile_directory_entries_are_quarantined_while_good_clips_come_through(tmp_path):
+def judge_walk(volume, listing=None, **limits):
+    """Each entry of a walk as the offload judges it: path -> Intake or Quarantine."""
+    listing = listing or {}
+    return {
+        e.path: judged
+        for e in volume.walk()
+        if (judged := judge_entry(e, listing.get(e.path), **limits)) is not None
+    }
+
+
+def test_links_and_devices_stay_on_the_card_while_every_file_with_bytes_comes_off(tmp_path):
     card = tmp_path / "card"
     files = make_card_tree(card)
     day = card / "DCIM" / "20261123"
@@ -281,50 +299,42 @@ def test_hostile_directory_entries_are_quarantined_while_good_clips_come_through
     with open(os.path.join(os.fsencode(day), b"bad-\xff.mp4"), "wb") as f:
         f.write(b"x" * 10)
     listing = {p: ListedClip(p, len(d)) for p, d in files.items()}
-    listing["DCIM/20261123/Clip-xx.mp4"] = ListedClip("DCIM/20261123/Clip-xx.mp4", 1)
-    listing["../../etc/shadow"] = ListedClip("../../etc/shadow", 5)
     volume = DirectoryMassStorage(card, label=LABEL)
-    result = classify(volume.walk(), listing)
-    reasons = {q.code: q for q in result.quarantine if q.code is not QuarantineCode.NOT_LISTED}
-    assert set(reasons) == {
-        QuarantineCode.SYMLINK,
-        QuarantineCode.DEVICE,
-        QuarantineCode.SIZE_MISMATCH,
-        QuarantineCode.MISSING,
-        QuarantineCode.EMPTY,
-        QuarantineCode.NOT_UTF8,
+    judged = judge_walk(volume, listing)
+    left = {p: j.code for p, j in judged.items() if isinstance(j, Quarantine)}
+    assert left == {
+        "DCIM/20261123/link.mp4": QuarantineCode.SYMLINK,
+        "DCIM/20261123/escape": QuarantineCode.SYMLINK,
+        "DCIM/20261123/pipe.mp4": QuarantineCode.DEVICE,
     }
-    assert reasons[QuarantineCode.NOT_UTF8].path == "DCIM/20261123/bad-\udcff.mp4"
-    assert reasons[QuarantineCode.MISSING].path == "../../etc/shadow"
-    assert "1 in the recorder's listing" in reasons[QuarantineCode.SIZE_MISMATCH].reason
-    assert [q.code for q in result.quarantine if q.code is QuarantineCode.SYMLINK] == [
-        QuarantineCode.SYMLINK
-    ] * 2
-    assert all("\n" not in q.reason for q in result.quarantine)
+    taken = {p: j for p, j in judged.items() if isinstance(j, Intake)}
+    assert set(taken) == set(files) | {"DCIM/20261123/empty.mp4", "DCIM/20261123/bad-\udcff.mp4"}
+    assert all(taken[p].doubts == () for p in files)  # listed, same size: nothing to doubt
+    assert taken["DCIM/20261123/empty.mp4"].doubts == (NOT_LISTED,)
+    assert raw_path_hex(taken["DCIM/20261123/bad-\udcff.mp4"].entry).endswith(b"bad-\xff.mp4".hex())
+    assert all("\n" not in q.reason for q in judged.values() if isinstance(q, Quarantine))
     store = EvidenceStore(tmp_path / "store", reserve_bytes=0)
-    for take in result.take:
-        with volume.open(take.entry) as src:
-            copy_and_hash(src, take.entry.size_bytes, store)
-    good = {p: d for p, d in files.items() if not p.endswith("Clip-xx.mp4")}
-    assert sorted(t.entry.path for t in result.take) == sorted(good)
-    assert all(store.verify(hashlib.sha256(d).hexdigest()) for d in good.values())
+    for intake in taken.values():
+        with volume.open(intake.entry) as src:
+            copy_and_hash(src, intake.entry.size_bytes, store)
+    assert all(store.verify(hashlib.sha256(d).hexdigest()) for d in files.values())
+    assert store.verify(hashlib.sha256(b"").hexdigest())
 
 
-def test_without_a_listing_each_hostile_kind_gets_its_own_reason(tmp_path):
+def test_a_size_the_listing_disagrees_with_is_a_doubt_and_the_recorders_hash_is_not_used(
+    tmp_path,
+):
     card = tmp_path / "card"
     (card / "DCIM").mkdir(parents=True)
     (card / "DCIM" / "ok.mp4").write_bytes(b"clip")
-    (card / "DCIM" / "empty.mp4").write_bytes(b"")
-    with open(os.path.join(os.fsencode(card / "DCIM"), b"\xfe\xff.mp4"), "wb") as f:
-        f.write(b"clip2")
     (card / "DCIM" / "big.mp4").write_bytes(b"0123456789")
-    result = classify(DirectoryMassStorage(card).walk(), max_file_bytes=8)
-    by_path = {q.path: q for q in result.quarantine}
-    assert by_path["DCIM/empty.mp4"].code is QuarantineCode.EMPTY
-    assert by_path["DCIM/big.mp4"].code is QuarantineCode.OVERSIZED
-    bad = by_path["DCIM/\udcfe\udcff.mp4"]
-    assert bad.code is QuarantineCode.NOT_UTF8 and bad.path_hex == b"DCIM/\xfe\xff.mp4".hex()
-    assert [t.entry.path for t in result.take] == ["DCIM/ok.mp4"]
+    listing = {"DCIM/ok.mp4": ListedClip("DCIM/ok.mp4", 99, "ab" * 32)}
+    judged = judge_walk(DirectoryMassStorage(card), listing, max_file_bytes=8)
+    big = judged["DCIM/big.mp4"]
+    assert isinstance(big, Quarantine) and big.code is QuarantineCode.OVERSIZED
+    ok = judged["DCIM/ok.mp4"]
+    assert isinstance(ok, Intake) and ok.expected_sha256 is None
+    assert ok.doubts == ("4 bytes on the card, 99 in the recorder's listing",)
 
 
 def test_symlinked_directory_is_never_walked_into(tmp_path):
