@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from dock.config import Settings, load_settings
 from dock.errors import DockError
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dock import journal
+    from dock.config import Settings
 
 app = typer.Typer(
     help="Body-camera docking station.",
@@ -86,6 +86,8 @@ def main(ctx: typer.Context, config: ConfigOption = None) -> None:
 
 
 def settings_of(ctx: typer.Context) -> Settings:
+    from dock.config import load_settings
+
     return load_settings(ctx.find_root().obj)
 
 
