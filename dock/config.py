@@ -200,6 +200,20 @@ class MqttSettings:
 
 
 @dataclass(frozen=True)
+class InterruptionSettings:
+    """Issue 10: how a shift's holes are found and what a spoken note must hold."""
+
+    # Adjacent segments should touch (GA/T 947); a longer hole with no event is an interruption.
+    gap_tolerance_s: float = _setting(2.0, _number(0, 3600))
+    note_min_duration_s: float = _setting(2.0, _number(0, 600))
+    note_min_voiced_s: float = _setting(0.5, _number(0, 600))
+    note_voiced_dbfs: float = _setting(-40.0, _number(-120, 0))
+    note_max_s: float = _setting(60.0, _number(1, 600))
+    # An interruption unexplained longer than this is an alert in the journal.
+    unexplained_alert_hours: float = _setting(72.0, _number(0, 24 * 365, is_low_open=True))
+
+
+@dataclass(frozen=True)
 class Settings:
     dock: DockSettings = field(default_factory=DockSettings)
     bays: BaysSettings = field(default_factory=BaysSettings)
@@ -207,6 +221,7 @@ class Settings:
     offload: OffloadSettings = field(default_factory=OffloadSettings)
     link: LinkSettings = field(default_factory=LinkSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    interruptions: InterruptionSettings = field(default_factory=InterruptionSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -221,6 +236,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "offload": OffloadSettings,
     "link": LinkSettings,
     "mqtt": MqttSettings,
+    "interruptions": InterruptionSettings,
 }
 
 

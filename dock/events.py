@@ -357,6 +357,51 @@ class OffloadFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EventLogRead(Event):
+    """A docking read the recorder's event log from `from_cursor`; stored with the new cursor."""
+
+    type: ClassVar[str] = "interruption.events_read"
+    from_cursor: int
+    next_cursor: int
+    count: int
+    total: int  # the log's length as the recorder gave it
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventLogShrank(Event):
+    """The recorder's log is shorter than the stored cursor (wiped or replaced): not read."""
+
+    type: ClassVar[str] = "interruption.events_log_shrank"
+    cursor: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterruptionOverdue(Event):
+    """An alert: an interruption is still unexplained past the configured limit."""
+
+    type: ClassVar[str] = "interruption.overdue"
+    key: str
+    officer_number: str | None
+    start_utc: datetime
+    limit_hours: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExemptionRecorded(Event):
+    """A written work record of a recording legitimately skipped, approved by the unit head."""
+
+    type: ClassVar[str] = "interruption.exemption_recorded"
+    exemption_id: int
+    category: str
+    at_utc: datetime
+    place: str
+    officer_number: str
+    approver: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class InterruptionFound(Event):
     """A new interruption in a docked recorder's timeline (keys are stable across dockings)."""
 
@@ -378,6 +423,8 @@ class InterruptionExplained(Event):
     status: str  # "explained_by_voice" | "explained_in_writing"
     approver: str | None = None
     note_sha256: str | None = None
+    text: str = ""  # the written explanation's words
+    via: str = "dock"  # "recorder" (its VOICE_NOTE clip) or "dock"
 
 
 @dataclass(frozen=True, kw_only=True)

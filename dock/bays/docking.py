@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from dock import ledger
+from dock import journal, ledger
 from dock.bays.machine import ACTOR, BayMachine
 from dock.bays.states import BayState, Trigger
 from dock.check import (
@@ -38,7 +38,10 @@ from dock.events import (
     RecorderDocked,
     RecorderIdentified,
     RecorderRefused,
+    VoiceNotesNeeded,
 )
+from dock.interruptions import reading
+from dock.interruptions.timeline import Interruption
 from dock.offload.ingest import Offloader, OffloadReport
 from firmware_bridge.client import EPOCH, ClipInfo, Identity, RecorderClient
 from firmware_bridge.errors import (
@@ -184,11 +187,13 @@ class DockingConversation:
             verdict = Verdict(tuple(judge_ledger(serial, facts)))
             self._finish(Trigger.NOT_ACCEPTED, serial, verdict, [identified])
             return DockingResult(self.machine.state, verdict, identity)
+        unexplained: list[Interruption] = []  # the recorder's, once its clips are stored
         # Even an empty listing is offloaded: the card, not the listing, says what is on it.
         if self.offloader is None:
             self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
         else:
             clips = self._list_clips()
+            self._read_events(serial)
             self.machine.move(Trigger.NEEDS_OFFLOAD, device=serial, events=[identified])
             problem = self._offload(serial, recorded_by, clips)
             if problem:
@@ -196,7 +201,16 @@ class DockingConversation:
                 self.machine.move(Trigger.OFFLOAD_FAILED, reason="; ".join([problem, *also]))
                 return DockingResult(self.machine.state, None, identity, self.last_offload)
             self.machine.move(Trigger.OFFLOAD_DONE)
+            unexplained = reading.update_interruptions(
+                self.db,
+                serial,
+                self.machine.number,
+                self.clock,
+                self.offloader.settings.interruptions,
+            )
         verdict = self._check(identity, facts, self._offload_reasons())
+        if unexplained:
+            self._ask_for_notes(serial, recorded_by, [i.key for i in unexplained])
         return DockingResult(self.machine.state, verdict, identity, self.last_offload)
 
     def _list_clips(self) -> list[ClipInfo]:
@@ -211,6 +225,23 @@ class DockingConversation:
             if elapsed_s > bounds.max_listing_s:
                 raise ListingTooSlow(len(clips), elapsed_s, bounds.max_listing_s)
         return clips
+
+    def _read_events(self, serial: str) -> None:
+        """The event log from the saved cursor (issue 10); a refusal is journaled, not fatal."""
+        try:
+            reading.read_event_log(self.db, self.client, serial, self.machine.number, self.clock)
+        except Refused as err:
+            log.warning("bay %d: recorder %s: %s", self.machine.number, serial, err)
+            with self.db.transaction() as session:
+                journal.append(session, self._refused(err), actor=ACTOR, at=self.clock.now_utc())
+
+    def _ask_for_notes(self, serial: str, officer: str | None, keys: list[str]) -> None:
+        """After the bay's move, in its own transaction: the lights and the CLI follow it."""
+        asked = VoiceNotesNeeded(
+            bay=self.machine.number, device=serial, officer_number=officer, keys=tuple(keys)
+        )
+        with self.db.transaction() as session:
+            journal.append(session, asked, actor=ACTOR, at=self.clock.now_utc())
 
     def _offload(self, serial: str, officer_number: str | None, clips: list[ClipInfo]) -> str:
         """Take the clips off; return why the bay needs a person, or "" when all went well."""

@@ -226,3 +226,81 @@ class JournalCheckpoint(Base):
     rows_checked: Mapped[int] = mapped_column(Integer)
     is_full: Mapped[bool] = mapped_column(Boolean)
     verified_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# -- interruptions (issue 10, migration 0004) ---------------------------------------------------
+
+
+class EventCursor(Base):
+    """Where the next ReadEvents of a recorder starts: saved with the events it read."""
+
+    __tablename__ = "recorder_event_cursors"
+
+    device_serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_cursor: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)  # the log's length the recorder last gave
+    read_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RecorderEventRow(Base):
+    """One entry of a recorder's own event log, as read; clip_path is the card's name (data)."""
+
+    __tablename__ = "recorder_events"
+    __table_args__ = (Index("ux_recorder_events", "device_serial", "log_index", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_serial: Mapped[str] = mapped_column(String(64))
+    log_index: Mapped[int] = mapped_column(Integer)
+    utc_s: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[int] = mapped_column(Integer)
+    clip_path: Mapped[str] = mapped_column(Text, default="")
+    read_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InterruptionRow(Base):
+    """An interruption as last built from the timeline, and how it was explained.
+
+    explained_via says who explained it: "recorder" (a VOICE_NOTE clip), "dock" (a note
+    recorded or attached at the dock, or a written explanation), or "" while unexplained;
+    only the dock's own explanations are fed back into the next timeline.
+    """
+
+    __tablename__ = "interruptions"
+    __table_args__ = (
+        Index("ix_interruptions_officer_start", "officer_number", "start_utc"),
+        Index("ix_interruptions_device_start", "device_serial", "start_utc"),
+        Index("ix_interruptions_status_start", "status", "start_utc"),
+    )
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    device_serial: Mapped[str] = mapped_column(String(64))
+    officer_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    start_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    reason_code: Mapped[int] = mapped_column(Integer)
+    found: Mapped[str] = mapped_column(String(16))  # dock.interruptions.timeline.Found
+    status: Mapped[str] = mapped_column(String(24))  # dock.interruptions.timeline.Status
+    explained_via: Mapped[str] = mapped_column(String(16), default="")
+    approver: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    explanation: Mapped[str] = mapped_column(Text, default="")  # the written words
+    note_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    found_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    explained_at_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    overdue_alerted_at_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ExemptionRow(Base):
+    """The written work record of a recording legitimately skipped (category: ExemptionCategory)."""
+
+    __tablename__ = "exemptions"
+    __table_args__ = (Index("ix_exemptions_officer_at", "officer_number", "at_utc"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    place: Mapped[str] = mapped_column(Text)
+    officer_number: Mapped[str] = mapped_column(String(32))
+    approver: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)

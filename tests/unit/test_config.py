@@ -160,7 +160,7 @@ REFUSED = [
     ),
     (
         "[lights]\nbrightness = 3",
-        "config: unknown key lights: allowed here are dock, bays, check, offload, link, mqtt",
+        "config: unknown key lights: allowed here are dock, bays, check, offload, link, mqtt, interruptions",
     ),
 ]
 
