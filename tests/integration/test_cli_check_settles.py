@@ -44,3 +44,17 @@ def test_dock_check_on_a_recorder_speaking_another_protocol_ends_as_soon_as_the_
     assert lines[0] == "NOT READY"
     assert "reflash" in lines[1] and "ZFY10001" in lines[1]
     assert elapsed_s < WAIT_S / 4
+
+
+def test_dock_offload_draws_no_bar_when_the_service_refuses_the_request(dock, tmp_path):
+    dock.start()
+    server = ControlServer(dock.settings.dock.data_dir)
+    server.start(dock.service)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[dock]\ndata_dir = "{dock.settings.dock.data_dir}"\n', encoding="utf-8")
+    try:
+        result = CliRunner().invoke(app, ["--config", str(config), "offload", "2"])
+    finally:
+        server.stop()
+    assert result.exit_code == 1
+    assert result.stderr == "error: bay 2 is empty: dock a recorder first\n"
