@@ -5,7 +5,12 @@ Each change runs in one transaction with its journal row, through the same ledge
 the service uses, so the CLI and the service cannot disagree about what a change means.
 """
 
-from dock.cli import bay_commands, evidence_commands, ledger_commands  # noqa: F401 (registers)
+from dock.cli import (  # noqa: F401 (registers)
+    bay_commands,
+    evidence_commands,
+    interruption_commands,
+    ledger_commands,
+)
 from dock.cli.common import app
 
 __all__ = ["app"]
