@@ -40,6 +40,8 @@ ACTOR = "simulator"
 MAX_RECORDERS = 16
 CARD_CAPACITY_BYTES = 64 * 1000**3  # room for a 10 h shift at 8 Mbit/s (36 GB)
 CLIPS_PER_CARD = 4
+INTERRUPTION_EVERY = 2  # with 4 bays, every reason once at least
+POWER_LOSS_EVERY = 3
 CLIP_SIZE_BYTES = 4 * 1024 * 1024  # realistic enough to watch; a real clip is 100s of MB
 LOW_BATTERY_PCT = 12
 CLOCK_SKEW_S = 2 * 3600
@@ -75,11 +77,16 @@ def simulated_settings(settings: Settings, count: int) -> Settings:
 def shift_clips(bay: int, now_utc_s: int) -> tuple[list[GeneratedClip], list[dict]]:
     """The clips and event log of bay's recorder: a shift that started SHIFT_STARTED_S ago,
     and for LATE_BAY first LATE_CLIPS clips of a shift LATE_SHIFT_STARTED_S ago."""
+    # Two interruptions a shift, the bays going on through the seven reasons (the fourth
+    # and eighth left without a voice note), and the third clip ending with the power lost.
     clips, events = generate_clips(
         CLIPS_PER_CARD,
         size_bytes=CLIP_SIZE_BYTES,
         seed=bay,
         first_start_utc_s=now_utc_s - SHIFT_STARTED_S,
+        interruption_every=INTERRUPTION_EVERY,
+        power_loss_every=POWER_LOSS_EVERY,
+        interruptions_before=(bay - 1) * (CLIPS_PER_CARD // INTERRUPTION_EVERY),
     )
     if bay != LATE_BAY:
         return clips, events

@@ -70,18 +70,24 @@ def generate_clips(
     first_start_utc_s: int = DEFAULT_FIRST_START_UTC_S,
     important_every: int = 5,
     interruption_every: int = 3,
+    power_loss_every: int = 0,
+    interruptions_before: int = 0,
 ) -> tuple[list["GeneratedClip"], list[dict]]:
     """Return (clips, events): `count` video clips, the voice notes, and the event log.
 
     Sizes vary within +-25% of `size_bytes`. Every `important_every`-th clip is locked; every
     `interruption_every`-th clip ends in an interruption, explained by a voice note except
-    every fourth one.
+    every fourth one; reasons cycle through the seven objective ones. Every
+    `power_loss_every`-th other clip ends with the power lost: no event at all, and the next
+    clip starts after a hole, as a recorder that lost power leaves it (found by the gap).
+    `interruptions_before` counts interruptions of earlier shifts, so several recorders
+    together go on through the reasons instead of all starting at the first.
     """
     rng = random.Random(seed)
     clips: list[GeneratedClip] = []
     events: list[dict] = []
     start_utc_s = first_start_utc_s
-    interruptions = 0
+    interruptions = interruptions_before
     number = 1
 
     def add(kind: str, folder: str, start: int, duration_s: int, size: int, important: bool):
@@ -130,6 +136,8 @@ def generate_clips(
                 note = add("WAV", "AUDIO", resumed_utc_s, 15, max(64, size_bytes // 16), False)
                 log(resumed_utc_s, messages.EVENT_VOICE_NOTE, clip_path=note.path)
             start_utc_s = resumed_utc_s + 20
+        elif power_loss_every > 0 and i % power_loss_every == 0:
+            start_utc_s = clip.end_utc_s + rng.randint(30, 300)  # nothing logged
         else:
             log(clip.end_utc_s, messages.EVENT_RECORDING_STOPPED)
             start_utc_s = clip.end_utc_s + rng.randint(60, 3600)
