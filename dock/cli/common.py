@@ -187,6 +187,7 @@ def journal_table(rows: list[journal.JournalEntry]) -> Table:
 # int, float, bool and Path (or None): convert those here, typer's own way otherwise.
 # typer is pinned; tests/integration/test_cli_start.py fails if this stops taking effect.
 
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
