@@ -199,6 +199,47 @@ class MqttSettings:
     )
 
 
+_GPIO_PIN = (0, 27)  # BCM numbering on a Raspberry Pi's 40-pin header
+
+
+def _pin(value: Any, where: str) -> int:
+    low, high = _GPIO_PIN
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _Refused(f"{where} {value!r} is not a GPIO (BCM) pin from {low} to {high}")
+    return value
+
+
+def _light_pins(value: Any, where: str = "the light") -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) not in (0, 2, 3):
+        raise _Refused(f"{where} must be [red, green] or [red, green, blue] GPIO pins, or []")
+    return tuple(_pin(v, where) for v in value)
+
+
+def _bay_table(what: str, rule: Callable[[Any, str], Any]) -> Callable[[Any], Mapping[int, Any]]:
+    def table(value: Any) -> Mapping[int, Any]:
+        if not isinstance(value, dict):
+            raise _Refused(f'must be a table of bay number = {what}, e.g. "1" = ...')
+        found: dict[int, Any] = {}
+        for key, item in value.items():
+            if not key.isdigit() or not 1 <= int(key) <= 16:
+                raise _Refused(f'has "{key}", which is not a bay number from 1 to 16')
+            found[int(key)] = rule(item, f"bay {key}'s {what}")
+        return MappingProxyType(found)
+
+    return table
+
+
+@dataclass(frozen=True)
+class LightsSettings:
+    """The bay panel's GPIO pins (BCM numbers); with none given the dock runs without lights."""
+
+    bay_pins: Mapping[int, tuple[int, ...]] = _setting({}, _bay_table("light", _light_pins))
+    dock_pins: tuple[int, ...] = _setting([], _light_pins)  # the service health light
+    bay_buttons: Mapping[int, int] = _setting({}, _bay_table("button", _pin))
+    technician_button: int = _setting(-1, _integer(-1, _GPIO_PIN[1]))  # -1: none
+    long_press_s: float = _setting(2.0, _number(0, 30, is_low_open=True))
+
+
 @dataclass(frozen=True)
 class InterruptionSettings:
     """Issue 10: how a shift's holes are found and what a spoken note must hold."""
@@ -222,6 +263,7 @@ class Settings:
     link: LinkSettings = field(default_factory=LinkSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     interruptions: InterruptionSettings = field(default_factory=InterruptionSettings)
+    lights: LightsSettings = field(default_factory=LightsSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -237,6 +279,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "link": LinkSettings,
     "mqtt": MqttSettings,
     "interruptions": InterruptionSettings,
+    "lights": LightsSettings,
 }
 
 

@@ -198,6 +198,12 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             on_result=printer.verdict,
         )
         cleanup.callback(db.close)
+        from dock.panel import build_panel  # the bay lights and buttons (issue 10)
+
+        panel = build_panel(settings, db, SystemClock(), simulate=bool(simulate))
+        if panel is not None:
+            panel.start()
+            cleanup.callback(panel.stop)
         printer.service = service
         assert db.bus is not None
         db.bus.subscribe(printer.event)

@@ -159,8 +159,9 @@ REFUSED = [
         "check.shift_hours, check.bitrate_mbps, check.max_clock_drift_s, check.allowed_firmware",
     ),
     (
-        "[lights]\nbrightness = 3",
-        "config: unknown key lights: allowed here are dock, bays, check, offload, link, mqtt, interruptions",
+        "[speakers]\nbrightness = 3",
+        "config: unknown key speakers: allowed here are dock, bays, check, offload, link, "
+        "mqtt, interruptions, lights",
     ),
 ]
 

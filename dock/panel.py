@@ -1,0 +1,244 @@
+"""The bay panel in the running service: lights that follow the journal, buttons for notes.
+
+The lights are a LightsFollower on its own thread, woken by the bus after each commit and
+reading the journal from its own cursor, so no bay waits for a pin. A bay's button drives a
+NotePrompt once the docking has journaled that the bay's officer owes voice notes
+(VoiceNotesNeeded): a note kept is stored as evidence and marks its interruption explained
+in one transaction with its journal row (dock.interruptions.records).
+
+On the Pi the pins come from [lights] through gpiozero's LGPIOFactory (imported only there);
+`dock serve --simulate` uses gpiozero's MockFactory and the fake microphone, so the whole
+path runs without hardware. A GPIO that fails is logged and the bays go on without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from dock import journal
+from dock.bays.states import BayState
+from dock.clock import Clock
+from dock.config import Settings
+from dock.db.database import Database
+from dock.errors import DockError
+from dock.events import BayStateChanged, Event, InterruptionExplained, VoiceNotesNeeded
+from dock.interruptions.note_prompt import NotePrompt
+from dock.interruptions.records import explain_by_note, keep_note
+from dock.interruptions.voice_note import NoteLimits
+from dock.lights import LightsFollower
+from dock.offload.store import EvidenceStore
+from hw import gpio
+from hw.gpio import ButtonId, Buttons, LightPins, Lights, Press
+from hw.microphone import Statement, StatementRecorder
+
+log = logging.getLogger(__name__)
+
+ACTOR = "bay-button"
+TICK_S = 0.2
+SIMULATED_NOTE = "设备故障，录像中断，现已恢复录像"  # what the fake microphone says
+
+
+class Panel:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Clock,
+        lights: Lights,
+        buttons: Buttons | None,
+        make_recorder: Callable[[], StatementRecorder] | None,
+        store: EvidenceStore,
+    ) -> None:
+        self.settings, self.db, self.clock, self.store = settings, db, clock, store
+        self.lights, self.buttons, self.make_recorder = lights, buttons, make_recorder
+        numbers = range(1, settings.bays.count + 1)
+        self.follower = LightsFollower(db, lights, settings.dock.data_dir, bays=numbers)
+        self.workdir = settings.dock.data_dir / "notes-tmp"
+        self.prompts: dict[int, NotePrompt] = {}
+        self._lock = threading.RLock()  # a prompt's journal row comes back through the bus
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        assert self.db.bus is not None
+        self._unsubscribe.append(self.db.bus.subscribe(self.follower.wake))
+        self._unsubscribe.append(self.db.bus.subscribe(self._heard))
+        if self.buttons is not None:
+            self.buttons.on_press(self._pressed)
+        for name, target in (("lights", self._follow), ("note-ticks", self._tick)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.follower.wake()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for thread in self._threads:
+            thread.join(5)
+        for device in (self.buttons, self.lights):
+            if device is not None:
+                device.close()
+
+    def _follow(self) -> None:
+        self.follower.run(self._stop)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S):
+            with self._lock:
+                for prompt in list(self.prompts.values()):
+                    self._guarded(prompt.tick)
+
+    # -- notes --------------------------------------------------------------------------------
+
+    def _heard(self, happened: Event) -> None:
+        """A bus listener: start a prompt when a docking asks, drop it when the bay empties."""
+        bay = happened.bay
+        if bay is None:
+            return
+        with self._lock:
+            if isinstance(happened, BayStateChanged) and happened.to_state == BayState.EMPTY:
+                self.prompts.pop(bay, None)
+            elif isinstance(happened, VoiceNotesNeeded):
+                current = self.prompts.get(bay)
+                if current is not None and not current.pending:
+                    self.prompts.pop(bay)  # the prompt's own "nothing left"
+                elif current is None and happened.keys and self.make_recorder is not None:
+                    self.prompts[bay] = self._prompt(bay, happened)
+
+    def _prompt(self, bay: int, asked: VoiceNotesNeeded) -> NotePrompt:
+        self.workdir.mkdir(mode=0o700, exist_ok=True)
+        limits = self.settings.interruptions
+        assert self.make_recorder is not None and asked.device is not None
+        return NotePrompt(
+            bay=bay,
+            device=asked.device,
+            officer_number=asked.officer_number,
+            keys=asked.keys,
+            recorder=self.make_recorder(),
+            workdir=self.workdir,
+            keep=self._keep,
+            record=self._record,
+            monotonic_s=self.clock.monotonic_s,
+            limits=NoteLimits(
+                min_duration_s=limits.note_min_duration_s,
+                min_voiced_s=limits.note_min_voiced_s,
+                voiced_dbfs=limits.note_voiced_dbfs,
+            ),
+            max_s=limits.note_max_s,
+        )
+
+    def _pressed(self, button: ButtonId, kind: Press) -> None:
+        with self._lock:
+            prompt = self.prompts.get(button) if isinstance(button, int) else None
+            if prompt is not None:
+                self._guarded(prompt.press, kind)
+
+    def _keep(self, statement: Statement) -> str:
+        try:
+            return keep_note(self.store, statement.path)
+        finally:
+            statement.path.unlink(missing_ok=True)  # the stored copy is the evidence
+
+    def _record(self, happened: Event) -> None:
+        at = self.clock.now_utc()
+        with self.db.transaction() as session:
+            if isinstance(happened, InterruptionExplained) and happened.note_sha256:
+                explain_by_note(
+                    session,
+                    happened.key,
+                    happened.note_sha256,
+                    actor=ACTOR,
+                    at=at,
+                    bay=happened.bay,
+                )
+            else:
+                journal.append(session, happened, actor=ACTOR, at=at)
+
+    def _guarded(self, call: Callable[..., object], *args: Any) -> None:
+        try:
+            call(*args)
+        except DockError as err:  # a note that could not be stored or linked: said, not fatal
+            log.warning("bay panel: %s", err)
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def simulated_pins(count: int) -> tuple[dict[Any, LightPins], dict[ButtonId, int]]:
+    """Mock pins for `dock serve --simulate`: two per bay light, one per button, then the dock's."""
+    lights: dict[Any, LightPins] = {
+        n: LightPins(red=2 * n, green=2 * n + 1) for n in range(1, count + 1)
+    }
+    lights[gpio.DOCK_LIGHT] = LightPins(red=40, green=41)
+    return lights, {n: 50 + n for n in range(1, count + 1)}
+
+
+def configured_pins(settings: Settings) -> tuple[dict[Any, LightPins], dict[ButtonId, int]]:
+    lights: dict[Any, LightPins] = {}
+    for bay, pins in settings.lights.bay_pins.items():
+        if pins:
+            lights[bay] = LightPins(*pins)
+    if settings.lights.dock_pins:
+        lights[gpio.DOCK_LIGHT] = LightPins(*settings.lights.dock_pins)
+    buttons: dict[ButtonId, int] = {bay: pin for bay, pin in settings.lights.bay_buttons.items()}
+    if settings.lights.technician_button >= 0:
+        buttons[gpio.TECHNICIAN_BUTTON] = settings.lights.technician_button
+    return lights, buttons
+
+
+def build_panel(settings: Settings, db: Database, clock: Clock, *, simulate: bool) -> Panel | None:
+    """The panel for `dock serve`; None on a dock with no pins configured (and not simulated)."""
+    if simulate:
+        from gpiozero.pins.mock import MockFactory
+
+        from hw.microphone import FakeStatementRecorder
+
+        factory: Any = MockFactory()
+        light_pins, button_pins = simulated_pins(settings.bays.count)
+
+        def make_recorder() -> StatementRecorder:
+            return FakeStatementRecorder(SIMULATED_NOTE)
+
+    else:
+        light_pins, button_pins = configured_pins(settings)
+        if not light_pins and not button_pins:
+            return None
+        try:
+            from gpiozero.pins.lgpio import LGPIOFactory  # the `pi` extra
+
+            factory = LGPIOFactory()
+        except Exception as err:  # no lgpio, no /dev/gpiochip: the bays work without lights
+            log.warning("bay panel off: GPIO unavailable (%s); install the pi extra", err)
+            return None
+        from hw.microphone import ArecordMicrophone
+
+        make_recorder = ArecordMicrophone
+    lights = gpio.GpioLights(light_pins, pin_factory=factory, monotonic_s=clock.monotonic_s)
+    lights.start()
+    buttons = gpio.GpioButtons(
+        button_pins,
+        pin_factory=factory,
+        monotonic_s=clock.monotonic_s,
+        long_press_s=settings.lights.long_press_s,
+    )
+    store = EvidenceStore(
+        settings.dock.data_dir / "store",
+        reserve_bytes=settings.offload.reserve_bytes,
+        sweeps_temp_files=False,
+    )
+    return Panel(
+        settings,
+        db,
+        clock=clock,
+        lights=lights,
+        buttons=buttons,
+        make_recorder=make_recorder,
+        store=store,
+    )

@@ -1,0 +1,91 @@
+"""The service's bay panel with a real docking: the light asks for a note, the officer
+presses the mock button and speaks (espeak-ng into a real WAV), the note is stored as
+evidence and explains the interruption, and the light goes back to READY."""
+
+from __future__ import annotations
+
+import time
+from hashlib import sha256
+
+from dock import journal
+from dock.bays.states import BayState
+from dock.clock import SystemClock
+from dock.db.models import InterruptionRow
+from dock.panel import Panel
+from hw import gpio
+from hw.gpio import FakeLights, GpioButtons
+from hw.microphone import FakeStatementRecorder
+from tests.integration.bay_lights.pin_history import Ticks
+
+BUTTON_PIN = 17
+WAIT_S = 30
+
+
+def eventually(check, what: str):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+def test_a_docked_recorder_owing_a_note_gets_it_through_the_bay_button(make_dock, pins):
+    dock = make_dock()
+    recorder = dock.recorder("ZFY70001", clip_count=12)  # its fourth interruption is unnoted
+    lights, ticks = FakeLights(), Ticks()
+    buttons = GpioButtons({1: BUTTON_PIN}, pin_factory=pins, monotonic_s=ticks)
+    spoken = FakeStatementRecorder("恶劣天气，录像中断，现已恢复")
+    panel = Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=lights,
+        buttons=buttons,
+        make_recorder=lambda: spoken,
+        store=dock.store,
+    )
+    panel.start()
+    try:
+        dock.start()
+        dock.plug(recorder, 1)
+        _, result = dock.next_result()
+        assert result.state is BayState.READY
+        eventually(lambda: 1 in panel.prompts, "the bay asked for a note")
+        eventually(lambda: lights.current.get(1) == "note_needed", "the light says note needed")
+        [key] = panel.prompts[1].pending
+
+        for _ in range(2):  # press: speak; press again: done
+            pins.pin(BUTTON_PIN).drive_low()
+            ticks.now_s += 0.2
+            pins.pin(BUTTON_PIN).drive_high()
+            ticks.now_s += 1
+
+        eventually(lambda: 1 not in panel.prompts, "the prompt finished")
+        eventually(lambda: lights.current.get(1) == "ready", "the light is back to ready")
+        with dock.db.transaction() as session:
+            row = session.get(InterruptionRow, key)
+            assert row is not None
+            assert (row.status, row.explained_via) == ("explained_by_voice", "dock")
+            digest = row.note_sha256
+            entries = journal.read_after(session, 0, limit=100_000)
+        assert digest is not None
+        stored = dock.store.path_of(digest)
+        assert sha256(stored.read_bytes()).hexdigest() == digest
+        assert stored.read_bytes()[:4] == b"RIFF"
+        mine = [(e.type, e.data.get("key")) for e in entries if e.type.startswith("interruption.")]
+        asked_from = mine.index(("interruption.notes_needed", None))
+        assert mine[asked_from:] == [
+            ("interruption.notes_needed", None),
+            ("interruption.note_started", key),
+            ("interruption.explained", key),
+            ("interruption.notes_needed", None),
+        ]
+        assert [e.data["keys"] for e in entries if e.type == "interruption.notes_needed"] == [
+            [key],
+            [],
+        ]
+        assert lights.current.get(gpio.DOCK_LIGHT) == "health_ok"
+    finally:
+        panel.stop()
