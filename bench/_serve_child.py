@@ -9,7 +9,8 @@
         the verdict lines `dock serve` prints, then `bench-docking-s BAY SECONDS` (from the
         hot-plug arrival to the verdict: the whole docking), and stops on SIGTERM.
 
-The dock child imports the CLI first, so its footprint is the footprint of `dock serve`.
+The dock child imports the CLI first and runs the bay panel (lights, buttons) as `dock serve`
+does, so its footprint is the footprint of `dock serve`.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ def recorders(data_dir: Path, count: int) -> None:
 def dock(config: Path, ports: dict[str, list[str]]) -> None:
     import dock.cli  # noqa: F401  (the same imports as `dock serve`)
     from dock.bays.docking import DockingResult
+    from dock.clock import SystemClock
     from dock.config import load_settings
     from dock.control import ControlServer
     from dock.main import VerdictPrinter, build_service
+    from dock.panel import build_panel
     from dock.simulation import port_path, simulated_settings
     from hw.clock_sync import FakeClockSync
     from hw.hotplug import SimulatedHotplug
@@ -76,7 +79,11 @@ def dock(config: Path, ports: dict[str, list[str]]) -> None:
         on_result=verdict,
     )
     printer.service = service
+    # The bay panel as on a Pi with lights and buttons (gpiozero's mock pins stand in).
+    panel = build_panel(settings, db, SystemClock(), simulate=True)
     try:
+        if panel is not None:
+            panel.start()
         control.start(service)
         attached_at = time.monotonic()
         for bay, (port, kind, location, label) in sorted(ports.items()):
@@ -86,6 +93,8 @@ def dock(config: Path, ports: dict[str, list[str]]) -> None:
         hotplug.scan_done()
         service.run(stop)
     finally:
+        if panel is not None:
+            panel.stop()
         control.stop()
         db.close()
     print("dock stopped", flush=True)
