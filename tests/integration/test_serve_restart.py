@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dock import journal
 from dock.bays.states import BayState
-from dock.db.models import Custody
+from dock.db.models import Bay, Custody
 from dock.service import RESUMED
 
 
@@ -94,3 +94,25 @@ def test_a_different_recorder_found_in_the_bay_after_a_restart_issues_the_first(
     _, result = dock.next_result()
     assert result.state is BayState.READY and result.identity.device_serial == "ZFY10002"
     assert custody_rows(dock) == [("ZFY10001", 1, False)]
+
+
+def test_a_dock_that_died_mid_offload_resumes_the_same_recorder_through_fault_not_undocked(dock):
+    recorder = docked_ready(dock)
+    restart_from = last_journal_id(dock)
+    dock.stop_event.set()
+    dock.thread.join(30)
+    with dock.db.transaction() as session:  # as a SIGKILL mid-offload leaves the bay row
+        session.get(Bay, 1).state = BayState.OFFLOADING
+    dock.start()
+    dock.hotplug.attach("1-1.1", recorder.port)
+    dock.hotplug.scan_done()
+    _, result = dock.next_result()
+    assert result.state is BayState.READY
+    with dock.db.transaction() as session:
+        moves = [
+            (row.data["from_state"], row.data["to_state"])
+            for row in journal.read_after(session, restart_from, limit=1000)
+            if row.type == "bay.state_changed"
+        ]
+    assert moves[:2] == [("offloading", "fault"), ("fault", "identifying")]
+    assert ("ready", "empty") not in moves and custody_rows(dock) == []
