@@ -171,13 +171,18 @@ class Panel:
 # -- building ---------------------------------------------------------------------------------
 
 
+MOCK_BAYS = 8  # a Pi header has GPIO 0 to 27: the dock light, then 3 pins per bay
+
+
 def simulated_pins(count: int) -> tuple[dict[Any, LightPins], dict[ButtonId, int]]:
-    """Mock pins for `dock serve --simulate`: two per bay light, one per button, then the dock's."""
-    lights: dict[Any, LightPins] = {
-        n: LightPins(red=2 * n, green=2 * n + 1) for n in range(1, count + 1)
-    }
-    lights[gpio.DOCK_LIGHT] = LightPins(red=40, green=41)
-    return lights, {n: 50 + n for n in range(1, count + 1)}
+    """Mock pins for `dock serve --simulate`: the dock light on 0-1, bay n's on 2n and 2n+1,
+    its button on 18+n; bays past the eighth run without a light."""
+    lights: dict[Any, LightPins] = {gpio.DOCK_LIGHT: LightPins(red=0, green=1)}
+    buttons: dict[ButtonId, int] = {}
+    for n in range(1, min(count, MOCK_BAYS) + 1):
+        lights[n] = LightPins(red=2 * n, green=2 * n + 1)
+        buttons[n] = 18 + n
+    return lights, buttons
 
 
 def configured_pins(settings: Settings) -> tuple[dict[Any, LightPins], dict[ButtonId, int]]:

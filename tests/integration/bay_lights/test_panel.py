@@ -11,9 +11,9 @@ from dock import journal
 from dock.bays.states import BayState
 from dock.clock import SystemClock
 from dock.db.models import InterruptionRow
-from dock.panel import Panel
+from dock.panel import Panel, simulated_pins
 from hw import gpio
-from hw.gpio import FakeLights, GpioButtons
+from hw.gpio import FakeLights, GpioButtons, GpioLights
 from hw.microphone import FakeStatementRecorder
 from tests.integration.bay_lights.pin_history import Ticks
 
@@ -89,3 +89,22 @@ def test_a_docked_recorder_owing_a_note_gets_it_through_the_bay_button(make_dock
         assert lights.current.get(gpio.DOCK_LIGHT) == "health_ok"
     finally:
         panel.stop()
+
+
+def test_the_simulated_panel_opens_every_pin_on_a_mock_header(pins, caplog):
+    light_pins, button_pins = simulated_pins(12)  # bays past the eighth get no light
+    assert sorted(b for b in button_pins) == list(range(1, 9))
+    used = [p for spec in light_pins.values() for p in (spec.red, spec.green)]
+    used += list(button_pins.values())
+    assert len(set(used)) == len(used) == 2 + 8 * 3
+    ticks = Ticks()
+    lights = GpioLights(light_pins, pin_factory=pins, monotonic_s=ticks)
+    buttons = GpioButtons(button_pins, pin_factory=pins, monotonic_s=ticks)
+    try:
+        assert [r.message for r in caplog.records if r.levelname == "WARNING"] == []
+        lights.show(3, gpio.READY)
+        lights.render(0.0)
+        assert (pins.pin(6).state, pins.pin(7).state) == (False, True)  # bay 3: green only
+    finally:
+        buttons.close()
+        lights.close()
