@@ -123,3 +123,21 @@ def test_a_recorder_that_lost_power_shows_an_interruption_found_by_the_gap(dock)
     assert gap["reason_code"] == messages.REASON_NONE
     assert gap["officer_number"] == "000001"
     assert gap["key"].startswith(f"{SERIAL}:gap:")
+
+
+def test_an_interruption_unexplained_past_the_limit_is_an_alert_once(dock):
+    # The simulated shift is from 2026-11-23, days before now: past the 72 h default.
+    recorder = dock.recorder(SERIAL, clip_count=12)  # the fourth interruption is unnoted
+    dock.start()
+    dock_and_wait(dock, recorder)
+    dock.unplug(recorder, 1)
+    dock.wait_for_state(1, BayState.EMPTY)
+    dock_and_wait(dock, recorder)  # docked again: nothing new, no second alert
+    [unexplained] = [
+        e.data["key"]
+        for e in journal_rows(dock, "interruption.found")
+        if e.data["status"] == "unexplained"
+    ]
+    alerts = journal_rows(dock, "interruption.overdue")
+    assert [(a.data["key"], a.data["limit_hours"]) for a in alerts] == [(unexplained, 72.0)]
+    assert len(journal_rows(dock, "interruption.notes_needed")) == 2  # asked at each docking
