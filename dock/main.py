@@ -138,11 +138,7 @@ class VerdictPrinter:
         serial = result.identity.device_serial if result.identity is not None else "recorder"
         report = result.offload
         if report is not None:
-            self._say(
-                f"bay {bay} {serial}: offload: {report.stored} clip(s) stored and verified, "
-                f"{report.already_stored} already stored, {report.deleted} freed on the "
-                f"recorder, {report.quarantined} quarantined, {report.failed} failed"
-            )
+            self._say(f"bay {bay} {serial}: offload: {report.summary()}")
         if result.verdict is not None:
             text = result.verdict.summary()
         else:
