@@ -14,6 +14,7 @@ path runs without hardware. A GPIO that fails is logged and the bays go on witho
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -59,7 +60,10 @@ class Panel:
         self.follower = LightsFollower(db, lights, settings.dock.data_dir, bays=numbers)
         self.workdir = settings.dock.data_dir / "notes-tmp"
         self.prompts: dict[int, NotePrompt] = {}
-        self._lock = threading.RLock()  # a prompt's journal row comes back through the bus
+        self._lock = threading.RLock()
+        # The bus calls listeners in the committing thread (a bay's): they only queue, so a
+        # slow microphone or a stuck pin never holds a bay.
+        self._inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._unsubscribe: list[Callable[[], None]] = []
@@ -92,25 +96,30 @@ class Panel:
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):
             with self._lock:
+                while not self._inbox.empty():
+                    self._handle(self._inbox.get())
                 for prompt in list(self.prompts.values()):
                     self._guarded(prompt.tick)
 
     # -- notes --------------------------------------------------------------------------------
 
     def _heard(self, happened: Event) -> None:
-        """A bus listener: start a prompt when a docking asks, drop it when the bay empties."""
+        """A bus listener: queue what the prompts follow, for the panel's own thread."""
+        if happened.bay is not None and isinstance(happened, BayStateChanged | VoiceNotesNeeded):
+            self._inbox.put(happened)
+
+    def _handle(self, happened: Event) -> None:
+        """Start a prompt when a docking asks, drop it when the bay empties or is done."""
         bay = happened.bay
-        if bay is None:
-            return
-        with self._lock:
-            if isinstance(happened, BayStateChanged) and happened.to_state == BayState.EMPTY:
-                self.prompts.pop(bay, None)
-            elif isinstance(happened, VoiceNotesNeeded):
-                current = self.prompts.get(bay)
-                if current is not None and not current.pending:
-                    self.prompts.pop(bay)  # the prompt's own "nothing left"
-                elif current is None and happened.keys and self.make_recorder is not None:
-                    self.prompts[bay] = self._prompt(bay, happened)
+        assert bay is not None
+        if isinstance(happened, BayStateChanged) and happened.to_state == BayState.EMPTY:
+            self.prompts.pop(bay, None)
+        elif isinstance(happened, VoiceNotesNeeded):
+            current = self.prompts.get(bay)
+            if current is not None and not current.pending:
+                self.prompts.pop(bay)  # the prompt's own "nothing left"
+            elif current is None and happened.keys and self.make_recorder is not None:
+                self.prompts[bay] = self._prompt(bay, happened)
 
     def _prompt(self, bay: int, asked: VoiceNotesNeeded) -> NotePrompt:
         self.workdir.mkdir(mode=0o700, exist_ok=True)

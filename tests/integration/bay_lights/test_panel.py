@@ -4,6 +4,7 @@ evidence and explains the interruption, and the light goes back to READY."""
 
 from __future__ import annotations
 
+import threading
 import time
 from hashlib import sha256
 
@@ -108,3 +109,49 @@ def test_the_simulated_panel_opens_every_pin_on_a_mock_header(pins, caplog):
     finally:
         buttons.close()
         lights.close()
+
+
+class StuckLights:
+    """A light whose pins hang: every show() waits until the test lets go."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def show(self, light, pattern) -> None:
+        self.calls += 1
+        self.release.wait()
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_a_stuck_light_and_a_slow_microphone_do_not_hold_a_docking(make_dock):
+    dock = make_dock()
+    recorder = dock.recorder("ZFY70002", clip_count=12)
+    lights = StuckLights()
+    panel = Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=lights,
+        buttons=None,
+        make_recorder=lambda: FakeStatementRecorder("设备故障"),
+        store=dock.store,
+    )
+    panel.start()
+    try:
+        panel._lock.acquire()  # as while a note is being measured and stored
+        try:
+            dock.start()
+            dock.plug(recorder, 1)
+            _, result = dock.next_result()
+            assert result.state is BayState.READY
+            assert lights.calls == 1  # the follower is stuck on its first pin
+            assert panel.prompts == {}  # the ask waits in the panel's queue, not in the bay
+        finally:
+            panel._lock.release()
+        eventually(lambda: 1 in panel.prompts, "the prompt starts once the panel is free")
+    finally:
+        lights.release.set()
+        panel.stop()
