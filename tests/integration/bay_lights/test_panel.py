@@ -155,3 +155,34 @@ def test_a_stuck_light_and_a_slow_microphone_do_not_hold_a_docking(make_dock):
     finally:
         lights.release.set()
         panel.stop()
+
+
+def test_after_a_dock_restart_the_bay_asks_again_for_the_note_still_owed(make_dock, pins):
+    dock = make_dock()
+    recorder = dock.recorder("ZFY70003", clip_count=12)
+    dock.start()
+    dock.plug(recorder, 1)
+    assert dock.next_result()[1].state is BayState.READY
+    dock.stop_event.set()  # the service stops with the recorder left in its bay
+    dock.thread.join(30)
+    panel = Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=FakeLights(),
+        buttons=None,
+        make_recorder=lambda: FakeStatementRecorder("设备故障"),
+        store=dock.store,
+    )
+    panel.start()  # a new run: nothing in memory of the first
+    try:
+        dock.start()
+        dock.hotplug.attach("1-1.1", recorder.port)  # the start-up scan finds it still there
+        dock.hotplug.scan_done()
+        assert dock.next_result()[1].state is BayState.READY
+        eventually(lambda: 1 in panel.prompts, "the bay asks again")
+        assert len(panel.prompts[1].pending) == 1
+        with dock.db.transaction() as session:
+            assert session.query(InterruptionRow).filter_by(status="unexplained").count() == 1
+    finally:
+        panel.stop()
