@@ -14,10 +14,9 @@ from dock.cli.common import (
     app,
     one_line_errors,
     open_records,
+    plain_table,
     require_records,
     settings_of,
-    show,
-    table,
     when,
 )
 from dock.errors import DockError
@@ -72,16 +71,15 @@ def bays_command(ctx: typer.Context) -> None:
             }
     except NoDockData:
         rows = {}  # nothing docked here yet: every configured bay is empty
-    out = table("bay", "state", "device", "reason", "updated")
-    out.columns[4].no_wrap = True
+    lines: list[tuple[str, ...]] = []
     for number in sorted(set(rows) | set(range(1, settings.bays.count + 1))):
         if number not in rows:
-            out.add_row(str(number), "empty", "", "", "")
+            lines.append((str(number), "empty", "", "", ""))
             continue
         state, reason, device, updated = rows[number]
         reason = reason if reason != state.upper() else ""
-        out.add_row(str(number), state, device or "", reason, when(_stored_time(updated)))
-    show(out)
+        lines.append((str(number), state, device or "", reason, when(_stored_time(updated))))
+    typer.echo(plain_table(("bay", "state", "device", "reason", "updated"), lines))
 
 
 def _stored_time(value: str | None) -> object:
