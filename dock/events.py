@@ -434,6 +434,8 @@ class VoiceNotesNeeded(Event):
     type: ClassVar[str] = "interruption.notes_needed"
     officer_number: str | None
     keys: tuple[str, ...]
+    # One line per key (time, reason, how long, how found) for the journal and the CLI.
+    described: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

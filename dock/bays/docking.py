@@ -210,7 +210,7 @@ class DockingConversation:
             )
         verdict = self._check(identity, facts, self._offload_reasons())
         if unexplained:
-            self._ask_for_notes(serial, recorded_by, [i.key for i in unexplained])
+            self._ask_for_notes(serial, recorded_by, unexplained)
         return DockingResult(self.machine.state, verdict, identity, self.last_offload)
 
     def _list_clips(self) -> list[ClipInfo]:
@@ -235,10 +235,14 @@ class DockingConversation:
             with self.db.transaction() as session:
                 journal.append(session, self._refused(err), actor=ACTOR, at=self.clock.now_utc())
 
-    def _ask_for_notes(self, serial: str, officer: str | None, keys: list[str]) -> None:
+    def _ask_for_notes(self, serial: str, officer: str | None, owed: list[Interruption]) -> None:
         """After the bay's move, in its own transaction: the lights and the CLI follow it."""
         asked = VoiceNotesNeeded(
-            bay=self.machine.number, device=serial, officer_number=officer, keys=tuple(keys)
+            bay=self.machine.number,
+            device=serial,
+            officer_number=officer,
+            keys=tuple(i.key for i in owed),
+            described=tuple(i.describe() for i in owed),
         )
         with self.db.transaction() as session:
             journal.append(session, asked, actor=ACTOR, at=self.clock.now_utc())

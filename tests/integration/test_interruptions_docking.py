@@ -7,6 +7,7 @@ event at all) still shows its interruption, found by the gap between two segment
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from dock import journal
@@ -103,6 +104,12 @@ def test_a_recorder_note_explains_its_interruption_and_an_unexplained_one_asks_f
     assert [e.data["keys"] for e in asked] == [[found[3].data["key"]]]
     assert asked[0].data["officer_number"] == "000001"
     assert asked[0].bay == 1
+    [line] = asked[0].data["described"]
+    assert re.fullmatch(
+        r"2026-11-23 \d\d:\d\d:\d\d UTC bad weather \(恶劣天气\), \d+ s, "
+        r"found by event_log, unexplained",
+        line,
+    ), line
 
 
 def test_a_recorder_that_lost_power_shows_an_interruption_found_by_the_gap(dock):
