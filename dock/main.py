@@ -23,7 +23,7 @@ from dock.config import Settings
 from dock.control import ControlServer
 from dock.db.database import Database, open_database
 from dock.errors import DockError
-from dock.events import ClockSet, Event, EventBus
+from dock.events import ClockSet, Event, EventBus, VoiceNotesNeeded
 from dock.offload.ingest import Offloader
 from dock.offload.store import EvidenceStore
 from dock.service import DockService
@@ -154,6 +154,10 @@ class VerdictPrinter:
                 f"{'fast' if drift_s > 0 else 'slow'}; set from the dock clock, "
                 f"read back {happened.drift_after_s:+.1f} s off"
             )
+        elif isinstance(happened, VoiceNotesNeeded) and happened.described:
+            # The officer at the bay hears which: press the bay's button, speak, press again.
+            for line in happened.described:
+                self._say(f"bay {happened.bay} {happened.device}: voice note needed: {line}")
 
     def _say(self, line: str) -> None:
         with self._lock:
