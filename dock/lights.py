@@ -115,6 +115,17 @@ def _from_json(state: dict[str, Any], numbers: Iterable[int]) -> dict[int, BayLi
     return bays
 
 
+def saved_lights(data_dir: Path, numbers: Iterable[int]) -> dict[int, BayLight] | None:
+    """What the service's lights show, from its cursor file; None when it keeps none."""
+    saved = CursorFile(data_dir / CURSOR_FILE_NAME).load()
+    if saved is None:
+        return None
+    try:
+        return _from_json(saved[1], numbers)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class LightsFollower:
     """Reads the journal after its cursor and keeps every bay's light in step with it."""
 

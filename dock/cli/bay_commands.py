@@ -58,9 +58,20 @@ def serve_command(
 
 @app.command("bays")
 @one_line_errors
-def bays_command(ctx: typer.Context) -> None:
+def bays_command(
+    ctx: typer.Context,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Draw each bay's light, state and prompt live.")
+    ] = False,
+) -> None:
     """List the bays and their states (from the database; works without the service)."""
     settings = settings_of(ctx)
+    if watch:  # until Ctrl-C; rich's live view only here
+        from dock.cli.bays_watch import watch as watch_bays
+
+        data_dir = settings.dock.data_dir
+        watch_bays(require_records(data_dir), data_dir, settings.bays.count)
+        return
     try:
         with open_records(ctx) as raw:
             rows = {

@@ -4,8 +4,10 @@ evidence and explains the interruption, and the light goes back to READY."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from hashlib import sha256
 
 from dock import journal
@@ -186,3 +188,49 @@ def test_after_a_dock_restart_the_bay_asks_again_for_the_note_still_owed(make_do
             assert session.query(InterruptionRow).filter_by(status="unexplained").count() == 1
     finally:
         panel.stop()
+
+
+def test_the_terminal_view_draws_the_bays_light_and_the_notes_owed(make_dock):
+    from rich.console import Console
+
+    from dock.cli.bays_watch import view, watch
+
+    dock = make_dock(bays=2)
+    recorder = dock.recorder("ZFY70004", clip_count=12)
+    lights = FakeLights()
+    panel = Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=lights,
+        buttons=None,
+        make_recorder=None,
+        store=dock.store,
+    )
+    panel.start()
+    try:
+        dock.start()
+        dock.plug(recorder, 1)
+        assert dock.next_result()[1].state is BayState.READY
+        eventually(lambda: lights.current.get(1) == "note_needed", "the light says note needed")
+    finally:
+        panel.stop()  # the lights' saved projection is what the view draws
+    data_dir = dock.settings.dock.data_dir
+    with closing(sqlite3.connect(dock.settings.database_path)) as raw:
+        drawn = []
+        for elapsed_s in (0.1, 0.35):  # note_needed blinks amber 0.25 s on, 0.25 s off
+            console = Console(record=True, width=200, color_system="truecolor")
+            console.print(view(raw, data_dir, 2, elapsed_s))
+            drawn.append(console.export_text(styles=True))
+        text = Console(record=True, width=200)
+        text.print(view(raw, data_dir, 2, 0.1))
+    lines = text.export_text().splitlines()
+    [bay1] = [line for line in lines if "ZFY70004" in line]
+    assert "note_needed" in bay1 and "ready" in bay1
+    assert "1 note(s) needed: press the button and speak" in bay1
+    [bay2] = [line for line in lines if line.startswith("│ 2 ")]
+    assert "off" in bay2 and "empty" in bay2
+    assert drawn[0] != drawn[1]  # the blink: amber, then dark
+    stop = threading.Event()
+    stop.set()
+    watch(dock.settings.database_path, data_dir, 2, stop)  # draws once and returns
