@@ -133,7 +133,8 @@ def _group_members(pgid: int) -> list[int]:
 
 
 class CrashRig:
-    """card_kind "dir" (a directory) or "fat32" (an image the dock reads with pyfatfs)."""
+    """card_kind "dir" (a directory), "fat32" (an image the simulator makes) or
+    "fat32-damaged" (tests/crash/damaged_card.py: made once, served as it is)."""
 
     def __init__(self, workdir: Path, card_kind: str = "dir") -> None:
         self.workdir = workdir
@@ -176,6 +177,10 @@ class CrashRig:
         self.batches += 1
         self._write_manifest()
 
+    def serve_damaged_card(self) -> None:
+        """The recorder serves a damaged card as it is: it recorded none of it itself."""
+        self._write_manifest()
+
     def _write_manifest(self) -> None:
         listing = [{**dataclasses.asdict(c), "sha256": c.sha256.hex()} for c in self.clips]
         temp = self.workdir / "manifest.json.tmp"
@@ -189,7 +194,7 @@ class CrashRig:
 
     def card_contents(self) -> dict[str, str]:
         """card path -> SHA-256 hex of the bytes on the card now."""
-        if self.card_kind == "fat32":
+        if self.card_kind.startswith("fat32"):
             card = Fat32ImageStorage(self.card, SERIAL)
             return {path: card.sha256(path).hex() for path, _ in card.list_files()}
         found = {}
@@ -201,7 +206,7 @@ class CrashRig:
         return found
 
     def card_bytes(self) -> int:
-        if self.card_kind == "fat32":
+        if self.card_kind.startswith("fat32"):
             return sum(size for _, size in Fat32ImageStorage(self.card, SERIAL).list_files())
         return sum(p.stat().st_size for p in self.card.rglob("*") if p.is_file())
 

@@ -4,7 +4,9 @@ Run as `python tests/crash/offload_child.py WORKDIR [--pair]`. WORKDIR holds wha
 survive a SIGKILL, as on a real dock and recorder: `data/` (the dock's database and
 evidence store), `card/` (the recorder's card, a directory) and `manifest.json` (the
 recorder's own clip database: paths, times, hashes, card kind; written by the test, read
-here). The card may instead be `card.img`, a FAT32 image the dock reads with pyfatfs.
+here). The card may instead be `card.img`, a FAT32 image the simulator made ("fat32"), or
+a damaged real-layout image served as it is ("fat32-damaged": `recorder-sim --card`, listed
+from the card itself, no device hashes, changed only by exact deletions).
 
 The recorder runs in this process too, so a kill is a dock crash and a recorder replug at
 once. Its pairing key lives in its flash, which the simulator does not keep: like
@@ -40,6 +42,7 @@ from firmware_bridge.sim import (
     SimRecorder,
     Storage,
 )
+from firmware_bridge.sim import open_card as open_card_dump
 from hw.clock_sync import FakeClockSync
 from hw.hotplug import SimulatedHotplug
 from hw.volumes import SimulatedVolumes
@@ -76,6 +79,8 @@ def load_manifest(workdir: Path) -> tuple[str, str, list[GeneratedClip]]:
 
 
 def open_card(workdir: Path, kind: str, serial: str) -> Storage:
+    if kind == "fat32-damaged":
+        return open_card_dump(workdir / "card.img", label=serial)
     if kind == "fat32":
         return Fat32ImageStorage(workdir / "card.img", serial)
     return DirectoryStorage(workdir / "card", serial)
@@ -139,7 +144,7 @@ def run(workdir: Path, *, is_pairing: bool) -> int:
         runner = threading.Thread(target=service.run, args=(stop,), name="dock-service")
         runner.start()
         try:
-            volumes.insert(PORT, card_kind, card.location, serial)
+            volumes.insert(PORT, card_kind.removesuffix("-damaged"), card.location, serial)
             hotplug.attach(PORT, recorder.plug())
             say("plugged")
             result = results.get(timeout=RESULT_WAIT_S)
