@@ -21,6 +21,7 @@ A SIGKILL is a process crash, not a power cut: the page cache survives it, so th
 the order of the steps (nothing deleted or lost at any instant), not that each fsync lands.
 
 CRASHTEST_SEED picks the kill instants (printed with the summary, to replay a failure).
+A damaged real-layout card is docked under kills in test_damaged_offload_crash.py.
 """
 
 from __future__ import annotations
