@@ -5,7 +5,8 @@ People at the dock mostly see lights and press buttons, so each light pattern mu
 apart on the cheapest hardware: an RGB LED or a red/green pair (amber is both on). Patterns
 are cycles of (color, seconds) and a light's color is a function of the time since its
 pattern was shown, so `render(now_s)` is deterministic: tests drive it with chosen times and
-compare whole pin histories, and on the Pi one small thread calls it 20 times a second.
+compare whole pin histories, and on the Pi one small thread calls it 20 times a second while
+a light blinks (and sleeps while every light is steady, so an idle Pi is not woken).
 
 A stuck or missing GPIO must never stop the bays: every gpiozero call is guarded, logged in
 one line the first time it fails (not 20 times a second), and the rest of the dock goes on.
@@ -183,6 +184,7 @@ class GpioLights:
         self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._changed = threading.Event()  # a pattern was shown: the render thread looks again
         self._thread: threading.Thread | None = None
         self._lights: dict[LightId, _Light] = {}
         for light, spec in pins.items():
@@ -203,6 +205,7 @@ class GpioLights:
                 return
             state.pattern, state.since_s = pattern, self._monotonic_s()
         self.render()
+        self._changed.set()
 
     def render(self, now_s: float | None = None) -> None:
         """Put every light in the color its pattern has now; pins change only when it differs."""
@@ -219,14 +222,25 @@ class GpioLights:
 
     def start(self, interval_s: float = RENDER_INTERVAL_S) -> None:
         def loop() -> None:
-            while not self._stop.wait(interval_s):
+            while not self._stop.is_set():
+                if self.is_blinking():
+                    self._stop.wait(interval_s)
+                else:  # steady lights change only through show(), which renders itself
+                    self._changed.wait()
+                self._changed.clear()
                 self.render()
 
         self._thread = threading.Thread(target=loop, name="lights", daemon=True)
         self._thread.start()
 
+    def is_blinking(self) -> bool:
+        """Whether some light's color changes with time (only then must it be redrawn)."""
+        with self._lock:
+            return any(len(s.pattern.steps) > 1 for s in self._lights.values() if s.leds)
+
     def close(self) -> None:
         self._stop.set()
+        self._changed.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
         with self._lock:
