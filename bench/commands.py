@@ -115,18 +115,36 @@ def _journal_rows(first_id: int, count: int, prev_hash: str) -> tuple[list[tuple
 
 
 def _append_journal(db_path: Path, first_id: int, count: int, prev_hash: str) -> str:
-    with sqlite3.connect(db_path) as raw:
+    """Append fast (synchronous OFF), then flush to disk before any figure is taken.
+
+    The service writes each row with synchronous FULL, so its rows are on disk when a verify
+    starts; unflushed synthetic rows would otherwise be written out by the verify's own
+    close (the WAL checkpoint syncs the database file), about 0.4 s of the bench's debt."""
+    raw = sqlite3.connect(db_path)
+    try:
         raw.execute("PRAGMA synchronous = OFF")
         done = 0
         while done < count:
             rows, prev_hash = _journal_rows(first_id + done, min(BATCH, count - done), prev_hash)
-            raw.executemany(
-                "INSERT INTO journal (id, at_utc, type, actor, bay, device, data, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            with raw:
+                raw.executemany(
+                    "INSERT INTO journal (id, at_utc, type, actor, bay, device, data, prev_hash,"
+                    " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
             done += len(rows)
+    finally:
+        raw.close()  # the last connection: checkpoints the WAL into the file
+    _fsync(db_path)
     return prev_hash
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _hash_floor(db_path: Path, limit: int) -> float:
