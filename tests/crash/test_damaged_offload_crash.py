@@ -82,7 +82,7 @@ def read_dock(rig) -> tuple[dict[str, Clip], list]:
     return rows, entries
 
 
-def check(rig, phase: Phase, state: StoreState) -> str:
+def check(rig, phase: Phase, state: StoreState, tally: Tally) -> str:
     """Assert the rules in the module docstring; return the phase of the docking it hit."""
     card = phase.card
     if not rig.store_dir.exists():
@@ -117,6 +117,7 @@ def check(rig, phase: Phase, state: StoreState) -> str:
         assert damaged_card.slot_of(card.image, path) == phase.slots[path], f"{path} changed"
     stored_at: dict[str, int] = {}
     requested: set[str] = set()
+    confirmed: set[str] = set()
     unreadable: Counter = Counter()
     for e in entries:
         sha = e.data.get("sha256")
@@ -129,12 +130,14 @@ def check(rig, phase: Phase, state: StoreState) -> str:
             requested.add(e.data["source_path"])
         elif e.type == "clip.deleted_from_recorder":
             assert e.data["source_path"] in requested
+            confirmed.add(e.data["source_path"])
         elif e.type == "card.directory_unreadable":
             unreadable[e.data["source_path"]] += 1
     assert set(unreadable) <= set(card.broken_dirs), unreadable
     assert max(unreadable.values(), default=0) <= 1, f"journaled more than once: {unreadable}"
     for path in set(phase.truth) - set(now):
         assert path in requested, f"{path} left the card with no delete request journaled"
+    tally.deletions_unconfirmed = len(requested - confirmed)
     new = [e for e in entries if e.id > state.last_journal_id]
     state.last_journal_id = entries[-1].id if entries else 0
     temp_files = {p.name for p in (rig.store_dir / "tmp").iterdir()}
@@ -181,7 +184,7 @@ def kill_at_random(rig, phase: Phase, state: StoreState, tally: Tally, rng, pace
         if not child.kill():
             assert child.proc.returncode == 0, child.stderr_path.read_text()[-3000:]
         check_sweep(child, temp_files_before, rig, tally)
-        hit = check(rig, phase, state)
+        hit = check(rig, phase, state, tally)
         plugged_s, done_s = child.when("plugged"), child.when("done")
         if plugged_s is not None and done_s is not None:
             tally.runs_done_before_kill += 1
@@ -205,7 +208,7 @@ def test_sigkill_while_offloading_a_damaged_card_never_frees_or_changes_a_flagge
     cal_phase = Phase(calibration, cal_card)
     cal_state = StoreState()
     done, offload_s = dock_once(calibration, cal_state, Tally())
-    check(calibration, cal_phase, cal_state)
+    check(calibration, cal_phase, cal_state, Tally())
     rows, entries = read_dock(calibration)
     reachable = set(cal_card.expected) - {cal_card.in_broken_dirs[f"{damaged_card.SUB}/INNER.MP4"]}
     assert set(rows) == reachable, done
@@ -217,7 +220,7 @@ def test_sigkill_while_offloading_a_damaged_card_never_frees_or_changes_a_flagge
     rig, card = new_rig(make_rig)
     state = StoreState()
     phase = Phase(rig, card)
-    check(rig, phase, state)
+    check(rig, phase, state, tally)
     kill_at_random(rig, phase, state, tally, rng, pace)
 
     damaged_card.repair(card)
@@ -226,8 +229,10 @@ def test_sigkill_while_offloading_a_damaged_card_never_frees_or_changes_a_flagge
     kill_at_random(rig, phase, state, tally, rng, pace)
 
     done, _ = dock_once(rig, state, tally)
+    unconfirmed_before_last = tally.deletions_unconfirmed
     state.verified.clear()  # rehash every object once more
-    check(rig, phase, state)
+    check(rig, phase, state, tally)
+    assert tally.deletions_unconfirmed == 0, "a delete request still unconfirmed at the end"
     rows, entries = read_dock(rig)
     assert {sha: r.verification for sha, r in rows.items()} == card.expected, done
     assert set(stored_objects(rig.store_dir)) == set(card.expected)
@@ -245,6 +250,7 @@ def test_sigkill_while_offloading_a_damaged_card_never_frees_or_changes_a_flagge
         "files": len(card.expected),
         "kept_on_card": len(kept),
         "temp_files_swept": tally.swept_temp_files,
+        "deletion_requests_unconfirmed_before_last": unconfirmed_before_last,
         "last_docking": done,
         "seconds": round(time.monotonic() - began_s, 1),
         "phases_hit": dict(tally.phases.most_common()),
