@@ -166,6 +166,10 @@ def card_offload(total_mb: int = CARD_MB) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-card-", dir="/var/tmp") as tmp:
         work = Path(tmp)
         card = _card(work, total_mb)
+        # The image was just written: flush it, or the first docking competes with its 1 GiB
+        # of writeback (the halves once disagreed 1.06 / 1.87); a recorder's card is not
+        # dirty in the dock's page cache.
+        subprocess.run(["sync"], check=True)
         recorder = subprocess.Popen(
             [sys.executable, "-m", "firmware_bridge.sim", "--card", str(card.image)]
             + ["--key-hex", KEY.hex()],
