@@ -131,6 +131,8 @@ class Clip(Base):
         Index("ix_clips_officer_stored", "officer_number", "stored_at_utc", "id"),
         Index("ix_clips_late_stored", "is_late", "stored_at_utc", "id"),
         Index("ix_clips_verification_stored", "verification", "stored_at_utc", "id"),
+        # Migration 0005: `dock compliance` counts a period's clips from the index alone.
+        Index("ix_clips_recorded_officer_late", "recorded_start_utc", "officer_number", "is_late"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

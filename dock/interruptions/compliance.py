@@ -125,7 +125,13 @@ def build_report(
     clips: Iterable[ClipFact],
     interruptions: Iterable[Interruption],
     exemptions: Iterable[Exemption] = (),
+    *,
+    clip_counts: Iterable[tuple[str | None, int, int]] = (),
+    interruption_counts: Iterable[tuple[str | None, str, int, int]] = (),
 ) -> ComplianceReport:
+    """`clip_counts` (officer, clips, late) and `interruption_counts` (officer, status,
+    reason code, count) are facts already counted within the period, by SQL: a year of
+    clips is half a million rows, too many to bring into Python one by one."""
     tallies: dict[str, _Tally] = {}
 
     def tally(officer: str | None) -> _Tally:
@@ -140,6 +146,16 @@ def build_report(
             t = tally(clip.officer_number)
             t.clips += 1
             t.late += clip.is_late
+    for officer, count, late in clip_counts:
+        t = tally(officer)
+        t.clips += count
+        t.late += late
+    for officer, status_text, code, count in interruption_counts:
+        t = tally(officer)
+        status = Status(status_text)
+        t.statuses[status] = t.statuses.get(status, 0) + count
+        slot = (code, status is not Status.UNEXPLAINED)
+        t.reasons[slot] = t.reasons.get(slot, 0) + count
     for interruption in interruptions:
         if period.holds(interruption.start_utc):
             t = tally(interruption.officer_number)

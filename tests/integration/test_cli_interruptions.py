@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 from hashlib import sha256
 
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from dock import journal
 from dock.bays.states import BayState
 from dock.cli import app
+from dock.cli.interruption_commands import CLIP_COUNTS_SQL
 from dock.db.models import ExemptionRow, InterruptionRow
 from dock.offload.store import EvidenceStore
 from firmware_bridge import messages
@@ -242,3 +244,14 @@ def test_the_compliance_counts_are_exact_for_a_crafted_period(dock, fmt):
     else:
         assert "weather 1" in shown.stdout.lower()
         assert "emergency 1" in shown.stdout
+
+
+def test_the_compliance_clip_count_reads_the_index_alone(dock):
+    docked(dock, clip_count=1)
+    with sqlite3.connect(dock.settings.database_path) as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN " + CLIP_COUNTS_SQL, ("2026-01-01", "2027-01-01")
+        ).fetchall()
+    assert any(
+        "USING COVERING INDEX ix_clips_recorded_officer_late" in step[-1] for step in plan
+    ), plan
