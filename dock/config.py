@@ -250,6 +250,10 @@ class InterruptionSettings:
     note_min_voiced_s: float = _setting(0.5, _number(0, 600))
     note_voiced_dbfs: float = _setting(-40.0, _number(-120, 0))
     note_max_s: float = _setting(60.0, _number(1, 600))
+    # What records a note at the bay: "alsa" (arecord, sound only) or "camera" (picamera2:
+    # video with sound, so the note also shows who spoke).
+    note_source: str = _setting("alsa", _one_of(("alsa", "camera")))
+    alsa_device: str = _setting("default", _text(r"[A-Za-z0-9:,=_.-]{1,64}", "an ALSA device name"))
     # An interruption unexplained longer than this is an alert in the journal.
     unexplained_alert_hours: float = _setting(72.0, _number(0, 24 * 365, is_low_open=True))
 

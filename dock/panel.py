@@ -207,6 +207,16 @@ def configured_pins(settings: Settings) -> tuple[dict[Any, LightPins], dict[Butt
     return lights, buttons
 
 
+def statement_recorder(settings: Settings) -> Callable[[], StatementRecorder]:
+    """The note recorder the config names; picamera2 is imported only when it is used."""
+    from hw import microphone
+
+    if settings.interruptions.note_source == "camera":
+        return microphone.Picamera2Statement
+    device = settings.interruptions.alsa_device
+    return lambda: microphone.ArecordMicrophone(device)
+
+
 def build_panel(settings: Settings, db: Database, clock: Clock, *, simulate: bool) -> Panel | None:
     """The panel for `dock serve`; None on a dock with no pins configured (and not simulated)."""
     if simulate:
@@ -231,9 +241,7 @@ def build_panel(settings: Settings, db: Database, clock: Clock, *, simulate: boo
         except Exception as err:  # no lgpio, no /dev/gpiochip: the bays work without lights
             log.warning("bay panel off: GPIO unavailable (%s); install the pi extra", err)
             return None
-        from hw.microphone import ArecordMicrophone
-
-        make_recorder = ArecordMicrophone
+        make_recorder = statement_recorder(settings)
     lights = gpio.GpioLights(light_pins, pin_factory=factory, monotonic_s=clock.monotonic_s)
     lights.start()
     buttons = gpio.GpioButtons(
