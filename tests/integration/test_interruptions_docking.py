@@ -148,3 +148,22 @@ def test_an_interruption_unexplained_past_the_limit_is_an_alert_once(dock):
     alerts = journal_rows(dock, "interruption.overdue")
     assert [(a.data["key"], a.data["limit_hours"]) for a in alerts] == [(unexplained, 72.0)]
     assert len(journal_rows(dock, "interruption.notes_needed")) == 2  # asked at each docking
+
+
+def test_a_recorder_log_shorter_than_the_cursor_is_journaled_and_nothing_is_overwritten(dock):
+    recorder = dock.recorder(SERIAL, clip_count=3)
+    first_log = recorder.board.events()
+    dock.start()
+    dock_and_wait(dock, recorder)
+    dock.unplug(recorder, 1)
+    dock.wait_for_state(1, BayState.EMPTY)
+    del recorder.board.event_log[2:]  # wiped and begun again (a reflash, a new board)
+    dock_and_wait(dock, recorder)
+    assert stored(dock) == (len(first_log), list(range(len(first_log))))
+    [shrank] = journal_rows(dock, "interruption.events_log_shrank")
+    assert (shrank.data["cursor"], shrank.data["total"], shrank.device) == (
+        len(first_log),
+        2,
+        SERIAL,
+    )
+    assert len(journal_rows(dock, "interruption.events_read")) == 1
