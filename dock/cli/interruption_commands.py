@@ -264,6 +264,32 @@ def exemption_add(
     typer.echo(f"exemption {number} recorded: {category} at {when(moment)}, officer {officer}")
 
 
+@exemption_app.command("list")
+@one_line_errors
+def exemption_list(
+    ctx: typer.Context,
+    officer: Annotated[str | None, typer.Option("--officer", help="One officer's (警号).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
+) -> None:
+    """The exemption records, newest first."""
+    from dock.interruptions.compliance import CATEGORY_WORDS, ExemptionCategory
+
+    where, params = ("WHERE officer_number = ? ", [officer]) if officer else ("", [])
+    with open_records(ctx) as raw:
+        rows = raw.execute(
+            "SELECT id, at_utc, category, place, officer_number, approver, note FROM exemptions "
+            f"{where}ORDER BY at_utc DESC, id DESC LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+    out = table("#", "when (UTC)", "category", "place", "officer", "approved by", "note")
+    for number, at, category, place, officer_number, approver, note in rows:
+        en, zh = CATEGORY_WORDS[ExemptionCategory(category)]
+        out.add_row(
+            str(number), when(_from_db(at)), f"{en} ({zh})", place, officer_number, approver, note
+        )
+    show(out)
+
+
 # -- compliance -------------------------------------------------------------------------------
 
 

@@ -189,6 +189,11 @@ def test_an_exemption_is_recorded_and_journaled_and_a_wrong_category_refused(doc
         assert row.at_utc.isoformat() == "2026-11-23T01:30:00+00:00"
     [entry] = journaled(dock, "interruption.exemption_recorded")
     assert entry.data["category"] == "personal_privacy"
+    listed = cli(dock, "exemption", "list", "--officer", OFFICER)
+    assert listed.exit_code == 0, listed.output
+    assert "2026-11-23 01:30:00 UTC" in listed.stdout
+    assert "personal privacy (涉及个人隐私)" in listed.stdout and "Hospital ward 3" in listed.stdout
+    assert "Hospital" not in cli(dock, "exemption", "list", "--officer", "999").stdout
     wrong = cli(
         dock, "exemption", "add", "--category", "secret", "--at", "2026-11-23",
         "--place", "x", "--officer", OFFICER, "--approver", "Li",
