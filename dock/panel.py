@@ -25,7 +25,13 @@ from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
 from dock.errors import DockError
-from dock.events import BayStateChanged, Event, InterruptionExplained, VoiceNotesNeeded
+from dock.events import (
+    BayStateChanged,
+    Event,
+    InterruptionExplained,
+    VoiceNoteRefused,
+    VoiceNotesNeeded,
+)
 from dock.interruptions.note_prompt import NotePrompt
 from dock.interruptions.records import explain_by_note, keep_note
 from dock.interruptions.voice_note import NoteLimits
@@ -99,7 +105,7 @@ class Panel:
                 while not self._inbox.empty():
                     self._handle(self._inbox.get())
                 for prompt in list(self.prompts.values()):
-                    self._guarded(prompt.tick)
+                    self._guarded(prompt, prompt.tick)
 
     # -- notes --------------------------------------------------------------------------------
 
@@ -147,7 +153,7 @@ class Panel:
         with self._lock:
             prompt = self.prompts.get(button) if isinstance(button, int) else None
             if prompt is not None:
-                self._guarded(prompt.press, kind)
+                self._guarded(prompt, prompt.press, kind)
 
     def _keep(self, statement: Statement) -> str:
         try:
@@ -170,11 +176,20 @@ class Panel:
             else:
                 journal.append(session, happened, actor=ACTOR, at=at)
 
-    def _guarded(self, call: Callable[..., object], *args: Any) -> None:
+    def _guarded(self, prompt: NotePrompt, call: Callable[..., object], *args: Any) -> None:
+        """A note that could not be stored or linked is refused: the light asks again."""
         try:
             call(*args)
-        except DockError as err:  # a note that could not be stored or linked: said, not fatal
-            log.warning("bay panel: %s", err)
+        except DockError as err:
+            log.warning("bay %d: voice note not kept: %s", prompt.bay, err)
+            if prompt.pending:
+                refused = VoiceNoteRefused(
+                    bay=prompt.bay, device=prompt.device, key=prompt.pending[0], reason=str(err)
+                )
+                try:
+                    self._record(refused)
+                except DockError as also:  # the database itself: logged, the bays go on
+                    log.warning("bay %d: %s", prompt.bay, also)
 
 
 # -- building ---------------------------------------------------------------------------------

@@ -234,3 +234,48 @@ def test_the_terminal_view_draws_the_bays_light_and_the_notes_owed(make_dock):
     stop = threading.Event()
     stop.set()
     watch(dock.settings.database_path, data_dir, 2, stop)  # draws once and returns
+
+
+def test_a_note_the_full_dock_disk_cannot_keep_is_refused_and_asked_for_again(make_dock, pins):
+    from dock.offload.store import EvidenceStore
+
+    dock = make_dock()
+    recorder = dock.recorder("ZFY70005", clip_count=12)
+    lights, ticks = FakeLights(), Ticks()
+    buttons = GpioButtons({1: BUTTON_PIN}, pin_factory=pins, monotonic_s=ticks)
+    full = EvidenceStore(dock.settings.dock.data_dir / "store", reserve_bytes=2**62)
+    panel = Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=lights,
+        buttons=buttons,
+        make_recorder=lambda: FakeStatementRecorder("存储空间已满"),
+        store=full,
+    )
+    panel.start()
+    try:
+        dock.start()
+        dock.plug(recorder, 1)
+        assert dock.next_result()[1].state is BayState.READY
+        eventually(lambda: 1 in panel.prompts, "the bay asked for a note")
+        [key] = panel.prompts[1].pending
+        for _ in range(2):
+            pins.pin(BUTTON_PIN).drive_low()
+            ticks.now_s += 0.2
+            pins.pin(BUTTON_PIN).drive_high()
+            ticks.now_s += 1
+        eventually(lambda: lights.current.get(1) == "note_needed", "the light asks again")
+        assert panel.prompts[1].pending == [key]
+        with dock.db.transaction() as session:
+            assert session.get(InterruptionRow, key).status == "unexplained"
+            entries = journal.read_after(session, 0, limit=100_000)
+        [refused] = [e for e in entries if e.type == "interruption.note_refused"]
+        assert refused.data["key"] == key
+        assert refused.data["reason"].startswith("dock disk has ")
+        assert [e.type for e in entries][-2:] == [
+            "interruption.note_started",
+            "interruption.note_refused",
+        ]
+    finally:
+        panel.stop()
