@@ -68,12 +68,37 @@ def _migrated(config: Path) -> Path:
     return data_dir / DB_FILE_NAME
 
 
+PACKAGES = ("dock", "hw", "firmware_bridge")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _byte_compile(*, remove: bool = False) -> None:
+    """Compile the dock's own modules, as `pip install` does for an installed dock (or
+    remove their .pyc). The checkout of `make setup` runs with PYTHONDONTWRITEBYTECODE=1
+    (the Makefile sets it), so uncompiled modules are compiled again at every start."""
+    if remove:
+        for package in PACKAGES:
+            for pyc in (ROOT / package).rglob("__pycache__/*.pyc"):
+                pyc.unlink(missing_ok=True)
+        return
+    argv = [sys.executable, "-m", "compileall", "-q", *(str(ROOT / p) for p in PACKAGES)]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
 def start_up() -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
         config = _config(Path(tmp))
         _migrated(config)
         dock = [*_dock_argv(), "--config", str(config)]
         baseline = [sys.executable, "-c", "pass"]
+        # What a checkout under PYTHONDONTWRITEBYTECODE pays, reported beside the target.
+        _byte_compile(remove=True)
+        uncompiled_s = _time(
+            ["env", "PYTHONDONTWRITEBYTECODE=1", *dock, "bays"], RUNS, fastest=True
+        )
+        _byte_compile()
 
         def vs_python(*args: str) -> float:
             return _time([*dock, *args], RUNS, fastest=True) / _time(baseline, RUNS, fastest=True)
@@ -87,8 +112,12 @@ def start_up() -> dict:
             **flatten("bays_empty_vs_python", bays),
             **flatten("help_vs_python", help_),
             "python_c_pass_s": round(pass_s, 3),
+            "bays_empty_uncompiled_vs_python": round(uncompiled_s / pass_s, 3),
         },
-        "units": {"python_c_pass_s": "s (the baseline, fastest of 5)"},
+        "units": {
+            "python_c_pass_s": "s (the baseline, fastest of 5)",
+            "bays_empty_uncompiled_vs_python": "no .pyc of the dock's modules, fastest of 5",
+        },
         "targets": {"bays_empty_vs_python": "<= 5", "help_vs_python": "<= 4"},
     }
 
