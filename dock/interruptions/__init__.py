@@ -2,6 +2,8 @@
 
 `timeline` builds sessions and interruptions from a recorder's event log and clips;
 `compliance` counts them per officer and period; `voice_note` checks a spoken note before it
-is kept. All three are pure or nearly so: storage, journal rows and the bay's buttons are
-wired by the docking and the service.
+is kept. Those three are pure or nearly so. `reading` is the docking's step (the event log
+from its saved cursor, the interruptions kept and journaled); `records` holds the changes
+made at the dock (a note stored and linked, a written explanation, an exemption), each with
+its journal row in the caller's transaction; `note_prompt` drives a bay's button.
 """
