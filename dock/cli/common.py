@@ -278,6 +278,7 @@ _PLAIN_TYPES: dict[Any, Callable[[Any], Any]] = {
 
 def _install_plain_parameters() -> None:
     import typer.core
+    import typer.main
     from typer._coercion import RuntimeParam
 
     class PlainParam(RuntimeParam):
@@ -316,6 +317,9 @@ def _install_plain_parameters() -> None:
         return PlainParam(parameter_info=info, annotation=descriptor.annotation)
 
     typer.core.build_runtime_param = build  # type: ignore[assignment]
+    # typer reads each command's signature twice (its parameters, then their names), each
+    # time evaluating every annotation string again: once is enough for `dock --help`.
+    typer.main.get_params_from_function = functools.cache(typer.main.get_params_from_function)
 
 
 def _plain_type(annotation: Any) -> Any:
