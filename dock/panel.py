@@ -69,8 +69,9 @@ class Panel:
         self._lock = threading.RLock()
         # The bus calls listeners in the committing thread (a bay's): they only queue, so a
         # slow microphone or a stuck pin never holds a bay.
-        self._inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._stop = threading.Event()
+        self.note_wakeups = 0  # how often the note thread woke: an idle dock's stays at 0
         self._threads: list[threading.Thread] = []
         self._unsubscribe: list[Callable[[], None]] = []
 
@@ -87,6 +88,7 @@ class Panel:
 
     def stop(self) -> None:
         self._stop.set()
+        self._inbox.put(None)
         self.follower.wake()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -100,10 +102,18 @@ class Panel:
         self.follower.run(self._stop)
 
     def _tick(self) -> None:
-        while not self._stop.wait(TICK_S):
+        """Wait for the bus's news; time notes only while a bay asks for one, so the panel of
+        an idle dock sleeps (None in the inbox is stop's wake-up)."""
+        while not self._stop.is_set():
+            try:
+                happened = self._inbox.get(timeout=TICK_S if self.prompts else None)
+            except queue.Empty:
+                happened = None
+            self.note_wakeups += 1
             with self._lock:
-                while not self._inbox.empty():
-                    self._handle(self._inbox.get())
+                while happened is not None:
+                    self._handle(happened)
+                    happened = None if self._inbox.empty() else self._inbox.get()
                 for prompt in list(self.prompts.values()):
                     self._guarded(prompt, prompt.tick)
 

@@ -279,3 +279,26 @@ def test_a_note_the_full_dock_disk_cannot_keep_is_refused_and_asked_for_again(ma
         ]
     finally:
         panel.stop()
+
+
+def test_the_note_thread_of_an_idle_dock_sleeps_until_the_bus_has_news(make_dock):
+    dock = make_dock()
+    panel = Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=FakeLights(),
+        buttons=None,
+        make_recorder=None,
+        store=dock.store,
+    )
+    panel.start()
+    try:
+        time.sleep(1.0)  # five ticks of the old 0.2 s loop
+        assert panel.note_wakeups == 0
+        dock.start()
+        dock.plug(dock.recorder("ZFY70002", clip_count=2), 1)  # bay moves reach it by the bus
+        eventually(lambda: panel.note_wakeups > 0, "the bus woke the note thread")
+    finally:
+        panel.stop()
+        dock.stop()
