@@ -256,6 +256,8 @@ class InterruptionSettings:
     alsa_device: str = _setting("default", _text(r"[A-Za-z0-9:,=_.-]{1,64}", "an ALSA device name"))
     # An interruption unexplained longer than this is an alert in the journal.
     unexplained_alert_hours: float = _setting(72.0, _number(0, 24 * 365, is_low_open=True))
+    # How often the service looks for overdue ones whose recorder has not docked since.
+    overdue_sweep_minutes: float = _setting(10.0, _number(0, 24 * 60, is_low_open=True))
 
 
 @dataclass(frozen=True)

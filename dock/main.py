@@ -204,6 +204,16 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         if panel is not None:
             panel.start()
             cleanup.callback(panel.stop)
+        from dock.interruptions.overdue_sweep import OverdueSweeper
+
+        sweeper = OverdueSweeper(
+            db,
+            SystemClock(),
+            settings.interruptions,
+            every_s=60 * settings.interruptions.overdue_sweep_minutes,
+        )
+        sweeper.start()
+        cleanup.callback(sweeper.stop)
         printer.service = service
         assert db.bus is not None
         db.bus.subscribe(printer.event)
