@@ -25,7 +25,7 @@ def _swap_first_two(entries):
 
 def _hello_with(table_text):
     recorder = Recorder(MemoryBoard(), table_hash=messages.table_hash(table_text))
-    RecorderClient(MemoryTransport(recorder), timeout_s=0.05).hello()
+    return RecorderClient(MemoryTransport(recorder), timeout_s=0.05).hello()
 
 
 def test_a_renumbered_error_code_fails_the_handshake():
@@ -51,7 +51,11 @@ def test_a_new_error_code_changes_the_table_hash():
 
 
 def test_the_same_table_passes_the_handshake():
-    _hello_with(messages.canonical_table())
+    hello = _hello_with(messages.canonical_table())
+    assert (hello.protocol_version, hello.table_hash) == (
+        messages.PROTOCOL_VERSION,
+        messages.TABLE_HASH,
+    )
 
 
 def test_every_error_code_constant_is_in_the_hashed_enumeration():
