@@ -26,18 +26,12 @@ import json
 import os
 import random
 import shutil
-import stat
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from dock import journal
-from dock.db.database import open_database
-from dock.db.models import Clip
-from dock.offload.store import sha256_of_file
 from tests.crash import damaged_card
 from tests.crash.test_offload_crash import (
     EARLY_KILL_SHARE,
@@ -45,7 +39,9 @@ from tests.crash.test_offload_crash import (
     START_TIMEOUT_S,
     StoreState,
     Tally,
+    check_store_objects,
     check_sweep,
+    read_dock,
     stored_objects,
 )
 
@@ -68,35 +64,13 @@ class Phase:
         assert set(self.truth.values()) <= set(card.expected)
 
 
-def read_dock(rig) -> tuple[dict[str, Clip], list]:
-    db = open_database(rig.data_dir)
-    try:
-        with db.transaction() as session:
-            rows = {r.sha256: r for r in session.scalars(select(Clip))}
-            session.expunge_all()
-            verdict = journal.verify(session)
-            entries = journal.read_after(session, 0, limit=10**7)
-    finally:
-        db.close()
-    assert verdict.is_intact, verdict.summary()
-    return rows, entries
-
-
 def check(rig, phase: Phase, state: StoreState, tally: Tally) -> str:
     """Assert the rules in the module docstring; return the phase of the docking it hit."""
     card = phase.card
     if not rig.store_dir.exists():
         return "start-up (no store yet)"
-    objects = stored_objects(rig.store_dir)
-    for sha, path in objects.items():
-        assert path.relative_to(rig.store_dir / "objects").parts == (sha[:2], sha[2:4], sha)
-        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
-        if sha not in state.verified:
-            assert sha256_of_file(path) == sha, f"object {sha} does not hash to its name"
-            state.verified.add(sha)
+    objects = check_store_objects(rig.store_dir, state)
     rows, entries = read_dock(rig)
-    stored_rows = Counter(e.data["sha256"] for e in entries if e.type == "clip.stored")
-    assert stored_rows == Counter(list(rows)), "clip.stored journal rows and Clip rows disagree"
     assert set(objects) <= set(card.expected), "an object that is no file of the card"
     flagged_at_walk = set(card.protected.values()) - {card.protected[damaged_card.X]}
     for sha, row in rows.items():

@@ -82,20 +82,25 @@ def stored_objects(store_dir: Path) -> dict[str, Path]:
     return found
 
 
-def check_invariants(rig, state: StoreState, tally: Tally, *, rehash_all: bool = False) -> str:
-    """Assert the rules in the module docstring; return the phase the kill hit."""
-    store_dir = rig.store_dir
-    if not store_dir.exists():
-        return "start-up (no store yet)"
-    assert sorted(p.name for p in store_dir.iterdir()) == ["objects", "tmp"]
+def check_store_objects(
+    store_dir: Path, state: StoreState, *, rehash_all: bool = False
+) -> dict[str, Path]:
+    """Every object lies under its own hash, plain and read-only, and hashes to its name
+    (each is re-hashed once, or every time with rehash_all)."""
     objects = stored_objects(store_dir)
-    for sha, path in objects.items():  # rule 1
+    for sha, path in objects.items():
         assert path.relative_to(store_dir / "objects").parts == (sha[:2], sha[2:4], sha)
         assert path.is_file() and not path.is_symlink()
         assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
         if rehash_all or sha not in state.verified:
             assert sha256_of_file(path) == sha, f"object {sha} does not hash to its name"
             state.verified.add(sha)
+    return objects
+
+
+def read_dock(rig) -> tuple[dict[str, Clip], list]:
+    """The Clip rows by hash and every journal entry, once the journal verifies intact and
+    its clip.stored rows agree with the Clip rows."""
     db = open_database(rig.data_dir)
     try:
         with db.transaction() as session:
@@ -105,9 +110,20 @@ def check_invariants(rig, state: StoreState, tally: Tally, *, rehash_all: bool =
             entries = journal.read_after(session, 0, limit=10**7)
     finally:
         db.close()
-    assert verdict.is_intact, verdict.summary()  # rule 3
+    assert verdict.is_intact, verdict.summary()
     stored_rows = Counter(e.data["sha256"] for e in entries if e.type == "clip.stored")
     assert stored_rows == Counter(list(rows)), "clip.stored journal rows and Clip rows disagree"
+    return rows, entries
+
+
+def check_invariants(rig, state: StoreState, tally: Tally, *, rehash_all: bool = False) -> str:
+    """Assert the rules in the module docstring; return the phase the kill hit."""
+    store_dir = rig.store_dir
+    if not store_dir.exists():
+        return "start-up (no store yet)"
+    assert sorted(p.name for p in store_dir.iterdir()) == ["objects", "tmp"]
+    objects = check_store_objects(store_dir, state, rehash_all=rehash_all)  # rule 1
+    rows, entries = read_dock(rig)  # rule 3
     manifest = rig.manifest()
     sizes = {c.sha256.hex(): c.size_bytes for c in rig.clips}
     card = rig.card_contents()
