@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw.cluster_image import ClusterImageMassStorage, Node
+from hw.fat32 import lfn_checksum, short_name_bytes, short_name_text
 from hw.mass_storage import Entry, EntryKind, MassStorageError
 
 FAT32_MASK = 0x0FFFFFFF
@@ -183,34 +184,6 @@ def _fat32_layout(image: _Image) -> tuple[int, list[int], int]:
     return bps, offsets, fsinfo
 
 
-def _fat32_short_name(raw11: bytes) -> bytes:
-    """The 8.3 name as stored, dotted; a first byte 0x05 stands for 0xE5."""
-    base, ext = raw11[:8].rstrip(b" "), raw11[8:11].rstrip(b" ")
-    if base[:1] == b"\x05":
-        base = b"\xe5" + base[1:]
-    return base + b"." + ext if ext else base
-
-
-def _fat32_short_text(raw11: bytes, nt_flags: int, code_page: str) -> str:
-    """The 8.3 name as shown: the NT case flags lower A-Z of the base and the extension."""
-
-    def lower(text: str) -> str:
-        return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
-
-    base = _fat32_short_name(raw11[:8] + b"   ").decode(code_page, "surrogateescape")
-    ext = raw11[8:11].rstrip(b" ").decode(code_page, "surrogateescape")
-    base = lower(base) if nt_flags & 0x08 else base
-    ext = lower(ext) if nt_flags & 0x10 else ext
-    return base + "." + ext if ext else base
-
-
-def _lfn_checksum(short_name: bytes) -> int:
-    total = 0
-    for b in short_name:
-        total = (((total & 1) << 7) + (total >> 1) + b) & 0xFF
-    return total
-
-
 def _fat32_entry_sets(
     reader: ClusterImageMassStorage, dir_clusters: list[int], code_page: str
 ) -> Iterator[tuple[list[int], bytes, bytes, str, int, int]]:
@@ -235,14 +208,14 @@ def _fat32_entry_sets(
             continue
         lfn_raw = b""
         offsets = [offset]
-        if lfn_parts and lfn_sum == _lfn_checksum(e[:11]):
+        if lfn_parts and lfn_sum == lfn_checksum(e[:11]):
             joined = b"".join(lfn_parts[i] for i in sorted(lfn_parts))
             end = next((i for i in range(0, len(joined), 2) if joined[i : i + 2] == b"\0\0"), None)
             lfn_raw = joined[:end] if end is not None else joined
             offsets = [*lfn_offsets, offset]
         hi, lo, size = struct.unpack_from("<H4xHI", e, 20)
-        short = _fat32_short_name(e[:11])
-        text = _fat32_short_text(e[:11], e[12], code_page)
+        short = short_name_bytes(e[:11])
+        text = short_name_text(e[:11], e[12], code_page)
         yield offsets, lfn_raw, short, text, (hi << 16) | lo, size
         lfn_offsets, lfn_parts, lfn_sum = [], {}, -1
 
