@@ -500,7 +500,7 @@ class _Run:
         try:
             self.client.delete_clip(clip.path, bytes.fromhex(clip.sha256))
         except Refused as refusal:
-            error = getattr(refusal, "error_name", "") or str(refusal.code)
+            error = refusal.error_name
             self.report.delete_refused += 1
             self.report.problems.append(
                 f"{printable(clip.path)}: stored, but the recorder refused to delete it "
