@@ -34,21 +34,26 @@ def eventually(check, what: str):
     raise AssertionError(f"never: {what}")
 
 
+def panel_for(dock, *, lights, buttons=None, make_recorder=None, store=None) -> Panel:
+    """The service's panel over a test dock's settings, database and store."""
+    return Panel(
+        dock.settings,
+        dock.db,
+        clock=SystemClock(),
+        lights=lights,
+        buttons=buttons,
+        make_recorder=make_recorder,
+        store=store if store is not None else dock.store,
+    )
+
+
 def test_a_docked_recorder_owing_a_note_gets_it_through_the_bay_button(make_dock, pins):
     dock = make_dock()
     recorder = dock.recorder("ZFY70001", clip_count=12)  # its fourth interruption is unnoted
     lights, ticks = FakeLights(), Ticks()
     buttons = GpioButtons({1: BUTTON_PIN}, pin_factory=pins, monotonic_s=ticks)
     spoken = FakeStatementRecorder("恶劣天气，录像中断，现已恢复")
-    panel = Panel(
-        dock.settings,
-        dock.db,
-        clock=SystemClock(),
-        lights=lights,
-        buttons=buttons,
-        make_recorder=lambda: spoken,
-        store=dock.store,
-    )
+    panel = panel_for(dock, lights=lights, buttons=buttons, make_recorder=lambda: spoken)
     panel.start()
     try:
         dock.start()
@@ -132,15 +137,7 @@ def test_a_stuck_light_and_a_slow_microphone_do_not_hold_a_docking(make_dock):
     dock = make_dock()
     recorder = dock.recorder("ZFY70002", clip_count=12)
     lights = StuckLights()
-    panel = Panel(
-        dock.settings,
-        dock.db,
-        clock=SystemClock(),
-        lights=lights,
-        buttons=None,
-        make_recorder=lambda: FakeStatementRecorder("设备故障"),
-        store=dock.store,
-    )
+    panel = panel_for(dock, lights=lights, make_recorder=lambda: FakeStatementRecorder("设备故障"))
     panel.start()
     try:
         panel._lock.acquire()  # as while a note is being measured and stored
@@ -167,14 +164,8 @@ def test_after_a_dock_restart_the_bay_asks_again_for_the_note_still_owed(make_do
     assert dock.next_result()[1].state is BayState.READY
     dock.stop_event.set()  # the service stops with the recorder left in its bay
     dock.thread.join(30)
-    panel = Panel(
-        dock.settings,
-        dock.db,
-        clock=SystemClock(),
-        lights=FakeLights(),
-        buttons=None,
-        make_recorder=lambda: FakeStatementRecorder("设备故障"),
-        store=dock.store,
+    panel = panel_for(
+        dock, lights=FakeLights(), make_recorder=lambda: FakeStatementRecorder("设备故障")
     )
     panel.start()  # a new run: nothing in memory of the first
     try:
@@ -198,15 +189,7 @@ def test_the_terminal_view_draws_the_bays_light_and_the_notes_owed(make_dock):
     dock = make_dock(bays=2)
     recorder = dock.recorder("ZFY70004", clip_count=12)
     lights = FakeLights()
-    panel = Panel(
-        dock.settings,
-        dock.db,
-        clock=SystemClock(),
-        lights=lights,
-        buttons=None,
-        make_recorder=None,
-        store=dock.store,
-    )
+    panel = panel_for(dock, lights=lights)
     panel.start()
     try:
         dock.start()
@@ -244,10 +227,8 @@ def test_a_note_the_full_dock_disk_cannot_keep_is_refused_and_asked_for_again(ma
     lights, ticks = FakeLights(), Ticks()
     buttons = GpioButtons({1: BUTTON_PIN}, pin_factory=pins, monotonic_s=ticks)
     full = EvidenceStore(dock.settings.dock.data_dir / "store", reserve_bytes=2**62)
-    panel = Panel(
-        dock.settings,
-        dock.db,
-        clock=SystemClock(),
+    panel = panel_for(
+        dock,
         lights=lights,
         buttons=buttons,
         make_recorder=lambda: FakeStatementRecorder("存储空间已满"),
@@ -283,15 +264,7 @@ def test_a_note_the_full_dock_disk_cannot_keep_is_refused_and_asked_for_again(ma
 
 def test_the_note_thread_of_an_idle_dock_sleeps_until_the_bus_has_news(make_dock):
     dock = make_dock()
-    panel = Panel(
-        dock.settings,
-        dock.db,
-        clock=SystemClock(),
-        lights=FakeLights(),
-        buttons=None,
-        make_recorder=None,
-        store=dock.store,
-    )
+    panel = panel_for(dock, lights=FakeLights())
     panel.start()
     try:
         time.sleep(1.0)  # five ticks of the old 0.2 s loop
