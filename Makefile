@@ -3,7 +3,8 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto espeak-ng sox ffmpeg
+DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto espeak-ng sox ffmpeg \
+	postgresql-15 chromium chromium-driver fonts-wqy-microhei
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup run test lint bench crashtest clean debs
@@ -21,7 +22,7 @@ debs:
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || PY=python3; $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,registry]'
 	@touch $(STAMP)
 
 # A simulated dock on embedded defaults; its data (database, evidence store) stays in .run/.
@@ -30,8 +31,8 @@ run: setup
 	$(BIN)/dock --config .run/dock.toml serve --simulate 4
 
 lint: setup
-	$(BIN)/ruff check dock hw firmware_bridge tests bench
-	$(BIN)/ruff format --check dock hw firmware_bridge tests bench
+	$(BIN)/ruff check dock hw firmware_bridge registry tests bench
+	$(BIN)/ruff format --check dock hw firmware_bridge registry tests bench
 	$(BIN)/mypy
 	PY=$(BIN)/python firmware_bridge/firmware/typecheck.sh
 
