@@ -76,6 +76,12 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return rule
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Refused("must be true or false")
+    return value
+
+
 def _versions(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _Refused('must be a list of version strings, e.g. ["1.4.2"]')
@@ -197,6 +203,20 @@ class MqttSettings:
     topic_prefix: str = _setting(
         "bodycam-dock", _text(r"[^#+\s]{1,100}", "a topic prefix without spaces, # or +")
     )
+    # Off: nothing is published; on with no broker: rows wait in the journal (the backlog).
+    enabled: bool = _setting(True, _boolean)
+    # TLS and credentials; "" = not used. Paths absolute (the password file holds one line).
+    tls_ca_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
+    tls_cert_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
+    tls_key_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
+    username: str = _setting("", _text(r"[^\s]{0,200}", 'a user name without spaces or ""'))
+    password_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
+    keepalive_s: int = _setting(30, _integer(5, 3600))
+    session_expiry_s: int = _setting(86400, _integer(0, 2**32 - 1))
+    reconnect_min_s: int = _setting(1, _integer(1, 600))
+    reconnect_max_s: int = _setting(60, _integer(1, 3600))
+    checkpoint_minutes: int = _setting(60, _integer(1, 1440))
+    max_inflight: int = _setting(100, _integer(1, 65535))
 
 
 _GPIO_PIN = (0, 27)  # BCM numbering on a Raspberry Pi's 40-pin header

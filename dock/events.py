@@ -457,6 +457,22 @@ class VoiceNoteSkipped(Event):
     key: str
 
 
+# -- reporting --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class JournalCheckpointSigned(Event):
+    """The dock signs its journal's size and head so the registry can anchor them (REPORTING.md)."""
+
+    type: ClassVar[str] = "journal.checkpoint"
+    journal_size: int
+    head_id: int
+    head_hash: str
+    signed_at: str  # ISO UTC, exactly as signed
+    public_key: str  # hex, raw 32-byte Ed25519
+    signature: str  # hex, over firmware_bridge.reporting.checkpoint_bytes(...)
+
+
 # -- the bus ----------------------------------------------------------------------------------
 
 Listener = Callable[[Event], None]
