@@ -25,7 +25,9 @@ from typing import Any
 from dock.errors import ConfigError
 
 CONFIG_ENV = "DOCK_CONFIG"
-DELETE_POLICIES = ("after_verified_copy", "after_central_confirmation", "never")
+DELETE_POLICIES = ("after_verified_copy", "after_central_copy", "never")
+# Names a policy once had, with the name that replaced it (the refusal names the new one).
+RENAMED_DELETE_POLICIES = MappingProxyType({"after_central_confirmation": "after_central_copy"})
 
 
 class _Refused(Exception):
@@ -74,6 +76,12 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
         return value
 
     return rule
+
+
+def _delete_policy(value: Any) -> str:
+    if value in RENAMED_DELETE_POLICIES:
+        raise _Refused(f'was renamed: write "{RENAMED_DELETE_POLICIES[value]}"')
+    return _one_of(DELETE_POLICIES)(value)
 
 
 def _boolean(value: Any) -> bool:
@@ -179,7 +187,7 @@ class CheckSettings:
 
 @dataclass(frozen=True)
 class OffloadSettings:
-    delete_policy: str = _setting("after_verified_copy", _one_of(DELETE_POLICIES))
+    delete_policy: str = _setting("after_verified_copy", _delete_policy)
     max_concurrent_bays: int = _setting(2, _integer(1, 16))
     # A recorder's listing is hostile input: bounded in count (so in memory) and in time.
     max_listed_clips: int = _setting(20_000, _integer(1, 1_000_000))

@@ -43,7 +43,7 @@ from dock.events import (
     StoreObjectRepaired,
 )
 from dock.events import VerificationFailed as VerificationFailedEvent
-from dock.offload import records
+from dock.offload import deferred_delete, records
 from dock.offload.card_names import clip_facts
 from dock.offload.copy import CopyFailed, CopyResult, ReadableInto, copy_and_hash
 from dock.offload.report import OffloadReport
@@ -457,11 +457,21 @@ class _Run:
             )
 
     def _delete_proven_clips(self) -> None:
-        if self.o.settings.offload.delete_policy != "after_verified_copy":
+        """Free the clips the policy allows. Under "after_central_copy" a clip waits for its
+        confirmed central copy; one confirmed after the recorder left is still listed at its
+        next docking, is already stored, and is freed then by this same path."""
+        policy = self.o.settings.offload.delete_policy
+        if policy == "never":
             return
         for clip in self.deletable:
-            if self.o.store.has(clip.sha256):
-                self._release(clip)
+            if not self.o.store.has(clip.sha256):
+                continue
+            if policy == "after_central_copy" and not deferred_delete.is_copy_confirmed(
+                self.o.db, clip.sha256
+            ):
+                self.report.waiting_for_copy += 1
+                continue
+            self._release(clip)
 
     def _confirm_deletions_seen_done(self) -> None:
         """A request without a confirmation whose clip is gone from the card and the listing,

@@ -20,6 +20,7 @@ class OffloadReport:
     delete_refused: int = 0
     repaired: int = 0  # damaged stored objects replaced from the recorder's original
     confirmed_late: int = 0  # deletions found done at this docking
+    waiting_for_copy: int = 0  # stored, kept on the recorder until the central copy is confirmed
     problems: list[str] = field(default_factory=list)  # one line each, for the officer
     card_problems: list[str] = field(default_factory=list)  # the volume's, also in problems
     stopped: str = ""  # why the offload stopped early, when it did

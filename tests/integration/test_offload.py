@@ -94,7 +94,7 @@ def test_policy_never_keeps_every_clip_on_the_recorder(make_dock):
 
 
 def test_docking_twice_makes_no_duplicates_and_recognises_stored_clips(make_dock):
-    dock = make_dock(offload={"delete_policy": "after_central_confirmation"})
+    dock = make_dock(offload={"delete_policy": "after_central_copy"})
     recorder = dock.recorder("ZFY30001", clip_count=4)
     files = len(card_contents(recorder))  # the clips and the officer's voice notes
     dock.start()

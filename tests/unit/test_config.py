@@ -117,7 +117,12 @@ REFUSED = [
     (
         '[offload]\ndelete_policy = "sometimes"',
         'config: offload.delete_policy = "sometimes": must be one of "after_verified_copy", '
-        '"after_central_confirmation", "never"',
+        '"after_central_copy", "never"',
+    ),
+    (
+        '[offload]\ndelete_policy = "after_central_confirmation"',
+        'config: offload.delete_policy = "after_central_confirmation": was renamed: '
+        'write "after_central_copy"',
     ),
     (
         "[offload]\nmax_concurrent_bays = 0",

@@ -1,0 +1,19 @@
+"""Whether a stored clip may leave the recorder under the "after_central_copy" policy.
+
+The answer is the replicas table (dock.replication.records): a clip is freed only once its
+central copy is confirmed. Until that module exists in a build, no copy counts as confirmed,
+so the policy errs towards keeping clips on the recorder, never towards deleting them.
+"""
+
+from __future__ import annotations
+
+from dock.db.database import Database
+
+
+def is_copy_confirmed(db: Database, sha256: str) -> bool:
+    try:
+        from dock.replication.records import is_replicated
+    except ImportError:  # replication not built in: nothing is confirmed
+        return False
+    with db.session() as session:
+        return bool(is_replicated(session, sha256))
