@@ -49,6 +49,10 @@ class RecorderFacts:
     storage_total_bytes: int
     storage_free_bytes: int
     clock: ClockOutcome
+    # Clips kept on the card until their central copy is confirmed ("after_central_copy"):
+    # space the dock cannot free at this docking, named in the storage reason.
+    waiting_for_copy_count: int = 0
+    waiting_for_copy_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,16 @@ def judge_recorder(facts: RecorderFacts, limits: CheckLimits) -> list[Reason]:
                 "the recorder reports more free storage than its card holds "
                 f"({facts.storage_total_bytes / GB:.1f} GB): its card or firmware is faulty; "
                 "hand it to a technician",
+            )
+        )
+    elif facts.storage_free_bytes < need and facts.waiting_for_copy_count:
+        reasons.append(
+            Reason(
+                "storage_waiting_for_copy",
+                f"{facts.storage_free_bytes / GB:.1f} GB free, a {limits.shift_hours:g}-hour shift "
+                f"needs {need / GB:.1f} GB; {facts.waiting_for_copy_count} clip(s) "
+                f"({facts.waiting_for_copy_bytes / GB:.1f} GB) stay on the recorder until their "
+                "central copy is confirmed: leave it docked until they are copied",
             )
         )
     elif facts.storage_free_bytes < need:

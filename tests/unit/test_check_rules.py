@@ -136,3 +136,18 @@ def test_problems_found_on_the_way_join_the_verdict_after_the_recorders_own():
     refusal = judge_refusal("GetStatus", "storage fault")
     verdict = judge(replace(FIT, battery_pct=10), KNOWN, LIMITS, (refusal,))
     assert [r.code for r in verdict.reasons] == ["battery", "status_refused"]
+
+
+def test_clips_waiting_for_their_central_copy_leaving_too_little_room_are_named_as_the_reason():
+    need = LIMITS.shift_storage_bytes()
+    waiting = replace(
+        FIT,
+        storage_free_bytes=need - 1,
+        waiting_for_copy_count=3,
+        waiting_for_copy_bytes=30 * 10**9,
+    )
+    verdict = judge(waiting, KNOWN, LIMITS)
+    assert [r.code for r in verdict.reasons] == ["storage_waiting_for_copy"]
+    assert "3 clip(s) (30.0 GB)" in verdict.summary()
+    assert "central copy is confirmed" in verdict.summary()
+    assert codes(replace(waiting, storage_free_bytes=need)) == []
