@@ -1,0 +1,406 @@
+"""The agency's object store, seen as one small contract: put, head, download.
+
+Why a wrapper over boto3: the rest of the dock must never reason about S3 wire details. A
+copy counts only when the store itself answers with the SHA-256 we know and a COMPLIANCE lock
+until the retention date; this module turns whatever the store says into a CentralObject or a
+CentralStoreError, one line a person can act on.
+
+Keys are `objects/<sha256>`, the same content address as the local store. Large files go up
+in parts with a SHA-256 per part (ChecksumAlgorithm="SHA256"); the store then reports a
+composite checksum ("<base64>-<n>", the SHA-256 of the concatenated part digests), which is
+what `CentralObject.checksum_sha256` holds for a multipart object and what `part_checksums`
+lets the caller recompute from the local bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dock.errors import DockError
+
+KEY_PREFIX = "objects/"
+CHUNK_BYTES = 1024 * 1024
+
+
+class CentralStoreError(DockError):
+    """The object store is down, refused a request, or answered something we cannot trust."""
+
+
+class CentralObjectRefused(CentralStoreError):
+    """The store answered, but its copy is not one we may count (checksum, lock, missing)."""
+
+
+@dataclass(frozen=True)
+class CentralObject:
+    """What the store says it holds under one key."""
+
+    sha256: str
+    size: int
+    checksum_sha256: str  # hex for a single-part object; "<hex>-<parts>" for a multipart one
+    retain_until: datetime.datetime | None
+    lock_mode: str | None
+    version_id: str | None = None
+
+    @property
+    def is_multipart(self) -> bool:
+        return "-" in self.checksum_sha256
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    """A multipart upload in flight: persisted by the caller so a restart continues it."""
+
+    upload_id: str
+    part_size: int
+    done_parts: tuple[tuple[int, str], ...]  # (part number, base64 part SHA-256)
+
+
+def object_key(sha256: str) -> str:
+    return KEY_PREFIX + sha256
+
+
+def b64_to_hex(value: str) -> str:
+    return base64.b64decode(value).hex()
+
+
+def hex_to_b64(value: str) -> str:
+    return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+
+
+def composite_checksum(part_digests: list[bytes]) -> str:
+    """The S3 composite checksum of a multipart object, as "<hex>-<parts>"."""
+    joined = hashlib.sha256(b"".join(part_digests)).hexdigest()
+    return f"{joined}-{len(part_digests)}"
+
+
+def part_checksums(path: Path, part_size: int) -> list[bytes]:
+    """The SHA-256 of each part of a local file, to recompute a composite checksum."""
+    digests: list[bytes] = []
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(part_size)
+            if not block:
+                break
+            digests.append(hashlib.sha256(block).digest())
+    return digests or [hashlib.sha256(b"").digest()]
+
+
+def _client_error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class CentralStore:
+    """A bucket with object lock, reached with the dock's own credentials."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        bucket: str,
+        region: str,
+        access_key_id: str,
+        secret_access_key: str,
+        ca_bundle: Path | None = None,
+        part_size_bytes: int = 16 * 1024 * 1024,
+        timeout_s: float = 30.0,
+        client: Any = None,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.part_size_bytes = part_size_bytes
+        self.endpoint_url = endpoint_url
+        self._client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region or "us-east-1",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            verify=str(ca_bundle) if ca_bundle else None,
+            config=Config(
+                retries={"max_attempts": 2, "mode": "standard"},
+                connect_timeout=timeout_s,
+                read_timeout=timeout_s,
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    # -- calls that turn boto3's failures into ours ---------------------------------------------
+
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            code = _client_error_code(exc)
+            raise CentralStoreError(
+                f"Central store {self.endpoint_url} refused {what} ({code or exc}); "
+                "check the bucket, its object lock and the dock's credentials."
+            ) from None
+        except (BotoCoreError, OSError) as exc:
+            raise CentralStoreError(
+                f"Central store {self.endpoint_url} unreachable during {what} "
+                f"({type(exc).__name__}); the copy waits and is retried."
+            ) from None
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    def head(self, sha256: str) -> CentralObject | None:
+        """What the store holds under objects/<sha256>, or None when it holds nothing."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self._client.head_object(
+                Bucket=self.bucket, Key=object_key(sha256), ChecksumMode="ENABLED"
+            )
+        except ClientError as exc:
+            if _client_error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise CentralStoreError(
+                f"Central store {self.endpoint_url} refused HEAD of {sha256[:12]} "
+                f"({_client_error_code(exc)}); check the dock's credentials."
+            ) from None
+        except (BotoCoreError, OSError) as exc:
+            raise CentralStoreError(
+                f"Central store {self.endpoint_url} unreachable ({type(exc).__name__}); "
+                "the copy waits and is retried."
+            ) from None
+        return _central_object(sha256, answer)
+
+    def put(
+        self,
+        sha256: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        retain_until: datetime.datetime,
+        *,
+        progress: UploadProgress | None = None,
+        on_progress: Callable[[UploadProgress], None] | None = None,
+        read_gate: Callable[[int], None] | None = None,
+    ) -> CentralObject:
+        """Upload one file with its SHA-256 and a COMPLIANCE lock until retain_until.
+
+        A file up to part_size_bytes goes in one PUT carrying ChecksumSHA256 (the store
+        refuses it if the bytes do not match). A larger one goes in parts, each with its own
+        ChecksumSHA256; `progress` resumes an upload a restart left half done, and
+        `on_progress` is called after every part so the caller can persist it. `read_gate`
+        is called with each block's size before it is read (the replicator's throttle).
+        Returns what HEAD says afterwards; the caller decides whether it counts.
+        """
+        size = path.stat().st_size
+        meta = {k: str(v) for k, v in metadata.items()}
+        lock = {
+            "ObjectLockMode": "COMPLIANCE",
+            "ObjectLockRetainUntilDate": retain_until.astimezone(datetime.UTC),
+        }
+        if size <= self.part_size_bytes and progress is None:
+            body = _read_gated(path, 0, size, read_gate)
+            self._call(
+                f"PUT of {sha256[:12]}",
+                self._client.put_object,
+                Bucket=self.bucket,
+                Key=object_key(sha256),
+                Body=body,
+                ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                Metadata=meta,
+                **lock,
+            )
+        else:
+            self._put_multipart(sha256, path, size, meta, lock, progress, on_progress, read_gate)
+        found = self.head(sha256)
+        if found is None:
+            raise CentralObjectRefused(
+                f"Central store {self.endpoint_url} lost {sha256[:12]} right after the upload; "
+                "the copy is not counted and will be retried."
+            )
+        return found
+
+    def _put_multipart(
+        self,
+        sha256: str,
+        path: Path,
+        size: int,
+        meta: dict[str, str],
+        lock: dict[str, Any],
+        progress: UploadProgress | None,
+        on_progress: Callable[[UploadProgress], None] | None,
+        read_gate: Callable[[int], None] | None,
+    ) -> None:
+        key = object_key(sha256)
+        if progress is None or not self._upload_exists(key, progress.upload_id):
+            answer = self._call(
+                f"multipart start of {sha256[:12]}",
+                self._client.create_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                Metadata=meta,
+                ChecksumAlgorithm="SHA256",
+                **lock,
+            )
+            progress = UploadProgress(answer["UploadId"], self.part_size_bytes, ())
+            if on_progress:
+                on_progress(progress)
+        part_size = progress.part_size
+        done = dict(progress.done_parts)
+        count = max(1, -(-size // part_size))
+        for number in range(1, count + 1):
+            if number in done:
+                continue
+            offset = (number - 1) * part_size
+            body = _read_gated(path, offset, min(part_size, size - offset), read_gate)
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            self._call(
+                f"part {number} of {sha256[:12]}",
+                self._client.upload_part,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=progress.upload_id,
+                PartNumber=number,
+                Body=body,
+                ChecksumSHA256=digest,
+            )
+            done[number] = digest
+            progress = UploadProgress(progress.upload_id, part_size, tuple(sorted(done.items())))
+            if on_progress:
+                on_progress(progress)
+        parts = self._listed_parts(key, progress.upload_id)
+        self._call(
+            f"multipart completion of {sha256[:12]}",
+            self._client.complete_multipart_upload,
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=progress.upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": n, "ETag": parts[n], "ChecksumSHA256": done[n]}
+                    for n in sorted(done)
+                ]
+            },
+        )
+
+    def _upload_exists(self, key: str, upload_id: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.list_parts(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError:
+            return False
+        return True
+
+    def _listed_parts(self, key: str, upload_id: str) -> dict[int, str]:
+        """ETags of the parts the store holds, which completion must name."""
+        found: dict[int, str] = {}
+        marker = 0
+        while True:
+            answer = self._call(
+                "list of parts",
+                self._client.list_parts,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
+            )
+            for part in answer.get("Parts", []):
+                found[int(part["PartNumber"])] = part["ETag"]
+            if not answer.get("IsTruncated"):
+                return found
+            marker = int(answer["NextPartNumberMarker"])
+
+    def abort(self, sha256: str, upload_id: str) -> None:
+        """Drop a half upload (a local object whose bytes no longer match its name)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with contextlib.suppress(ClientError, BotoCoreError, OSError):
+            self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=object_key(sha256), UploadId=upload_id
+            )
+
+    def download(self, sha256: str, dest_path: Path) -> int:
+        """Fetch objects/<sha256> into dest_path, checking the SHA-256 while writing.
+
+        Writes to a temporary name first and renames only a verified file, so a caller never
+        finds a wrong copy under dest_path. Returns the byte count.
+        """
+        answer = self._call(
+            f"GET of {sha256[:12]}",
+            self._client.get_object,
+            Bucket=self.bucket,
+            Key=object_key(sha256),
+        )
+        digest = hashlib.sha256()
+        tmp = dest_path.with_name(dest_path.name + ".part")
+        size = 0
+        try:
+            with open(tmp, "wb") as f:
+                for block in answer["Body"].iter_chunks(CHUNK_BYTES):
+                    digest.update(block)
+                    f.write(block)
+                    size += len(block)
+                f.flush()
+                os.fsync(f.fileno())
+            if digest.hexdigest() != sha256:
+                raise CentralObjectRefused(
+                    f"Central store returned bytes for {sha256[:12]} whose SHA-256 is "
+                    f"{digest.hexdigest()[:12]}; its copy is damaged, use another."
+                )
+            os.replace(tmp, dest_path)
+        except OSError as exc:
+            raise CentralStoreError(
+                f"Download of {sha256[:12]} broke off ({type(exc).__name__}); try again."
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return size
+
+
+def _read_gated(path: Path, offset: int, length: int, gate: Callable[[int], None] | None) -> bytes:
+    chunks: list[bytes] = []
+    with open(path, "rb") as f:
+        f.seek(offset)
+        remaining = length
+        while remaining > 0:
+            want = min(CHUNK_BYTES, remaining)
+            if gate:
+                gate(want)
+            block = f.read(want)
+            if not block:
+                break
+            chunks.append(block)
+            remaining -= len(block)
+    return b"".join(chunks)
+
+
+def _central_object(sha256: str, answer: Mapping[str, Any]) -> CentralObject:
+    raw = str(answer.get("ChecksumSHA256") or "")
+    checksum = ""
+    if raw:
+        b64, _, parts = raw.partition("-")
+        try:
+            checksum = b64_to_hex(b64) + (f"-{parts}" if parts else "")
+        except (binascii.Error, ValueError):
+            checksum = ""
+    retain = answer.get("ObjectLockRetainUntilDate")
+    if isinstance(retain, datetime.datetime) and retain.tzinfo is None:
+        retain = retain.replace(tzinfo=datetime.UTC)
+    return CentralObject(
+        sha256=sha256,
+        size=int(answer.get("ContentLength", 0)),
+        checksum_sha256=checksum,
+        retain_until=retain if isinstance(retain, datetime.datetime) else None,
+        lock_mode=answer.get("ObjectLockMode"),
+        version_id=answer.get("VersionId"),
+    )
