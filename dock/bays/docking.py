@@ -42,6 +42,7 @@ from dock.events import (
 )
 from dock.interruptions import reading
 from dock.interruptions.timeline import Interruption
+from dock.offload import deferred_delete
 from dock.offload.ingest import Offloader, OffloadReport
 from firmware_bridge.client import EPOCH, ClipInfo, Identity, RecorderClient
 from firmware_bridge.errors import (
@@ -277,6 +278,15 @@ class DockingConversation:
             return ()
         return tuple(judge_offload(report.card_problems, report.delete_refused))
 
+    def _waiting_for_copy(self, serial: str) -> dict[str, int]:
+        """Clips kept on the recorder for their central copy, under "after_central_copy"."""
+        if self.offloader is None or self.offloader.settings.offload.delete_policy != (
+            "after_central_copy"
+        ):
+            return {}
+        count, size_bytes = deferred_delete.waiting_for_copy(self.db, serial)
+        return {"waiting_for_copy_count": count, "waiting_for_copy_bytes": size_bytes}
+
     def _check(
         self, identity: Identity, ledger_facts: LedgerFacts, problems: tuple[Reason, ...] = ()
     ) -> Verdict:
@@ -301,6 +311,7 @@ class DockingConversation:
             storage_total_bytes=status.storage_total_bytes,
             storage_free_bytes=status.storage_free_bytes,
             clock=clock,
+            **self._waiting_for_copy(serial),
         )
         verdict = judge(facts, ledger_facts, self.limits, (*refusals, *problems))
         if clock.was_set and clock.drift_after_s is not None:

@@ -17,3 +17,15 @@ def is_copy_confirmed(db: Database, sha256: str) -> bool:
         return False
     with db.session() as session:
         return bool(is_replicated(session, sha256))
+
+
+def waiting_for_copy(db: Database, device_serial: str) -> tuple[int, int]:
+    """(count, bytes) of this recorder's stored clips still waiting for their central copy:
+    room the dock cannot free, which the pre-shift check names."""
+    try:
+        from dock.replication.records import waiting_for_copy as waiting
+    except ImportError:
+        return 0, 0
+    with db.session() as session:
+        clips = list(waiting(session, device_serial))
+    return len(clips), sum(int(size) for _, size in clips)
