@@ -8,6 +8,7 @@ ACL refuses comes back as PUBACK reason 0x87 (under 3.1.1 Mosquitto acknowledges
 from __future__ import annotations
 
 import getpass
+import json
 import re
 import socket
 import ssl
@@ -269,3 +270,56 @@ def test_a_dock_will_is_published_only_under_its_own_prefix(broker, clients) -> 
         time.sleep(0.02)
     time.sleep(0.5)
     assert [t for t, _ in registry.messages] == ["bodycam-dock/dock-a/availability"]
+
+
+def test_the_docks_publisher_reports_every_row_through_the_production_broker(
+    broker: ProductionBroker, clients: list[Client], tmp_path: Path
+) -> None:
+    """dock.report.publisher with dock-a's credentials over TLS: nothing refused, all rows read."""
+    from dataclasses import replace
+
+    from dock import journal
+    from dock.clock import SystemClock
+    from dock.config import Settings
+    from dock.db.database import open_database
+    from dock.events import BayStateChanged, EventBus
+    from dock.report.publisher import Publisher
+
+    registry = connect(broker, clients, "registry")
+    registry.client.subscribe("$share/registry/bodycam-dock/dock-a/journal/#", qos=1)
+    assert registry.subscribed.wait(10)
+    password = tmp_path / "mqtt-password"
+    password.write_text(USERS["dock-a"] + "\n")
+    s = Settings()
+    settings = replace(
+        s,
+        dock=replace(s.dock, data_dir=tmp_path, dock_id="dock-a"),
+        mqtt=replace(
+            s.mqtt,
+            host="127.0.0.1",
+            port=broker.port,
+            tls_ca_file=str(broker.ca_file),
+            username="dock-a",
+            password_file=str(password),
+        ),
+    )
+    clock = SystemClock()
+    db = open_database(tmp_path, EventBus())
+    publisher = Publisher(settings, db, clock)
+    publisher.start()
+    try:
+        for i in range(20):
+            with db.transaction() as session:
+                event = BayStateChanged(
+                    bay=1, device=None, from_state="empty", to_state="empty", trigger=f"t{i}"
+                )
+                journal.append(session, event, actor="test", at=clock.now_utc())
+        assert publisher.wait_until_drained(20)
+        assert publisher.refused is None
+        deadline = time.monotonic() + 10
+        while len(registry.messages) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        publisher.stop()
+    ids = [json.loads(payload)["row"]["id"] for _t, payload in registry.messages]
+    assert ids[:20] == list(range(1, 21))
