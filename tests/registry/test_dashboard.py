@@ -26,9 +26,8 @@ DDL = [
 HOSTILE = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def client(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+def fill(engine):
+    """A registry database with one dock online, one hostile dock offline, a bay, an alert."""
     with engine.begin() as c:
         for s in DDL:
             c.execute(text(s))
@@ -63,6 +62,12 @@ def client(tmp_path):
             ),
             {"s": HOSTILE},
         )
+
+
+@pytest.fixture
+def client(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    fill(engine)
     with TestClient(create_app(engine)) as tc:
         yield tc
 
