@@ -314,6 +314,15 @@ class StoreObjectRepaired(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StoreObjectChecked(Event):
+    """One fixity check of one object (PREMIS "fixity check"): what, outcome, when (the row)."""
+
+    type: ClassVar[str] = "store.object_checked"
+    sha256: str
+    outcome: str  # "intact" | "damaged" | "missing"
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoreVerified(Event):
     type: ClassVar[str] = "store.verified"
     checked_count: int

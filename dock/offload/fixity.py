@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
@@ -17,8 +19,11 @@ from dock import journal
 from dock.clock import Clock
 from dock.db.database import Database
 from dock.db.models import Clip
-from dock.events import StoreObjectDamaged, StoreVerified
+from dock.events import StoreObjectChecked, StoreObjectDamaged, StoreObjectRepaired, StoreVerified
 from dock.offload.store import EvidenceStore, FixityProblem
+
+if TYPE_CHECKING:
+    from dock.replication.central import CentralStore
 
 ACTOR = "store-verify"
 
@@ -27,7 +32,8 @@ ACTOR = "store-verify"
 class FixityReport:
     checked: int = 0
     of_total: int = 0
-    problems: list[FixityProblem] = field(default_factory=list)
+    problems: list[FixityProblem] = field(default_factory=list)  # not repaired
+    repaired: list[str] = field(default_factory=list)  # sha256s put back from the central copy
 
     @property
     def is_intact(self) -> bool:
@@ -43,9 +49,16 @@ class FixityReport:
 
 
 def verify_store(
-    db: Database, store: EvidenceStore, clock: Clock, *, share: float = 1.0, actor: str = ACTOR
+    db: Database,
+    store: EvidenceStore,
+    clock: Clock,
+    *,
+    share: float = 1.0,
+    actor: str = ACTOR,
+    central: CentralStore | None = None,
 ) -> FixityReport:
-    """Re-hash `share` (0 < share <= 1) of the recorded objects; journal each problem."""
+    """Re-hash `share` (0 < share <= 1) of the recorded objects; journal each check and
+    each problem, and repair what the central copy (when given) holds good bytes for."""
     with db.transaction() as session:
         total = session.scalar(select(func.count(Clip.id))) or 0
         wanted = max(1, math.ceil(share * total)) if total else 0
@@ -60,10 +73,17 @@ def verify_store(
     for sha256 in sha256s:
         found = store.verify_objects([sha256])
         now = clock.now_utc()
+        problem = found[0] if found else None
+        outcome = "intact" if problem is None else "missing" if problem.is_missing else "damaged"
         with db.transaction() as session:
-            if found:
-                problem = found[0]
-                report.problems.append(problem)
+            journal.append(
+                session, StoreObjectChecked(sha256=sha256, outcome=outcome), actor=actor, at=now
+            )
+            if problem is None:
+                session.execute(
+                    update(Clip).where(Clip.sha256 == sha256).values(last_fixity_utc=now)
+                )
+            else:
                 journal.append(
                     session,
                     StoreObjectDamaged(
@@ -72,7 +92,27 @@ def verify_store(
                     actor=actor,
                     at=now,
                 )
-            else:
+        if problem is not None:
+            damaged_copy: Path | None = None
+            if central is not None:
+                from dock.offload.central_repair import repair_from_central
+
+                damaged_copy = repair_from_central(store, central, sha256)
+            if damaged_copy is None:
+                report.problems.append(problem)
+                continue
+            report.repaired.append(sha256)
+            with db.transaction() as session:
+                journal.append(
+                    session,
+                    StoreObjectRepaired(
+                        sha256=sha256,
+                        source_path="central:" + sha256,
+                        damaged_copy=str(damaged_copy) if damaged_copy.name else "",
+                    ),
+                    actor=actor,
+                    at=clock.now_utc(),
+                )
                 session.execute(
                     update(Clip).where(Clip.sha256 == sha256).values(last_fixity_utc=now)
                 )
