@@ -67,3 +67,12 @@ def test_a_damaged_object_with_no_good_copy_is_reported_and_not_repaired(dock, s
     assert sorted(p.sha256 for p in report.problems) == sorted(p.name for p in objects[:2])
     assert report.repaired == []
     assert journal_entries(dock, "store.object_repaired") == []
+
+
+def test_the_oldest_first_rotation_covers_the_whole_store_over_consecutive_runs(dock):
+    objects = docked_store(dock)
+    share = 1 / len(objects)
+    for _ in objects:
+        assert verify_store(dock.db, dock.store, SystemClock(), share=share).checked == 1
+    checked = [e.data["sha256"] for e in journal_entries(dock, "store.object_checked")]
+    assert sorted(checked) == sorted(p.name for p in objects)
