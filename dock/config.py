@@ -289,6 +289,25 @@ class InterruptionSettings:
 
 
 @dataclass(frozen=True)
+class CentralSettings:
+    """Issue 12: the agency's S3 object store with object lock; "" endpoint_url: no replication."""
+
+    endpoint_url: str = _setting("", _text(r"(https?://\S{1,500})?", '"" or an http(s):// URL'))
+    bucket: str = _setting("evidence", _text(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "a bucket name"))
+    region: str = _setting("us-east-1", _text(r"[A-Za-z0-9-]{1,64}", "a region name"))
+    access_key_id: str = _setting("", _text(r"\S{0,256}", "an access key id, no spaces"))
+    # The secret lives in its own file (0600), never in this TOML.
+    secret_access_key_file: str = _setting("", _text(r".{0,1000}", "a file path"))
+    # PEM bundle of the CA that signed the store's TLS certificate; "" = the system's CAs.
+    ca_bundle: str = _setting("", _text(r".{0,1000}", "a file path"))
+    retention_days: int = _setting(1095, _integer(1, 36500))
+    # Share of the offload's throughput replication may use while an offload runs.
+    bandwidth_share: float = _setting(0.5, _number(0, 1, is_low_open=True))
+    backlog_alert: int = _setting(1000, _integer(1, 10_000_000))
+    part_size_mib: int = _setting(16, _integer(5, 5120))
+
+
+@dataclass(frozen=True)
 class Settings:
     dock: DockSettings = field(default_factory=DockSettings)
     bays: BaysSettings = field(default_factory=BaysSettings)
@@ -298,6 +317,7 @@ class Settings:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     interruptions: InterruptionSettings = field(default_factory=InterruptionSettings)
     lights: LightsSettings = field(default_factory=LightsSettings)
+    central: CentralSettings = field(default_factory=CentralSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -314,6 +334,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "mqtt": MqttSettings,
     "interruptions": InterruptionSettings,
     "lights": LightsSettings,
+    "central": CentralSettings,
 }
 
 

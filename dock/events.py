@@ -482,6 +482,43 @@ class JournalCheckpointSigned(Event):
     signature: str  # hex, over firmware_bridge.reporting.checkpoint_bytes(...)
 
 
+# -- central copy (issue 12; see dock/replication/) ---------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipReplicated(Event):
+    """The object store answered with this SHA-256 and a COMPLIANCE lock: a counted copy."""
+
+    type: ClassVar[str] = "clip.replicated"
+    sha256: str
+    key: str  # objects/<sha256>
+    checksum: str  # what the store reported: hex, or "<hex>-<parts>" for a multipart object
+    retain_until: datetime
+    size_bytes: int = 0
+    endpoint: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicationRefused(Event):
+    """The store's copy cannot be counted (wrong checksum, no lock, lost, or bad local bytes)."""
+
+    type: ClassVar[str] = "replication.refused"
+    sha256: str
+    key: str
+    reason: str  # "checksum_mismatch" | "lock_missing" | "object_lost" | "local_mismatch"
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicationBacklog(Event):
+    """More objects than backlog_alert wait for their central copy (journaled once per rise)."""
+
+    type: ClassVar[str] = "replication.backlog"
+    waiting: int
+    threshold: int
+    oldest_queued_utc: datetime | None = None
+
+
 # -- the bus ----------------------------------------------------------------------------------
 
 Listener = Callable[[Event], None]

@@ -306,3 +306,30 @@ class ExemptionRow(Base):
     approver: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Replica(Base):
+    """A clip's central copy (issue 12): queued, half uploaded, confirmed or refused.
+
+    A row with confirmed_at_utc set is the dock's proof that the object store answered with
+    this SHA-256 and a COMPLIANCE lock until retain_until; nothing else counts as a copy.
+    upload_id and done_parts (JSON [[part, base64 SHA-256], ...]) let a restart continue
+    the same multipart upload instead of starting over.
+    """
+
+    __tablename__ = "replicas"
+    __table_args__ = (Index("ix_replicas_confirmed", "confirmed_at_utc"),)
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    queued_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    confirmed_at_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    checksum: Mapped[str] = mapped_column(String(80), default="")  # as the store reported it
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    upload_id: Mapped[str] = mapped_column(Text, default="")
+    part_size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    done_parts: Mapped[str] = mapped_column(Text, default="[]")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the store's copy could not be counted (wrong checksum, no lock, local bytes
+    # not matching the name); such a row is retried only after a person looks at it.
+    refused_reason: Mapped[str] = mapped_column(Text, default="")
