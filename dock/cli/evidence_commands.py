@@ -219,6 +219,7 @@ def store_verify(
     """Re-hash the evidence store's objects; exit 1 naming every missing or changed one."""
     from dock.clock import SystemClock
     from dock.db import open_database
+    from dock.offload.central_repair import central_from_settings
     from dock.offload.fixity import verify_store
     from dock.offload.store import EvidenceStore, StoreError
 
@@ -229,9 +230,14 @@ def store_verify(
     store = EvidenceStore(root, reserve_bytes=0, sweeps_temp_files=False)
     db = open_database(settings.dock.data_dir)
     try:
-        report = verify_store(db, store, SystemClock(), share=share, actor=cli_actor())
+        central = central_from_settings(settings)  # repairs from the central copy, if any
+        report = verify_store(
+            db, store, SystemClock(), share=share, actor=cli_actor(), central=central
+        )
     finally:
         db.close()
+    for sha256 in report.repaired:
+        typer.echo(f"stored object {sha256} repaired from its verified central copy")
     for problem in report.problems:
         typer.echo(problem.line(), err=True)
     if not report.is_intact:

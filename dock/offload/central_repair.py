@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dock.config import Settings
 from dock.offload.store import EvidenceStore
 from dock.replication.central import CentralStore, CentralStoreError
 
@@ -34,3 +35,28 @@ def repair_from_central(store: EvidenceStore, central: CentralStore, sha256: str
         return None
     placed = store.place(tmp, sha256, may_repair=True)
     return placed.damaged_copy or Path()
+
+
+def central_from_settings(settings: Settings) -> CentralStore | None:
+    """The configured central store, or None when replication is off (no endpoint_url)."""
+    central = settings.central
+    if not central.endpoint_url:
+        return None
+    secret = ""
+    if central.secret_access_key_file:
+        try:
+            secret = Path(central.secret_access_key_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CentralStoreError(
+                f"cannot read central.secret_access_key_file {central.secret_access_key_file} "
+                f"({type(exc).__name__}): check the path and its permissions"
+            ) from None
+    return CentralStore(
+        endpoint_url=central.endpoint_url,
+        bucket=central.bucket,
+        region=central.region,
+        access_key_id=central.access_key_id,
+        secret_access_key=secret,
+        ca_bundle=Path(central.ca_bundle) if central.ca_bundle else None,
+        part_size_bytes=central.part_size_mib * 1024 * 1024,
+    )

@@ -41,7 +41,13 @@ class FixityReport:
 
     def summary(self) -> str:
         if self.is_intact:
-            return f"store intact: {self.checked} of {self.of_total} object(s) re-hashed, all match"
+            repaired = f", {len(self.repaired)} repaired from the central copy" * bool(
+                self.repaired
+            )
+            return (
+                f"store intact: {self.checked} of {self.of_total} object(s) re-hashed, "
+                f"all match{repaired}"
+            )
         return (
             f"store DAMAGED: {len(self.problems)} of {self.checked} re-hashed object(s) missing "
             "or changed; re-dock the recorders that still hold them, or restore from a copy"
