@@ -35,8 +35,25 @@ class CentralStoreError(DockError):
     """The object store is down, refused a request, or answered something we cannot trust."""
 
 
+class CentralStoreUnreachable(CentralStoreError):
+    """No answer at all (network, DNS, TLS, time-out): the copy waits and is retried."""
+
+
 class CentralObjectRefused(CentralStoreError):
     """The store answered, but its copy is not one we may count (checksum, lock, missing)."""
+
+
+class CentralRequestRefused(CentralStoreError):
+    """The store answered a request with an error code (kept in `code`, to branch on)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def is_lock_refused(self) -> bool:
+        """The store will not take the COMPLIANCE lock (a bucket without object lock)."""
+        return "ObjectLock" in self.code or self.code in ("InvalidRequest", "InvalidBucketState")
 
 
 @dataclass(frozen=True)
@@ -147,12 +164,13 @@ class CentralStore:
             return fn(**kwargs)
         except ClientError as exc:
             code = _client_error_code(exc)
-            raise CentralStoreError(
+            raise CentralRequestRefused(
+                code,
                 f"Central store {self.endpoint_url} refused {what} ({code or exc}); "
-                "check the bucket, its object lock and the dock's credentials."
+                "check the bucket, its object lock and the dock's credentials.",
             ) from None
         except (BotoCoreError, OSError) as exc:
-            raise CentralStoreError(
+            raise CentralStoreUnreachable(
                 f"Central store {self.endpoint_url} unreachable during {what} "
                 f"({type(exc).__name__}); the copy waits and is retried."
             ) from None
@@ -175,7 +193,7 @@ class CentralStore:
                 f"({_client_error_code(exc)}); check the dock's credentials."
             ) from None
         except (BotoCoreError, OSError) as exc:
-            raise CentralStoreError(
+            raise CentralStoreUnreachable(
                 f"Central store {self.endpoint_url} unreachable ({type(exc).__name__}); "
                 "the copy waits and is retried."
             ) from None

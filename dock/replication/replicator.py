@@ -1,0 +1,307 @@
+"""The replicator: a journal reader that gives every stored clip and voice note its central copy.
+
+Why a journal reader: a bay's transaction must never wait for the object store. The replicator
+reads clip.stored rows (recorder clips, recorder voice notes) and interruption.explained rows
+with a dock-recorded note (note_sha256) after its CursorFile, queues each object in the
+replicas table, and uploads from the local store (never from the recorder, so undocking
+changes nothing). The replicas table, not the cursor, is the truth of what is confirmed: the
+cursor only says which rows were queued, and queueing is idempotent, so a crash between the
+two re-queues nothing twice.
+
+A copy counts only when HEAD answers our SHA-256 (for a multipart object, the composite of
+the part SHA-256s we computed from the local bytes, after the local file was checked against
+its name) and a COMPLIANCE lock until at least the wanted date. Anything else is journaled
+as replication.refused and never counted.
+
+Throttle: a token bucket on the bytes the replicator reads. While an offload runs (the
+`offload_rate` callable returns its measured bytes/s), replication may read at most
+bandwidth_share of that rate; with no offload it runs at full speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dock import journal
+from dock.clock import Clock
+from dock.config import CentralSettings
+from dock.db.database import Database
+from dock.db.models import Clip, Replica
+from dock.events import ClipStored, InterruptionExplained, ReplicationBacklog
+from dock.journal_reader import CursorFile, read_after
+from dock.offload.store import EvidenceStore
+from dock.replication import records
+from dock.replication.central import (
+    CentralObject,
+    CentralRequestRefused,
+    CentralStore,
+    CentralStoreError,
+    composite_checksum,
+    part_checksums,
+)
+
+log = logging.getLogger(__name__)
+CURSOR_NAME = "replication.cursor.json"
+BACKOFF_FIRST_S = 2.0
+BACKOFF_MAX_S = 900.0
+LOCK_SLACK = timedelta(seconds=1)
+
+
+@dataclass
+class TokenBucket:
+    """Bytes per second with a one-second burst; rate None means no limit."""
+
+    clock: Clock
+    sleep: Callable[[float], Any]
+    rate: Callable[[], float | None]
+    _tokens: float = 0.0
+    _at: float | None = field(default=None)
+
+    def take(self, n_bytes: int) -> None:
+        limit = self.rate()
+        if not limit:
+            self._at = None
+            return
+        now = self.clock.monotonic_s()
+        if self._at is None:
+            self._at, self._tokens = now, limit
+        self._tokens = min(limit, self._tokens + (now - self._at) * limit)
+        self._at = now
+        self._tokens -= n_bytes
+        if self._tokens < 0:
+            wait_s = -self._tokens / limit
+            self.sleep(wait_s)
+            self._at = self.clock.monotonic_s()
+            self._tokens = 0.0
+
+
+class Replicator:
+    """Queue from the journal, upload, confirm; one pass at a time, from one thread."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: EvidenceStore,
+        central: CentralStore,
+        settings: CentralSettings,
+        clock: Clock,
+        data_dir: Path,
+        *,
+        dock_id: str,
+        offload_rate: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        self.db, self.store, self.central, self.settings = db, store, central, settings
+        self.clock, self.dock_id = clock, dock_id
+        self.cursor_file = CursorFile(data_dir / CURSOR_NAME)
+        loaded = self.cursor_file.load()
+        self.cursor: int = loaded[0] if loaded else 0
+        self.state: dict[str, Any] = loaded[1] if loaded else {"backlog_alerted": False}
+        self._stop = threading.Event()
+        share = settings.bandwidth_share
+        self.throttle = TokenBucket(
+            clock,
+            self._stop.wait,
+            lambda: (r * share) if (r := offload_rate()) else None,
+        )
+        self.is_outage = False
+        self.backoff_s = BACKOFF_FIRST_S
+
+    # -- reading the journal ----------------------------------------------------------------
+
+    def queue_new(self) -> int:
+        """Queue every stored object the journal names after the cursor; returns how many."""
+        queued = 0
+        while True:
+            batch = read_after(self.db, self.cursor, limit=500)
+            if not batch:
+                return queued
+            now = self.clock.now_utc()
+            with self.db.transaction() as session:
+                for typed in batch:
+                    found = self._object_of(typed.event)
+                    if found is not None:
+                        records.queue(session, found[0], found[1], now)
+                        queued += 1
+            self.cursor = batch[-1].entry.id
+            self.cursor_file.save(self.cursor, self.state)
+
+    def _object_of(self, event: Any) -> tuple[str, int] | None:
+        if isinstance(event, ClipStored):
+            return event.sha256, event.size_bytes
+        if isinstance(event, InterruptionExplained) and event.note_sha256 and event.via == "dock":
+            path = self.store.path_of(event.note_sha256)
+            return event.note_sha256, path.stat().st_size if path.exists() else 0
+        return None
+
+    # -- uploading ----------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Queue, then upload what waits; returns the number confirmed. Raises on an outage."""
+        self.queue_new()
+        confirmed = 0
+        while not self._stop.is_set():
+            with self.db.transaction() as session:
+                rows = [(r.sha256, r.size_bytes) for r in records.pending(session, limit=50)]
+            if not rows:
+                break
+            for sha256, _size in rows:
+                if self._stop.is_set():
+                    break
+                confirmed += self.replicate(sha256)
+        self._check_backlog()
+        return confirmed
+
+    def replicate(self, sha256: str) -> int:
+        """One object to the store; 1 when it is now a confirmed copy, else 0."""
+        path = self.store.path_of(sha256)
+        if not path.exists() or not self.store.verify(sha256):
+            self._refuse(sha256, "local_mismatch", "local object missing or not its SHA-256")
+            return 0
+        retain_until, metadata, progress = self._plan(sha256)
+        found = self.central.head(sha256)
+        if found is None or not self._counts(found, path, retain_until):
+            if found is not None and found.lock_mode is not None:
+                # A locked object under our name that does not count: nothing may replace it.
+                return self._judge(found, path, retain_until)
+            try:
+                found = self.central.put(
+                    sha256,
+                    path,
+                    metadata,
+                    retain_until,
+                    progress=progress,
+                    on_progress=lambda p: self._save_progress(sha256, p),
+                    read_gate=self.throttle.take,
+                )
+            except CentralRequestRefused as refused:
+                if refused.is_lock_refused:
+                    self._refuse(sha256, "lock_refused", str(refused))
+                    return 0
+                raise
+        return self._judge(found, path, retain_until)
+
+    def _judge(self, found: CentralObject, path: Path, retain_until: datetime) -> int:
+        if self._counts(found, path, retain_until):
+            with self.db.transaction() as session:
+                records.confirm(session, found, self.central.endpoint_url, self.clock.now_utc())
+            return 1
+        if found.lock_mode != "COMPLIANCE" or found.retain_until is None:
+            self._refuse(found.sha256, "lock_missing", f"lock {found.lock_mode}")
+        elif found.retain_until + LOCK_SLACK < retain_until:
+            self._refuse(found.sha256, "lock_missing", f"retained only to {found.retain_until}")
+        else:
+            self._refuse(found.sha256, "checksum_mismatch", f"store says {found.checksum_sha256}")
+        return 0
+
+    def _counts(self, found: CentralObject, path: Path, retain_until: datetime) -> bool:
+        return (
+            found.lock_mode == "COMPLIANCE"
+            and found.retain_until is not None
+            and found.retain_until + LOCK_SLACK >= retain_until
+            and found.checksum_sha256 == self._expected_checksum(found, path)
+        )
+
+    def _expected_checksum(self, found: CentralObject, path: Path) -> str:
+        if not found.is_multipart:
+            return found.sha256
+        parts = int(found.checksum_sha256.rsplit("-", 1)[1])
+        size = path.stat().st_size
+        part_size = -(-size // parts) if parts > 1 else max(size, 1)
+        # Parts are all part_size but the last: recover the size the upload used.
+        for candidate in (self.central.part_size_bytes, part_size):
+            if -(-size // candidate) == parts:
+                return composite_checksum(part_checksums(path, candidate))
+        return ""
+
+    def _plan(self, sha256: str) -> tuple[datetime, dict[str, str], Any]:
+        with self.db.transaction() as session:
+            row = session.get(Replica, sha256)
+            clip = session.query(Clip).filter(Clip.sha256 == sha256).one_or_none()
+            progress = records.progress_of(row) if row else None
+            if row is not None:
+                row.attempts += 1
+            start = clip.recorded_start_utc if clip else (row.queued_at_utc if row else None)
+            metadata = {"dock": self.dock_id, "sha256": sha256}
+            if clip is not None:
+                metadata.update(
+                    device=clip.device_serial,
+                    officer=clip.officer_number or "",
+                    start=clip.recorded_start_utc.isoformat(),
+                    end=clip.recorded_end_utc.isoformat(),
+                )
+        base = start or self.clock.now_utc()
+        return base + timedelta(days=self.settings.retention_days), metadata, progress
+
+    def _save_progress(self, sha256: str, progress: Any) -> None:
+        with self.db.transaction() as session:
+            records.save_progress(session, sha256, progress)
+
+    def _refuse(self, sha256: str, reason: str, detail: str) -> None:
+        log.warning("central copy of %s not counted: %s (%s)", sha256[:12], reason, detail)
+        with self.db.transaction() as session:
+            records.refuse(session, sha256, reason, detail, self.clock.now_utc())
+
+    def _check_backlog(self) -> None:
+        with self.db.transaction() as session:
+            waiting, oldest = records.backlog(session)
+            alerted = bool(self.state.get("backlog_alerted"))
+            threshold = self.settings.backlog_alert
+            if waiting > threshold and not alerted:
+                journal.append(
+                    session,
+                    ReplicationBacklog(
+                        waiting=waiting, threshold=threshold, oldest_queued_utc=oldest
+                    ),
+                    actor=records.ACTOR,
+                    at=self.clock.now_utc(),
+                )
+                self.state["backlog_alerted"] = True
+            elif waiting <= threshold // 2 and alerted:
+                self.state["backlog_alerted"] = False
+        self.cursor_file.save(self.cursor, self.state)
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def run_forever(self, idle_s: float = 5.0) -> None:
+        """Passes until stop(); an outage backs off and logs once when it starts and ends."""
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except CentralStoreError as err:
+                if not self.is_outage:
+                    log.warning("%s", err)
+                    self.is_outage = True
+                self._check_backlog_quietly()
+                self._stop.wait(self.backoff_s)
+                self.backoff_s = min(BACKOFF_MAX_S, self.backoff_s * 2)
+                continue
+            if self.is_outage:
+                log.info("central store %s reachable again", self.central.endpoint_url)
+                self.is_outage = False
+            self.backoff_s = BACKOFF_FIRST_S
+            self._stop.wait(idle_s)
+
+    def _check_backlog_quietly(self) -> None:
+        try:
+            self.queue_new()
+            self._check_backlog()
+        except Exception:  # the journal is local: a failure here is a bug, logged
+            log.exception("replication backlog check failed")
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="replicator", daemon=True)
+        thread.start()
+        self._thread = thread
+        return thread
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout_s)
