@@ -1,0 +1,167 @@
+"""Dashboard first paint for 200 docks of 8 bays: server time of the full page and Chromium's
+first-contentful-paint, each as a ratio against the same server answering a static file of the
+same size in the same run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import create_engine, text
+from starlette.applications import Starlette
+from starlette.responses import FileResponse
+from starlette.routing import Mount, Route
+
+from registry.web.app import create_app
+
+RUNS = 5
+DDL = [
+    "CREATE TABLE docks (id TEXT PRIMARY KEY, public_key TEXT, availability TEXT,"
+    " availability_at TEXT, status_json TEXT, status_at TEXT, verified_head_id INTEGER,"
+    " verified_head_hash TEXT)",
+    "CREATE TABLE rows (dock_id TEXT, row_id INTEGER, at_utc TEXT, type TEXT, actor TEXT,"
+    " bay INTEGER, device TEXT, data_json TEXT, prev_hash TEXT, hash TEXT, received_at TEXT,"
+    " chain_ok INTEGER, UNIQUE(dock_id, row_id))",
+    "CREATE TABLE bays (dock_id TEXT, bay INTEGER, state TEXT, at TEXT)",
+    "CREATE TABLE devices (serial TEXT PRIMARY KEY, dock_id TEXT, last_verdict TEXT,"
+    " battery INTEGER, at TEXT)",
+    "CREATE TABLE alerts (id INTEGER PRIMARY KEY, dock_id TEXT, kind TEXT, subject TEXT,"
+    " text TEXT, at TEXT, cleared_at TEXT)",
+]
+
+
+def _fill(engine) -> None:  # type: ignore[no-untyped-def]
+    at = "2026-12-02T03:00:00Z"
+    with engine.begin() as c:
+        for s in DDL:
+            c.execute(text(s))
+        c.execute(
+            text("INSERT INTO docks VALUES (:i, '', 'online', :at, :s, :at, 100, :h)"),
+            [
+                {
+                    "i": f"dock-{d:03}",
+                    "at": at,
+                    "s": json.dumps({"journal_size": 100}),
+                    "h": "ab" * 32,
+                }
+                for d in range(200)
+            ],
+        )
+        c.execute(
+            text("INSERT INTO bays VALUES (:d, :b, :s, :at)"),
+            [
+                {
+                    "d": f"dock-{d:03}",
+                    "b": b,
+                    "at": at,
+                    "s": json.dumps(
+                        {"state": "charging", "light": "green", "device": f"BC-{d}-{b}"}
+                    ),
+                }
+                for d in range(200)
+                for b in range(1, 9)
+            ],
+        )
+        c.execute(
+            text("INSERT INTO devices VALUES (:s, :d, 'pass', 80, :at)"),
+            [
+                {"s": f"BC-{d}-{b}", "d": f"dock-{d:03}", "at": at}
+                for d in range(200)
+                for b in range(1, 9)
+            ],
+        )
+
+
+def _best(work) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _fcp(driver, url: str) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(RUNS):
+        driver.get(url)
+        fcp = driver.execute_script(
+            "const e = performance.getEntriesByName('first-contentful-paint');"
+            " return e.length ? e[0].startTime : null;"
+        )
+        if fcp is not None:
+            best = min(best, fcp / 1000)
+    return best
+
+
+def dashboard_200_docks() -> dict:
+    from tests.servers.chromium import start_chromium  # the same headless flags as the tests
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    engine = create_engine(f"sqlite:///{tmp / 'registry.db'}")
+    _fill(engine)
+    baseline = tmp / "baseline.html"
+    app = Starlette(
+        routes=[
+            Route("/baseline", lambda r: FileResponse(baseline)),
+            Mount("/", create_app(engine)),
+        ]
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        page = urllib.request.urlopen(base + "/").read()
+        # The baseline: the same bytes, static, without the script (which would open an SSE stream).
+        baseline.write_bytes(page.replace(b'<script src="/static/live.js"></script>', b""))
+        page_s = _best(lambda: urllib.request.urlopen(base + "/").read())
+        static_s = _best(lambda: urllib.request.urlopen(base + "/baseline").read())
+        driver = start_chromium(tmp / "profile")
+        try:
+            fcp_page = _fcp(driver, base + "/")
+            fcp_static = _fcp(driver, base + "/baseline")
+        finally:
+            driver.quit()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    return {
+        "name": "dashboard_first_paint_200_docks_8_bays",
+        "figures": {
+            "page_seconds": round(page_s, 4),
+            "static_same_size_seconds": round(static_s, 4),
+            "ratio_to_baseline": round(page_s / static_s, 1),
+            "fcp_seconds": round(fcp_page, 4),
+            "fcp_static_seconds": round(fcp_static, 4),
+            "fcp_ratio_to_baseline": round(fcp_page / fcp_static, 2),
+            "page_bytes": len(page),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        },
+        "units": {
+            "page_seconds": "s",
+            "static_same_size_seconds": "s",
+            "ratio_to_baseline": "x",
+            "fcp_seconds": "s",
+            "fcp_static_seconds": "s",
+            "fcp_ratio_to_baseline": "x",
+            "page_bytes": "bytes",
+            "loadavg_1m": "load",
+        },
+    }
+
+
+def run() -> list[dict]:
+    return [dashboard_200_docks()]
