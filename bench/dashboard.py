@@ -25,13 +25,13 @@ RUNS = 5
 DDL = [
     "CREATE TABLE docks (id TEXT PRIMARY KEY, public_key TEXT, availability TEXT,"
     " availability_at TEXT, status_json TEXT, status_at TEXT, verified_head_id INTEGER,"
-    " verified_head_hash TEXT)",
+    " verified_head_hash TEXT, last_checkpoint_size INTEGER, last_checkpoint_signed_at TEXT)",
     "CREATE TABLE rows (dock_id TEXT, row_id INTEGER, at_utc TEXT, type TEXT, actor TEXT,"
     " bay INTEGER, device TEXT, data_json TEXT, prev_hash TEXT, hash TEXT, received_at TEXT,"
     " chain_ok INTEGER, UNIQUE(dock_id, row_id))",
     "CREATE TABLE bays (dock_id TEXT, bay INTEGER, state TEXT, at TEXT)",
     "CREATE TABLE devices (serial TEXT PRIMARY KEY, dock_id TEXT, last_verdict TEXT,"
-    " battery INTEGER, at TEXT)",
+    " battery_pct INTEGER, at TEXT)",
     "CREATE TABLE alerts (id INTEGER PRIMARY KEY, dock_id TEXT, kind TEXT, subject TEXT,"
     " text TEXT, at TEXT, cleared_at TEXT)",
 ]
@@ -43,7 +43,9 @@ def _fill(engine) -> None:  # type: ignore[no-untyped-def]
         for s in DDL:
             c.execute(text(s))
         c.execute(
-            text("INSERT INTO docks VALUES (:i, '', 'online', :at, :s, :at, 100, :h)"),
+            text(
+                "INSERT INTO docks (id, public_key, availability, availability_at, status_json, status_at, verified_head_id, verified_head_hash) VALUES (:i, '', 'online', :at, :s, :at, 100, :h)"
+            ),
             [
                 {
                     "i": f"dock-{d:03}",

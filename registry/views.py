@@ -68,10 +68,12 @@ def dashboard(engine: Engine) -> Dashboard:
     docks = _rows(
         engine,
         "SELECT id, availability, availability_at, status_json, status_at,"
-        " verified_head_id, verified_head_hash FROM docks ORDER BY id",
+        " verified_head_id, verified_head_hash, last_checkpoint_size, last_checkpoint_signed_at"
+        " FROM docks ORDER BY id",
     )
     for d in docks:
-        status = json.loads(d["status_json"] or "{}")
+        raw = d["status_json"]
+        status = json.loads(raw) if isinstance(raw, str) else (raw or {})
         d["journal_size"] = status.get("journal_size")
     bays = _rows(engine, "SELECT dock_id, bay, state, at FROM bays ORDER BY dock_id, bay")
     for b in bays:
@@ -79,7 +81,7 @@ def dashboard(engine: Engine) -> Dashboard:
         b["state"] = json.loads(state) if isinstance(state, str) else (state or {})
     devices = _rows(
         engine,
-        "SELECT serial, dock_id, last_verdict, battery, at FROM devices ORDER BY serial",
+        "SELECT serial, dock_id, last_verdict, battery_pct AS battery, at FROM devices ORDER BY serial",
     )
     alerts = _rows(
         engine,

@@ -13,13 +13,13 @@ from registry.web.app import create_app
 DDL = [
     "CREATE TABLE docks (id TEXT PRIMARY KEY, public_key TEXT, availability TEXT,"
     " availability_at TEXT, status_json TEXT, status_at TEXT, verified_head_id INTEGER,"
-    " verified_head_hash TEXT)",
+    " verified_head_hash TEXT, last_checkpoint_size INTEGER, last_checkpoint_signed_at TEXT)",
     "CREATE TABLE rows (dock_id TEXT, row_id INTEGER, at_utc TEXT, type TEXT, actor TEXT,"
     " bay INTEGER, device TEXT, data_json TEXT, prev_hash TEXT, hash TEXT, received_at TEXT,"
     " chain_ok INTEGER, UNIQUE(dock_id, row_id))",
     "CREATE TABLE bays (dock_id TEXT, bay INTEGER, state TEXT, at TEXT)",
     "CREATE TABLE devices (serial TEXT PRIMARY KEY, dock_id TEXT, last_verdict TEXT,"
-    " battery INTEGER, at TEXT)",
+    " battery_pct INTEGER, at TEXT)",
     "CREATE TABLE alerts (id INTEGER PRIMARY KEY, dock_id TEXT, kind TEXT, subject TEXT,"
     " text TEXT, at TEXT, cleared_at TEXT)",
 ]
@@ -32,7 +32,9 @@ def fill(engine):
         for s in DDL:
             c.execute(text(s))
         c.execute(
-            text("INSERT INTO docks VALUES (:i, '', :a, '2026-12-02T03:00:00Z', :s, :t, 5, 'ab' )"),
+            text(
+                "INSERT INTO docks (id, public_key, availability, availability_at, status_json, status_at, verified_head_id, verified_head_hash) VALUES (:i, '', :a, '2026-12-02T03:00:00Z', :s, :t, 5, 'ab' )"
+            ),
             [
                 {"i": "dock-1", "a": "online", "s": json.dumps({"journal_size": 5}), "t": "t1"},
                 {"i": HOSTILE, "a": "offline", "s": "{}", "t": None},
