@@ -90,3 +90,13 @@ def test_hostile_strings_from_a_dock_are_escaped(client):
     html = client.get("/").text
     assert HOSTILE not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_page_renders_over_the_registry_models_own_schema(tmp_path):
+    from registry.models import Base
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'models.db'}")
+    Base.metadata.create_all(engine)
+    with TestClient(create_app(engine)) as tc:
+        response = tc.get("/?lang=en")
+    assert response.status_code == 200 and "Docking stations" in response.text
