@@ -1,0 +1,192 @@
+"""Central copy against a real weed mini S3 server with an object-locked bucket."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dock import journal
+from dock.clock import FixedClock
+from dock.config import CentralSettings
+from dock.db.database import Database, open_database
+from dock.db.models import Clip, JournalRow, Replica
+from dock.events import ClipStored
+from dock.offload.store import EvidenceStore
+from dock.replication import records
+from dock.replication.central import CentralStore
+from dock.replication.replicator import Replicator
+from tests.servers.seaweed import SECRET_KEY, SeaweedServer, seaweed  # noqa: F401
+
+START = datetime.datetime(2026, 11, 30, 8, 0, tzinfo=datetime.UTC)
+PART = 5 * 1024 * 1024
+
+
+def put_local(store: EvidenceStore, data: bytes) -> str:
+    """An object in the local store as the offload leaves it: named by its SHA-256, read-only."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = store.path_of(sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o444)
+    return sha
+
+
+def journal_stored(db: Database, sha: str, size: int, serial: str = "BC-1") -> None:
+    """A clip.stored row and its clips row, as dock.offload.records writes them."""
+    with db.transaction() as session:
+        session.add(
+            Clip(
+                agency="a", dock_id="dock-01", bay=1, device_serial=serial,
+                officer_number="4711", recorded_start_utc=START,
+                recorded_end_utc=START + datetime.timedelta(minutes=5), stored_at_utc=START,
+                size_bytes=size, sha256=sha, source_path="DCIM/x.mp4",
+                handover_delay_s=0.0, is_late=False,
+            )
+        )  # fmt: skip
+        journal.append(
+            session,
+            ClipStored(
+                bay=1, device=serial, sha256=sha, size_bytes=size, source_path="DCIM/x.mp4",
+                recorded_start_utc=START, handover_delay_s=0.0, is_late=False,
+            ),
+            actor="offload",
+            at=START,
+        )  # fmt: skip
+
+
+def make_replicator(
+    tmp_path: Path, server: SeaweedServer, bucket: str, **settings: object
+) -> tuple[Replicator, Database, EvidenceStore]:
+    db = open_database(tmp_path / "data")
+    store = EvidenceStore(tmp_path / "store", reserve_bytes=0)
+    central = CentralStore(
+        endpoint_url=server.endpoint_url, bucket=bucket, region="us-east-1",
+        access_key_id=server.access_key_id, secret_access_key=SECRET_KEY,
+        part_size_bytes=PART, timeout_s=5,
+    )  # fmt: skip
+    config = CentralSettings(**settings)  # type: ignore[arg-type]
+    clock = FixedClock(START + datetime.timedelta(hours=1))
+    return (
+        Replicator(db, store, central, config, clock, tmp_path / "data", dock_id="dock-01"),
+        db,
+        store,
+    )
+
+
+def rows_of(db: Database, kind: str) -> list[JournalRow]:
+    with db.transaction() as session:
+        rows = session.scalars(select(JournalRow).where(JournalRow.type == kind)).all()
+        session.expunge_all()
+        return list(rows)
+
+
+@pytest.mark.parametrize("size", [1000, 12 * 1024 * 1024 + 7])
+def test_a_stored_clip_is_confirmed_only_with_its_checksum_and_a_compliance_lock(
+    tmp_path: Path,
+    seaweed: SeaweedServer,  # noqa: F811
+    size: int,
+) -> None:
+    bucket = seaweed.new_bucket()
+    replicator, db, store = make_replicator(tmp_path, seaweed, bucket)
+    sha = put_local(store, os.urandom(size))
+    journal_stored(db, sha, size)
+
+    assert replicator.run_once() == 1
+
+    found = replicator.central.head(sha)
+    assert found is not None and found.lock_mode == "COMPLIANCE"
+    wanted = START + datetime.timedelta(days=1095)
+    assert found.retain_until is not None and abs(found.retain_until - wanted).total_seconds() < 2
+    if size <= PART:
+        assert found.checksum_sha256 == sha
+    else:
+        assert found.checksum_sha256.endswith("-3")
+    replicated = rows_of(db, "clip.replicated")
+    assert [r.data for r in replicated] and sha in replicated[0].data
+    with db.transaction() as session:
+        assert records.is_replicated(session, sha)
+        assert records.waiting_for_copy(session, "BC-1") == []
+    head = seaweed.client().head_object(Bucket=bucket, Key=f"objects/{sha}")
+    assert head["Metadata"]["device"] == "BC-1" and head["Metadata"]["officer"] == "4711"
+    # A second pass neither uploads again nor journals a second confirmation.
+    assert replicator.run_once() == 0
+    assert len(rows_of(db, "clip.replicated")) == 1
+
+
+def test_a_locked_copy_cannot_be_deleted_even_with_the_docks_credentials(
+    tmp_path: Path,
+    seaweed: SeaweedServer,  # noqa: F811
+) -> None:
+    bucket = seaweed.new_bucket()
+    replicator, db, store = make_replicator(tmp_path, seaweed, bucket)
+    sha = put_local(store, b"evidence" * 100)
+    journal_stored(db, sha, 800)
+    replicator.run_once()
+    client = seaweed.client()
+    version = client.head_object(Bucket=bucket, Key=f"objects/{sha}")["VersionId"]
+
+    with pytest.raises(Exception, match="AccessDenied|Locked|Forbidden"):
+        client.delete_object(Bucket=bucket, Key=f"objects/{sha}", VersionId=version)
+    with pytest.raises(Exception, match="AccessDenied|Locked|Forbidden"):
+        client.delete_object(
+            Bucket=bucket, Key=f"objects/{sha}", VersionId=version, BypassGovernanceRetention=True
+        )
+    client.delete_object(Bucket=bucket, Key=f"objects/{sha}")  # only adds a delete marker
+    got = client.get_object(Bucket=bucket, Key=f"objects/{sha}", VersionId=version)
+    assert hashlib.sha256(got["Body"].read()).hexdigest() == sha
+
+
+def test_a_local_object_whose_bytes_no_longer_match_its_name_is_never_confirmed(
+    tmp_path: Path,
+    seaweed: SeaweedServer,  # noqa: F811
+) -> None:
+    bucket = seaweed.new_bucket()
+    replicator, db, store = make_replicator(tmp_path, seaweed, bucket)
+    sha = put_local(store, b"original bytes" * 50)
+    path = store.path_of(sha)
+    path.chmod(0o644)
+    path.write_bytes(b"rotted bytes!!" * 50)
+    journal_stored(db, sha, 700)
+
+    assert replicator.run_once() == 0
+
+    with db.transaction() as session:
+        assert not records.is_replicated(session, sha)
+        row = session.get(Replica, sha)
+        assert row is not None and row.refused_reason.startswith("local_mismatch")
+    assert rows_of(db, "clip.replicated") == []
+    assert len(rows_of(db, "replication.refused")) == 1
+    assert replicator.central.head(sha) is None
+
+
+def test_an_unreachable_store_queues_everything_and_raises_the_backlog_alert_once(
+    tmp_path: Path,
+    seaweed: SeaweedServer,  # noqa: F811
+) -> None:
+    from tests.servers.seaweed import free_port
+
+    replicator, db, store = make_replicator(tmp_path, seaweed, "evidence", backlog_alert=2)
+    replicator.central = CentralStore(
+        endpoint_url=f"http://127.0.0.1:{free_port()}", bucket="evidence", region="us-east-1",
+        access_key_id="x", secret_access_key="y", timeout_s=1,
+    )  # fmt: skip
+    for i in range(4):
+        data = f"clip {i}".encode()
+        journal_stored(db, put_local(store, data), len(data))
+
+    from dock.replication.central import CentralStoreUnreachable
+
+    for _ in range(2):
+        with pytest.raises(CentralStoreUnreachable):
+            replicator.run_once()
+        replicator._check_backlog_quietly()
+
+    with db.transaction() as session:
+        assert records.backlog(session)[0] == 4
+    alerts = rows_of(db, "replication.backlog")
+    assert len(alerts) == 1 and '"waiting":4' in alerts[0].data.replace(" ", "")
