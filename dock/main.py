@@ -214,6 +214,12 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         )
         sweeper.start()
         cleanup.callback(sweeper.stop)
+        from dock.replication.replicator import build_replicator  # central copy (issue 12)
+
+        replicator = build_replicator(settings, db, SystemClock())
+        if replicator is not None:
+            replicator.start()
+            cleanup.callback(replicator.stop)
         printer.service = service
         assert db.bus is not None
         db.bus.subscribe(printer.event)
