@@ -51,6 +51,7 @@ class Publisher:
         self.cursor = loaded[0] if loaded else 0  # the last acknowledged row id
         self._lock = threading.Condition()
         self._inflight: dict[int, int] = {}  # mid -> row id
+        self._early: dict[int, Any] = {}  # mid -> reason code, acked before it was registered
         self._acked: set[int] = set()  # acknowledged ids above the cursor
         self._sent_up_to = self.cursor
         self.refused: str | None = None
@@ -105,6 +106,7 @@ class Publisher:
             self.is_connected = True
             # Whatever was in flight is resent by paho's session or by us: start over at the cursor.
             self._inflight.clear()
+            self._early.clear()
             self._acked.clear()
             self._sent_up_to = self.cursor
         self._publish_retained()
@@ -118,14 +120,23 @@ class Publisher:
         with self._lock:
             row_id = self._inflight.pop(mid, None)
             if row_id is None:
+                self._early[mid] = rc  # acked before _send_more registered its mid (or retained)
+                if rc.is_failure and self.refused is None:
+                    # A refused retained topic means the ACL refuses this dock: say so once.
+                    self.refused = f"broker refused a publish: {rc} ({rc.value:#x})"
+                    log.error("%s; the publisher stops here: check the broker's ACL", self.refused)
                 return
+        self._acknowledged(row_id, rc)
+
+    def _acknowledged(self, row_id: int, rc: Any) -> None:
+        moved = False
+        with self._lock:
             if rc.is_failure:
                 if self.refused is None:
                     self.refused = f"broker refused journal row {row_id}: {rc} ({rc.value:#x})"
                     log.error("%s; the publisher stops here: check the broker's ACL", self.refused)
                 return
             self._acked.add(row_id)
-            moved = False
             while self.cursor + 1 in self._acked:
                 self._acked.discard(self.cursor + 1)
                 self.cursor += 1
@@ -252,9 +263,16 @@ class Publisher:
                 with self._lock:
                     if not self.is_connected or self._sent_up_to != after:
                         return  # reconnected meanwhile: start again from the cursor
-                    info = self.client.publish(topic, payload, qos=1)
-                    self._inflight[info.mid] = entry.id
+                # Never call paho holding our lock: its network thread holds its own lock
+                # when it calls on_publish, which takes ours.
+                info = self.client.publish(topic, payload, qos=1)
+                with self._lock:
+                    early = self._early.pop(info.mid, None)
+                    if early is None:
+                        self._inflight[info.mid] = entry.id
                     self._sent_up_to = after = entry.id
+                if early is not None:
+                    self._acknowledged(entry.id, early)
 
     def checkpoint(self) -> None:
         """Journal a signed checkpoint now (published like any row)."""
