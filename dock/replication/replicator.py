@@ -33,7 +33,15 @@ from dock.clock import Clock
 from dock.config import CentralSettings
 from dock.db.database import Database
 from dock.db.models import Clip, Replica
-from dock.events import ClipStored, InterruptionExplained, ReplicationBacklog
+from dock.events import (
+    ClipStored,
+    Event,
+    InterruptionExplained,
+    OffloadFinished,
+    OffloadProgress,
+    OffloadStarted,
+    ReplicationBacklog,
+)
 from dock.journal_reader import CursorFile, read_after
 from dock.offload.store import EvidenceStore
 from dock.replication import records
@@ -79,6 +87,36 @@ class TokenBucket:
             self.sleep(wait_s)
             self._at = self.clock.monotonic_s()
             self._tokens = 0.0
+
+
+class OffloadRate:
+    """The bytes/s of the offloads running now, measured from their progress events."""
+
+    STALE_S = 60.0
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._bays: dict[int | None, tuple[float, float, float]] = {}  # start, last, rate
+        self._lock = threading.Lock()
+
+    def hear(self, happened: Event) -> None:
+        now = self.clock.monotonic_s()
+        with self._lock:
+            if isinstance(happened, OffloadStarted):
+                self._bays[happened.bay] = (now, now, 0.0)
+            elif isinstance(happened, OffloadProgress) and happened.bay in self._bays:
+                start, _last, _rate = self._bays[happened.bay]
+                rate = happened.done_bytes / max(now - start, 1e-3)
+                self._bays[happened.bay] = (start, now, rate)
+            elif isinstance(happened, OffloadFinished):
+                self._bays.pop(happened.bay, None)
+
+    def __call__(self) -> float | None:
+        now = self.clock.monotonic_s()
+        with self._lock:
+            live = [r for _s, last, r in self._bays.values() if now - last < self.STALE_S]
+        total = sum(live)
+        return total if total > 0 else None
 
 
 class Replicator:
@@ -337,6 +375,16 @@ def build_replicator(settings: Any, db: Database, clock: Clock) -> Replicator | 
         ca_bundle=ca_bundle,
         part_size_bytes=central.part_size_mib * 1024 * 1024,
     )
+    rate = OffloadRate(clock)
+    if db.bus is not None:
+        db.bus.subscribe(rate.hear)
     return Replicator(
-        db, store, client, central, clock, settings.dock.data_dir, dock_id=settings.dock.dock_id
+        db,
+        store,
+        client,
+        central,
+        clock,
+        settings.dock.data_dir,
+        dock_id=settings.dock.dock_id,
+        offload_rate=rate,
     )

@@ -190,3 +190,25 @@ def test_an_unreachable_store_queues_everything_and_raises_the_backlog_alert_onc
         assert records.backlog(session)[0] == 4
     alerts = rows_of(db, "replication.backlog")
     assert len(alerts) == 1 and '"waiting":4' in alerts[0].data.replace(" ", "")
+
+
+def test_replication_reads_at_most_its_share_of_a_running_offloads_rate() -> None:
+    from dock.events import OffloadFinished, OffloadProgress, OffloadStarted
+    from dock.replication.replicator import OffloadRate, TokenBucket
+
+    clock = FixedClock(START)
+    rate = OffloadRate(clock)
+    slept: list[float] = []
+    bucket = TokenBucket(clock, slept.append, lambda: (r * 0.5) if (r := rate()) else None)
+    bucket.take(10_000_000)
+    assert slept == []  # no offload: full speed
+    rate.hear(OffloadStarted(bay=1, clip_count=1, total_bytes=100))
+    clock.advance(2.0)
+    rate.hear(OffloadProgress(bay=1, done_clips=0, total_clips=1, done_bytes=20_000_000,
+                              total_bytes=10**9))  # fmt: skip
+    bucket.take(5_000_000)  # the one-second burst of 5 MB/s
+    bucket.take(5_000_000)
+    assert slept == [1.0]
+    rate.hear(OffloadFinished(bay=1, stored_count=1, quarantined_count=0, failed_count=0))
+    bucket.take(50_000_000)
+    assert slept == [1.0]
