@@ -220,6 +220,12 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         if replicator is not None:
             replicator.start()
             cleanup.callback(replicator.stop)
+        if settings.mqtt.enabled:  # reporting (issue 11): no broker just grows the backlog
+            from dock.report.publisher import Publisher
+
+            publisher = Publisher(settings, db, SystemClock())
+            publisher.start()
+            cleanup.callback(publisher.stop)  # a last signed checkpoint, then `stopped`
         printer.service = service
         assert db.bus is not None
         db.bus.subscribe(printer.event)

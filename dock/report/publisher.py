@@ -300,7 +300,8 @@ class Publisher:
             return
         try:
             self.checkpoint()
-            self.wait_until_drained(drain_timeout_s)
+            if self.is_connected and self.refused is None:  # no broker: the backlog waits
+                self.wait_until_drained(drain_timeout_s)
             if self.is_connected:
                 info = self.client.publish(
                     reporting.availability_topic(self.prefix, self.dock_id), "stopped", 1, True
