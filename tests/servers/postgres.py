@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -121,7 +122,11 @@ class PostgresServer:
 
 
 def start_postgres(base: Path) -> PostgresServer:
-    """initdb a new cluster under `base` and start it."""
+    """initdb a new cluster under `base` and start it.
+
+    As root, `base` must be reachable by `postgres`: pytest keeps /tmp/pytest-of-root at
+    0700 (and resets it when another session starts), so give a directory outside it.
+    """
     base.mkdir(parents=True, exist_ok=True)
     data_dir = base / "data"
     data_dir.mkdir()
@@ -129,17 +134,11 @@ def start_postgres(base: Path) -> PostgresServer:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
         shutil.chown(data_dir, "postgres", "postgres")
-        # The parents of tmp_path are 0700 root-owned; postgres must be able to reach its dir.
-        p = base
-        while p != p.parent:
-            p = p.parent
-            if p.stat().st_uid == 0 and (p.stat().st_mode & 0o001) == 0:
-                os.chmod(p, p.stat().st_mode | 0o001)
     else:
         import getpass
 
         user = getpass.getuser()
-    subprocess.run(
+    initdb = subprocess.run(
         _as_postgres(
             [
                 str(PG_BIN / "initdb"),
@@ -153,22 +152,27 @@ def start_postgres(base: Path) -> PostgresServer:
                 "--no-sync",
             ]
         ),
-        check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    if initdb.returncode != 0:
+        raise RuntimeError(f"initdb failed: {initdb.stderr.decode(errors='replace')[-2000:]}")
     server = PostgresServer(data_dir=data_dir, port=_free_port(), user=user)
     server.start()
     return server
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+def postgres_server() -> Iterator[PostgresServer]:
+    base = Path(tempfile.mkdtemp(prefix="test-postgres-"))
     try:
-        yield server
+        server = start_postgres(base)
+        try:
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
