@@ -1,0 +1,105 @@
+"""The registry's MQTT worker: paho-mqtt 2.x, MQTT v5, a persistent session, and shared rows.
+
+Journal rows come through the v5 SHARED subscription `$share/<group>/P/+/journal/#`, so the
+workers of one group split them; the retained `availability`, `status` and bay states are
+ordinary subscriptions, because a broker does not deliver retained messages to a shared
+subscription (each is an idempotent upsert ordered by its `at`, so every worker may apply
+them). Each message is handed to registry.ingest.Ingestor.consume on paho's network thread;
+QoS 1 is acknowledged after consume returns, so a worker killed mid-message gets it again
+and the unique (dock, row) drops the second copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from registry.config import BrokerSettings
+from registry.ingest import Ingestor
+
+log = logging.getLogger(__name__)
+
+
+def subscriptions(settings: BrokerSettings) -> list[tuple[str, int]]:
+    p = settings.topic_prefix
+    return [
+        (f"$share/{settings.share_group}/{p}/+/journal/#", 1),
+        (f"{p}/+/availability", 1),
+        (f"{p}/+/status", 1),
+        (f"{p}/+/bays/+/state", 1),
+    ]
+
+
+class Subscriber:
+    """One worker; `start()` connects in the background, `stop()` disconnects cleanly."""
+
+    def __init__(self, settings: BrokerSettings, ingestor: Ingestor) -> None:
+        self.settings = settings
+        self.ingestor = ingestor
+        self.subscribed = threading.Event()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        if settings.username:
+            password = None
+            if settings.password_file:
+                password = Path(settings.password_file).read_text(encoding="utf-8").strip()
+            client.username_pw_set(settings.username, password)
+        if settings.tls:
+            context = ssl.create_default_context(cafile=settings.ca_file or None)
+            client.tls_set_context(context)
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        self.client = client
+
+    def start(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        self.client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=30,
+            clean_start=False,
+            properties=properties,
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            log.warning("the broker refused the registry: %s", reason_code)
+            return
+        client.subscribe(subscriptions(self.settings))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):  # type: ignore[no-untyped-def]
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.warning("the broker refused a registry subscription: %s", ", ".join(refused))
+        else:
+            self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
+        self.subscribed.clear()
+        if reason_code.is_failure:
+            log.warning("lost the broker (%s); reconnecting with back-off", reason_code)
+
+    def _on_message(self, client, userdata, message):  # type: ignore[no-untyped-def]
+        try:
+            self.ingestor.consume(message.topic, message.payload)
+        except Exception:  # a bug or a database outage: log it, keep the worker alive
+            log.exception("could not store a message on %.200r", message.topic)
