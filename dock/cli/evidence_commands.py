@@ -72,6 +72,9 @@ def audit_verify(
     full: Annotated[
         bool, typer.Option("--full", help="From the first row, not from the last checkpoint.")
     ] = False,
+    against_registry: Annotated[
+        str, typer.Option("--against-registry", help="Also compare with the registry at URL.")
+    ] = "",
 ) -> None:
     """Walk the journal's hash chain from the last verified row; exit 1 naming the first break.
 
@@ -91,6 +94,28 @@ def audit_verify(
         typer.echo(result.summary(), err=True)
         raise typer.Exit(1)
     typer.echo(result.summary())
+    if against_registry:
+        _verify_against_registry(ctx, against_registry)
+
+
+def _verify_against_registry(ctx: typer.Context, url: str) -> None:
+    """A truncated tail or a recomputed chain verifies locally; the registry's copy does not."""
+    import httpx
+
+    from dock import anchor_check, journal
+
+    with open_records(ctx) as raw:
+        entries = journal.read_after(raw, 0, limit=10_000_000)
+    try:
+        held = list(anchor_check.held_hashes(url, settings_of(ctx).dock.dock_id))
+    except httpx.HTTPError as error:
+        typer.echo(f"cannot read the registry at {url}: {error}; check the URL", err=True)
+        raise typer.Exit(2) from None
+    check = anchor_check.compare(entries, held)
+    if not check.is_intact:
+        typer.echo(f"registry: {check.first_disagreement}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"registry: {check.compared} row(s) agree with the registry's copy")
 
 
 # -- configuration ----------------------------------------------------------------------------
