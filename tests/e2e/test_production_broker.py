@@ -10,9 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
-import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,78 +22,44 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tests.servers.mosquitto import MOSQUITTO, MOSQUITTO_PASSWD, _write_tls, free_port
+from tests.servers.mosquitto import Broker, _write_tls
 
 BROKER_DIR = Path(__file__).resolve().parents[2] / "registry" / "broker"
 USERS = {"dock-a": "pw-a", "dock-b": "pw-b", "registry": "pw-registry"}
 NOT_AUTHORIZED = 0x87
 
 
-class ProductionBroker:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        data = directory / "data"
-        data.mkdir(parents=True)
-        ca, cert, key = _write_tls(directory)
+class ProductionBroker(Broker):
+    """The fixture's broker, configured from registry/broker/ instead of its own lines."""
+
+    def _write_config(self) -> None:
+        d = self.directory
+        ca, cert, key = _write_tls(d)
         self.ca_file = ca
-        pw = directory / "passwd"
-        pw.write_text("")
-        for name, password in USERS.items():
-            subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), name, password], check=True)
-        pw.chmod(0o600)
-        acl = directory / "acl"
+        acl = d / "acl"
         acl.write_text((BROKER_DIR / "acl").read_text())
-        self.log = directory / "mosquitto.log"
         conf = (BROKER_DIR / "mosquitto.conf").read_text()
         replacements = {
-            r"^listener 8883$": f"listener {self.port} 127.0.0.1",
+            r"^listener 8883$": f"listener {self.port} {self.host}",
             r"^cafile .*$": f"cafile {ca}",
             r"^certfile .*$": f"certfile {cert}",
             r"^keyfile .*$": f"keyfile {key}",
-            r"^password_file .*$": f"password_file {pw}",
+            r"^password_file .*$": f"password_file {self._write_password_file()}",
             r"^acl_file .*$": f"acl_file {acl}",
-            r"^persistence_location .*$": f"persistence_location {data}/",
-            r"^log_dest syslog$": f"log_dest file {self.log}",
+            r"^persistence_location .*$": f"persistence_location {d / 'data'}/",
+            r"^log_dest syslog$": f"log_dest file {self.log_path}",
         }
         for pattern, new in replacements.items():
             conf, n = re.subn(pattern, new, conf, flags=re.M)
             assert n == 1, f"production mosquitto.conf has no line matching {pattern}"
         # As root Mosquitto would drop to the `mosquitto` user, who cannot write tmp_path.
         conf += f"user {getpass.getuser()}\n"
-        (directory / "mosquitto.conf").write_text(conf)
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(directory / "mosquitto.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"mosquitto refused the production config: {err}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        (d / "mosquitto.conf").write_text(conf)
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionBroker]:
-    b = ProductionBroker(tmp_path_factory.mktemp("prod-broker"))
+    b = ProductionBroker(tmp_path_factory.mktemp("prod-broker"), users=USERS).start()
     try:
         yield b
     finally:

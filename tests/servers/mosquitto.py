@@ -129,12 +129,7 @@ class Broker:
             f"user {getpass.getuser()}",
         ]
         if self.users:
-            pw = d / "passwd"
-            pw.write_text("")
-            for name, password in self.users.items():
-                subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), name, password], check=True)
-            pw.chmod(0o600)
-            lines += ["allow_anonymous false", f"password_file {pw}"]
+            lines += ["allow_anonymous false", f"password_file {self._write_password_file()}"]
         else:
             lines.append("allow_anonymous true")
         if self.acl is not None:
@@ -146,6 +141,14 @@ class Broker:
             self.ca_file = ca
             lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
         (d / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+
+    def _write_password_file(self) -> Path:
+        pw = self.directory / "passwd"
+        pw.write_text("")
+        for name, password in self.users.items():
+            subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), name, password], check=True)
+        pw.chmod(0o600)
+        return pw
 
     def start(self) -> Broker:
         """Start (or start again, same port and persistence) and wait until it accepts."""
