@@ -308,6 +308,16 @@ class CentralSettings:
 
 
 @dataclass(frozen=True)
+class FixitySettings:
+    """`dock store verify`: each run re-hashes 1/(period_days*runs_per_day) of the store."""
+
+    period_days: int = _setting(30, _integer(1, 3650))
+    runs_per_day: int = _setting(1, _integer(1, 96))
+    # Central objects downloaded and re-hashed per run, oldest central check first.
+    central_sample: int = _setting(10, _integer(0, 100_000))
+
+
+@dataclass(frozen=True)
 class Settings:
     dock: DockSettings = field(default_factory=DockSettings)
     bays: BaysSettings = field(default_factory=BaysSettings)
@@ -318,6 +328,7 @@ class Settings:
     interruptions: InterruptionSettings = field(default_factory=InterruptionSettings)
     lights: LightsSettings = field(default_factory=LightsSettings)
     central: CentralSettings = field(default_factory=CentralSettings)
+    fixity: FixitySettings = field(default_factory=FixitySettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -335,6 +346,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "interruptions": InterruptionSettings,
     "lights": LightsSettings,
     "central": CentralSettings,
+    "fixity": FixitySettings,
 }
 
 

@@ -320,6 +320,7 @@ class StoreObjectChecked(Event):
     type: ClassVar[str] = "store.object_checked"
     sha256: str
     outcome: str  # "intact" | "damaged" | "missing"
+    algorithm: str = "sha256"  # PREMIS messageDigestAlgorithm
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,6 +329,7 @@ class StoreVerified(Event):
     checked_count: int
     problem_count: int
     share: float
+    covered_since: datetime | None = None  # every object hashed intact since; None: not yet
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -232,23 +232,30 @@ def quarantine_command(
 def store_verify(
     ctx: typer.Context,
     share: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--share",
-            min=0.001,
+            min=0.0001,
             max=1.0,
-            help="Re-hash this share of the objects, those checked longest ago first.",
+            help="Re-hash this share of the objects, those checked longest ago first "
+            "(default: 1/(fixity.period_days*fixity.runs_per_day)).",
         ),
-    ] = 1.0,
+    ] = None,
+    check_all: Annotated[
+        bool, typer.Option("--all", help="Re-hash every object in the store.")
+    ] = False,
 ) -> None:
     """Re-hash the evidence store's objects; exit 1 naming every missing or changed one."""
     from dock.clock import SystemClock
     from dock.db import open_database
     from dock.offload.central_repair import central_from_settings
-    from dock.offload.fixity import verify_store
+    from dock.offload.fixity import scheduled_share, verify_store
     from dock.offload.store import EvidenceStore, StoreError
 
     settings = settings_of(ctx)
+    if check_all and share is not None:
+        raise typer.BadParameter("give --all or --share, not both")
+    share = 1.0 if check_all else share if share is not None else scheduled_share(settings.fixity)
     root = settings.dock.data_dir / "store"
     if not (root / "objects").is_dir():
         raise StoreError(f"no evidence store at {root}: check dock.data_dir in the config")

@@ -3,13 +3,16 @@
 The journal's hash chain proves the records were not edited (`dock audit verify`); only
 re-reading the objects proves the evidence itself was not (`dock store verify`). A share
 below 1 checks the objects checked longest ago (or never) first, so repeated runs cover the
-whole store. Hashing runs outside any transaction; each problem is journaled at once.
+whole store: the scheduled share, 1/(period_days*runs_per_day) ([fixity]), covers it within
+the period. Hashing runs outside any transaction; each check (PREMIS "fixity check": the
+object, its outcome, the row's time, the actor as agent) and each problem is journaled at once.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +20,7 @@ from sqlalchemy import func, select, update
 
 from dock import journal
 from dock.clock import Clock
+from dock.config import FixitySettings
 from dock.db.database import Database
 from dock.db.models import Clip
 from dock.events import StoreObjectChecked, StoreObjectDamaged, StoreObjectRepaired, StoreVerified
@@ -34,10 +38,22 @@ class FixityReport:
     of_total: int = 0
     problems: list[FixityProblem] = field(default_factory=list)  # not repaired
     repaired: list[str] = field(default_factory=list)  # sha256s put back from the central copy
+    share: float = 1.0
+    # Every object hashed intact at or after this time; None while one never was.
+    covered_since: datetime | None = None
 
     @property
     def is_intact(self) -> bool:
         return not self.problems
+
+    def coverage(self) -> str:
+        share = "all" if self.share >= 1 else f"share {self.share:.4g}"
+        since = (
+            f"whole store last covered since {self.covered_since.isoformat(timespec='seconds')}"
+            if self.covered_since is not None
+            else "whole store not yet covered"
+        )
+        return f"{share} of the store this run; {since}"
 
     def summary(self) -> str:
         if self.is_intact:
@@ -46,12 +62,18 @@ class FixityReport:
             )
             return (
                 f"store intact: {self.checked} of {self.of_total} object(s) re-hashed, "
-                f"all match{repaired}"
+                f"all match{repaired} ({self.coverage()})"
             )
         return (
             f"store DAMAGED: {len(self.problems)} of {self.checked} re-hashed object(s) missing "
-            "or changed; re-dock the recorders that still hold them, or restore from a copy"
+            "or changed; re-dock the recorders that still hold them, or restore from a copy "
+            f"({self.coverage()})"
         )
+
+
+def scheduled_share(fixity: FixitySettings) -> float:
+    """The share per run that covers the whole store in period_days at runs_per_day."""
+    return 1.0 / (fixity.period_days * fixity.runs_per_day)
 
 
 def verify_store(
@@ -75,7 +97,7 @@ def verify_store(
                 .limit(wanted)
             )
         )
-    report = FixityReport(checked=len(sha256s), of_total=total)
+    report = FixityReport(checked=len(sha256s), of_total=total, share=share)
     for sha256 in sha256s:
         found = store.verify_objects([sha256])
         now = clock.now_utc()
@@ -123,10 +145,21 @@ def verify_store(
                     update(Clip).where(Clip.sha256 == sha256).values(last_fixity_utc=now)
                 )
     with db.transaction() as session:
+        never, oldest = session.execute(
+            select(
+                func.count(Clip.id) - func.count(Clip.last_fixity_utc),
+                func.min(Clip.last_fixity_utc),
+            )
+        ).one()
+        if total and not never and oldest is not None:
+            report.covered_since = oldest
         journal.append(
             session,
             StoreVerified(
-                checked_count=report.checked, problem_count=len(report.problems), share=share
+                checked_count=report.checked,
+                problem_count=len(report.problems),
+                share=share,
+                covered_since=report.covered_since,
             ),
             actor=actor,
             at=clock.now_utc(),

@@ -30,7 +30,7 @@ def test_store_verify_exits_non_zero_naming_each_damaged_or_missing_object(dock)
     os.chmod(objects[0], 0o644)
     objects[0].write_bytes(b"changed")
     os.unlink(objects[1])
-    damaged = cli(dock, "store", "verify")
+    damaged = cli(dock, "store", "verify", "--all")
     assert damaged.exit_code == 1
     assert f"stored object {objects[0].name} no longer matches its SHA-256" in damaged.output
     assert f"stored object {objects[1].name} is missing" in damaged.output
