@@ -21,14 +21,17 @@ import datetime
 import hashlib
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dock.errors import DockError
 
 KEY_PREFIX = "objects/"
 CHUNK_BYTES = 1024 * 1024
+# Parts in flight at once: boto3's TransferConfig().max_concurrency, what upload_file uses.
+CONCURRENCY = 10
 
 
 class CentralStoreError(DockError):
@@ -41,6 +44,10 @@ class CentralStoreUnreachable(CentralStoreError):
 
 class CentralObjectRefused(CentralStoreError):
     """The store answered, but its copy is not one we may count (checksum, lock, missing)."""
+
+
+class LocalBytesMismatch(CentralStoreError):
+    """The local file read for an upload does not hash to its name: no copy was completed."""
 
 
 class CentralRequestRefused(CentralStoreError):
@@ -209,15 +216,18 @@ class CentralStore:
         progress: UploadProgress | None = None,
         on_progress: Callable[[UploadProgress], None] | None = None,
         read_gate: Callable[[int], None] | None = None,
-    ) -> CentralObject:
+    ) -> tuple[CentralObject, str]:
         """Upload one file with its SHA-256 and a COMPLIANCE lock until retain_until.
 
-        A file up to part_size_bytes goes in one PUT carrying ChecksumSHA256 (the store
-        refuses it if the bytes do not match). A larger one goes in parts, each with its own
-        ChecksumSHA256; `progress` resumes an upload a restart left half done, and
-        `on_progress` is called after every part so the caller can persist it. `read_gate`
-        is called with each block's size before it is read (the replicator's throttle).
-        Returns what HEAD says afterwards; the caller decides whether it counts.
+        The file is read once: while it is read it is hashed against its name (a local file
+        that no longer matches raises LocalBytesMismatch before anything is completed) and
+        each part's ChecksumSHA256 is computed for the store to check. A file up to
+        part_size_bytes goes in one PUT; a larger one in parts, CONCURRENCY of them in flight
+        like boto3's upload_file. `progress` resumes an upload a restart left half done,
+        `on_progress` is called after every part so the caller can persist it, `read_gate`
+        with each block's size before it is read (the replicator's throttle).
+        Returns what HEAD says afterwards and the checksum the dock computed while sending
+        (hex, or "<hex>-<parts>"); the caller decides whether the copy counts.
         """
         size = path.stat().st_size
         meta = {k: str(v) for k, v in metadata.items()}
@@ -226,26 +236,33 @@ class CentralStore:
             "ObjectLockRetainUntilDate": retain_until.astimezone(datetime.UTC),
         }
         if size <= self.part_size_bytes and progress is None:
-            body = _read_gated(path, 0, size, read_gate)
+            with open(path, "rb") as f:
+                body = _read_gated(f, size, read_gate)
+            digest = hashlib.sha256(body)
+            if digest.hexdigest() != sha256:
+                raise LocalBytesMismatch(_mismatch_text(sha256, digest.hexdigest()))
             self._call(
                 f"PUT of {sha256[:12]}",
                 self._client.put_object,
                 Bucket=self.bucket,
                 Key=object_key(sha256),
                 Body=body,
-                ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
                 Metadata=meta,
                 **lock,
             )
+            sent = sha256
         else:
-            self._put_multipart(sha256, path, size, meta, lock, progress, on_progress, read_gate)
+            sent = self._put_multipart(
+                sha256, path, size, meta, lock, progress, on_progress, read_gate
+            )
         found = self.head(sha256)
         if found is None:
             raise CentralObjectRefused(
                 f"Central store {self.endpoint_url} lost {sha256[:12]} right after the upload; "
                 "the copy is not counted and will be retried."
             )
-        return found
+        return found, sent
 
     def _put_multipart(
         self,
@@ -257,7 +274,8 @@ class CentralStore:
         progress: UploadProgress | None,
         on_progress: Callable[[UploadProgress], None] | None,
         read_gate: Callable[[int], None] | None,
-    ) -> None:
+    ) -> str:
+        """Parts read in order here (hashing the whole file), sent by a pool; the composite."""
         key = object_key(sha256)
         if progress is None or not self._upload_exists(key, progress.upload_id):
             answer = self._call(
@@ -272,36 +290,71 @@ class CentralStore:
             progress = UploadProgress(answer["UploadId"], self.part_size_bytes, ())
             if on_progress:
                 on_progress(progress)
-        part_size = progress.part_size
+        upload_id, part_size = progress.upload_id, progress.part_size
         done = dict(progress.done_parts)
         count = max(1, -(-size // part_size))
-        for number in range(1, count + 1):
-            if number in done:
-                continue
-            offset = (number - 1) * part_size
-            body = _read_gated(path, offset, min(part_size, size - offset), read_gate)
-            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        whole = hashlib.sha256()
+        digests: dict[int, bytes] = {}
+
+        def send(number: int, body: bytes) -> tuple[int, bytes]:
+            digest = hashlib.sha256(body).digest()  # in the pool: hashlib lets the GIL go
             self._call(
                 f"part {number} of {sha256[:12]}",
                 self._client.upload_part,
                 Bucket=self.bucket,
                 Key=key,
-                UploadId=progress.upload_id,
+                UploadId=upload_id,
                 PartNumber=number,
                 Body=body,
-                ChecksumSHA256=digest,
+                ChecksumSHA256=base64.b64encode(digest).decode(),
             )
-            done[number] = digest
-            progress = UploadProgress(progress.upload_id, part_size, tuple(sorted(done.items())))
-            if on_progress:
-                on_progress(progress)
-        parts = self._listed_parts(key, progress.upload_id)
+            return number, digest
+
+        def settle(finished: set[Future[tuple[int, bytes]]]) -> None:
+            """Record every part that went in, then raise the first failure, if any."""
+            failed = [f.exception() for f in finished if f.exception() is not None]
+            for future in finished:
+                if future.exception() is None:
+                    number, digest = future.result()
+                    digests[number] = digest
+                    done[number] = base64.b64encode(digest).decode()
+            if on_progress and len(failed) < len(finished):
+                on_progress(UploadProgress(upload_id, part_size, tuple(sorted(done.items()))))
+            if failed:
+                raise failed[0]  # type: ignore[misc]
+
+        with open(path, "rb") as f, ThreadPoolExecutor(CONCURRENCY) as pool:
+            flying: set[Future[tuple[int, bytes]]] = set()
+            try:
+                for number in range(1, count + 1):
+                    length = min(part_size, size - (number - 1) * part_size)
+                    body = _read_gated(f, length, None if number in done else read_gate)
+                    whole.update(body)
+                    if number in done:
+                        digest = hashlib.sha256(body).digest()
+                        if done[number] == base64.b64encode(digest).decode():
+                            digests[number] = digest  # sent before a restart, same bytes
+                            continue
+                        del done[number]
+                    if len(flying) >= CONCURRENCY:
+                        finished, flying = wait(flying, return_when=FIRST_COMPLETED)
+                        settle(finished)
+                    flying.add(pool.submit(send, number, body))
+                settle(wait(flying).done)
+                flying = set()
+            finally:
+                for future in flying:
+                    future.cancel()
+        if whole.hexdigest() != sha256:
+            self.abort(sha256, upload_id)
+            raise LocalBytesMismatch(_mismatch_text(sha256, whole.hexdigest()))
+        parts = self._listed_parts(key, upload_id)
         self._call(
             f"multipart completion of {sha256[:12]}",
             self._client.complete_multipart_upload,
             Bucket=self.bucket,
             Key=key,
-            UploadId=progress.upload_id,
+            UploadId=upload_id,
             MultipartUpload={
                 "Parts": [
                     {"PartNumber": n, "ETag": parts[n], "ChecksumSHA256": done[n]}
@@ -309,6 +362,7 @@ class CentralStore:
                 ]
             },
         )
+        return composite_checksum([digests[n] for n in sorted(digests)])
 
     def _upload_exists(self, key: str, upload_id: str) -> bool:
         from botocore.exceptions import ClientError
@@ -385,21 +439,28 @@ class CentralStore:
         return size
 
 
-def _read_gated(path: Path, offset: int, length: int, gate: Callable[[int], None] | None) -> bytes:
+def _read_gated(f: BinaryIO, length: int, gate: Callable[[int], None] | None) -> bytes:
+    """`length` bytes from f's position; with a gate, asked block by block (the throttle)."""
+    if gate is None:
+        return f.read(length)
     chunks: list[bytes] = []
-    with open(path, "rb") as f:
-        f.seek(offset)
-        remaining = length
-        while remaining > 0:
-            want = min(CHUNK_BYTES, remaining)
-            if gate:
-                gate(want)
-            block = f.read(want)
-            if not block:
-                break
-            chunks.append(block)
-            remaining -= len(block)
+    remaining = length
+    while remaining > 0:
+        want = min(CHUNK_BYTES, remaining)
+        gate(want)
+        block = f.read(want)
+        if not block:
+            break
+        chunks.append(block)
+        remaining -= len(block)
     return b"".join(chunks)
+
+
+def _mismatch_text(sha256: str, actual: str) -> str:
+    return (
+        f"Local object {sha256[:12]} now hashes to {actual[:12]}; nothing was uploaded. "
+        "Run `dock store verify` to find and repair it."
+    )
 
 
 def _central_object(sha256: str, answer: Mapping[str, Any]) -> CentralObject:

@@ -50,6 +50,7 @@ from dock.replication.central import (
     CentralRequestRefused,
     CentralStore,
     CentralStoreError,
+    LocalBytesMismatch,
     composite_checksum,
     part_checksums,
 )
@@ -196,36 +197,46 @@ class Replicator:
         return confirmed
 
     def replicate(self, sha256: str) -> int:
-        """One object to the store; 1 when it is now a confirmed copy, else 0."""
+        """One object to the store; 1 when it is now a confirmed copy, else 0.
+
+        The local file is not pre-read: `put` hashes it against its name while it sends it,
+        so a damaged local object is refused before any upload completes.
+        """
         path = self.store.path_of(sha256)
-        if not path.exists() or not self.store.verify(sha256):
-            self._refuse(sha256, "local_mismatch", "local object missing or not its SHA-256")
+        if not path.exists():
+            self._refuse(sha256, "local_mismatch", "local object missing")
             return 0
         retain_until, metadata, progress = self._plan(sha256)
         found = self.central.head(sha256)
-        if found is None or not self._counts(found, path, retain_until):
-            if found is not None and found.lock_mode is not None:
-                # A locked object under our name that does not count: nothing may replace it.
-                return self._judge(found, path, retain_until)
-            try:
-                found = self.central.put(
-                    sha256,
-                    path,
-                    metadata,
-                    retain_until,
-                    progress=progress,
-                    on_progress=lambda p: self._save_progress(sha256, p),
-                    read_gate=self.throttle.take,
-                )
-            except CentralRequestRefused as refused:
-                if refused.is_lock_refused:
-                    self._refuse(sha256, "lock_refused", str(refused))
-                    return 0
-                raise
-        return self._judge(found, path, retain_until)
+        if found is not None and self._counts(found, path, retain_until):
+            return self._judge(found, path, retain_until)
+        if found is not None and found.lock_mode is not None:
+            # A locked object under our name that does not count: nothing may replace it.
+            return self._judge(found, path, retain_until)
+        try:
+            found, sent = self.central.put(
+                sha256,
+                path,
+                metadata,
+                retain_until,
+                progress=progress,
+                on_progress=lambda p: self._save_progress(sha256, p),
+                read_gate=self.throttle.take,
+            )
+        except LocalBytesMismatch as mismatch:
+            self._refuse(sha256, "local_mismatch", str(mismatch))
+            return 0
+        except CentralRequestRefused as refused:
+            if refused.is_lock_refused:
+                self._refuse(sha256, "lock_refused", str(refused))
+                return 0
+            raise
+        return self._judge(found, path, retain_until, sent)
 
-    def _judge(self, found: CentralObject, path: Path, retain_until: datetime) -> int:
-        if self._counts(found, path, retain_until):
+    def _judge(
+        self, found: CentralObject, path: Path, retain_until: datetime, sent: str = ""
+    ) -> int:
+        if self._counts(found, path, retain_until, sent):
             with self.db.transaction() as session:
                 records.confirm(session, found, self.central.endpoint_url, self.clock.now_utc())
             return 1
@@ -237,12 +248,16 @@ class Replicator:
             self._refuse(found.sha256, "checksum_mismatch", f"store says {found.checksum_sha256}")
         return 0
 
-    def _counts(self, found: CentralObject, path: Path, retain_until: datetime) -> bool:
+    def _counts(
+        self, found: CentralObject, path: Path, retain_until: datetime, sent: str = ""
+    ) -> bool:
+        """COMPLIANCE-locked long enough, and the checksum we computed (or recompute) from
+        the local bytes; `sent` is the one computed while uploading, saving a re-read."""
         return (
             found.lock_mode == "COMPLIANCE"
             and found.retain_until is not None
             and found.retain_until + LOCK_SLACK >= retain_until
-            and found.checksum_sha256 == self._expected_checksum(found, path)
+            and found.checksum_sha256 == (sent or self._expected_checksum(found, path))
         )
 
     def _expected_checksum(self, found: CentralObject, path: Path) -> str:

@@ -52,12 +52,13 @@ def test_a_store_stopped_mid_upload_resumes_the_same_upload_and_sends_each_part_
     with db.transaction() as session:
         row = session.get(Replica, sha)
         assert row is not None and row.upload_id and row.confirmed_at_utc is None
-        assert row.done_parts.count("[") == 3  # the outer list and two parts
+        # The outer list and at least the two parts that went in (parts fly concurrently).
+        assert row.done_parts.count("[") >= 3
 
     server.start()
     assert replicator.run_once() == 1
 
-    assert calls == {"create": 1, "part_ok": 4}
+    assert calls == {"create": 1, "part_ok": 4}  # each part went in exactly once
     found = replicator.central.head(sha)
     assert found is not None and found.checksum_sha256.endswith("-4")
     with db.transaction() as session:
