@@ -304,7 +304,7 @@ class CentralSettings:
     # Share of the offload's throughput replication may use while an offload runs.
     bandwidth_share: float = _setting(0.5, _number(0, 1, is_low_open=True))
     backlog_alert: int = _setting(1000, _integer(1, 10_000_000))
-    part_size_mib: int = _setting(16, _integer(5, 5120))
+    part_size_mib: int = _setting(8, _integer(5, 5120))  # boto3 upload_file's part size
 
 
 @dataclass(frozen=True)
