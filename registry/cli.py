@@ -1,9 +1,14 @@
-"""`dock-registry --config registry.toml migrate|ingest|verify-dock D`: the registry's commands."""
+"""`dock-registry --config registry.toml migrate|ingest|serve|verify-dock D`: the registry's commands.
+
+`serve` runs the dashboard and one ingest worker in one process (uvicorn stops both on
+SIGTERM); `ingest` runs one more worker, for a site that needs several.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -15,7 +20,6 @@ from dock.clock import SystemClock
 from dock.errors import DockError
 from registry.config import load_registry_settings
 from registry.db import migrate, open_engine, session_factory
-from registry.ingest import Ingestor
 from registry.models import Alert, Dock
 
 
@@ -25,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the registry's tables")
     commands.add_parser("ingest", help="run one MQTT worker until stopped")
+    serve = commands.add_parser("serve", help="the dashboard and one MQTT worker together")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
     verify = commands.add_parser("verify-dock", help="a dock's verified head and chain alerts")
     verify.add_argument("dock")
     args = parser.parse_args(argv)
@@ -48,23 +55,25 @@ def main(argv: list[str] | None = None) -> int:
                 for alert in alerts:
                     print(f"  {alert.kind}: {alert.text}")
                 return 1 if any(a.kind == "chain_mismatch" for a in alerts) else 0
-        from registry.subscriber import Subscriber
+        from registry.subscriber import run_worker
 
         migrate(engine)
-        ingestor = Ingestor(
-            sessions=sessions,
-            prefix=settings.broker.topic_prefix,
-            clock=SystemClock(),
-            public_keys=settings.dock_keys,
-            max_payload_bytes=settings.max_payload_bytes,
-        )
+        clock = SystemClock()
+        # One line per refused message or lost broker: the operator's view of hostile input.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+        def worker(stop: threading.Event) -> None:
+            run_worker(settings, sessions, clock, stop)
+
+        if args.command == "serve":
+            from registry.web.serve import serve as serve_web
+
+            serve_web(settings.database_url, args.host, args.port, worker=worker)
+            return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        worker = Subscriber(settings.broker, ingestor)
-        worker.start()
         with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-        worker.stop()
+            worker(stop)
         return 0
     except DockError as error:
         print(f"dock-registry: {error}", file=sys.stderr)

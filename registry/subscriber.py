@@ -14,17 +14,23 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from registry.config import BrokerSettings
+from dock.clock import Clock
+from registry import derived
+from registry.config import BrokerSettings, RegistrySettings
 from registry.ingest import Ingestor
 
 log = logging.getLogger(__name__)
+STALE_GAP_CHECK_S = 60.0
 
 
 def subscriptions(settings: BrokerSettings) -> list[tuple[str, int]]:
@@ -103,3 +109,43 @@ class Subscriber:
             self.ingestor.consume(message.topic, message.payload)
         except Exception:  # a bug or a database outage: log it, keep the worker alive
             log.exception("could not store a message on %.200r", message.topic)
+
+
+def run_worker(
+    settings: RegistrySettings,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    stop: threading.Event,
+    *,
+    check_every_s: float = STALE_GAP_CHECK_S,
+) -> None:
+    """One ingest worker until `stop` is set; between messages it looks for stale chain gaps.
+
+    The gap check runs on this thread, not paho's, so a slow check never delays an
+    acknowledgement; raise_alert keeps one alert per (dock, row), so a gap alerts once.
+    """
+    ingestor = Ingestor(
+        sessions=sessions,
+        prefix=settings.broker.topic_prefix,
+        clock=clock,
+        public_keys=settings.dock_keys,
+        max_payload_bytes=settings.max_payload_bytes,
+    )
+    worker = Subscriber(settings.broker, ingestor)
+    worker.start()
+    max_gap = timedelta(minutes=settings.stale_gap_minutes)
+    try:
+        while not stop.wait(check_every_s):
+            check_gaps(sessions, clock, max_gap)
+    finally:
+        worker.stop()
+
+
+def check_gaps(sessions: sessionmaker[Session], clock: Clock, max_gap: timedelta) -> list[str]:
+    """One stale-gap pass in its own transaction; a database outage is logged, not raised."""
+    try:
+        with sessions.begin() as session:
+            return derived.check_stale_gaps(session, clock.now_utc(), max_gap)
+    except SQLAlchemyError as error:  # another worker raised the same alert, or no database
+        log.warning("stale-gap check skipped: %s", str(error).splitlines()[0])
+        return []

@@ -1,11 +1,12 @@
 """`dock-registry serve`: uvicorn running the dashboard, plus one ingest worker in this process.
 
-Kept here until registry/cli.py wires it as the `serve` subcommand; the worker is whatever
-callable runs helper B's broker consumer until its stop Event is set.
+registry/cli.py passes registry.subscriber.run_worker as `worker`; uvicorn handles SIGTERM and
+SIGINT, and when it returns the worker's stop Event is set and the worker joined.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 
@@ -28,6 +29,10 @@ def serve(
     if worker is not None:
         thread = threading.Thread(target=worker, args=(stop,), name="ingest", daemon=True)
         thread.start()
+    # uvicorn re-raises the signal it stopped on once it is done; a no-op handler here turns
+    # that into a clean exit (status 0) after the worker is joined, not a death by SIGTERM.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
         uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
     finally:
