@@ -512,6 +512,26 @@ class ReplicationRefused(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CentralObjectChecked(Event):
+    """One fixity check of a central copy, downloaded and re-hashed (PREMIS "fixity check")."""
+
+    type: ClassVar[str] = "central.object_checked"
+    sha256: str
+    outcome: str  # "intact" | "damaged" | "missing"
+    algorithm: str = "sha256"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CentralObjectDamaged(Event):
+    """An alert: a confirmed central copy is gone or changed; it no longer counts as a copy."""
+
+    type: ClassVar[str] = "central.object_damaged"
+    sha256: str
+    is_missing: bool
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReplicationBacklog(Event):
     """More objects than backlog_alert wait for their central copy (journaled once per rise)."""
 

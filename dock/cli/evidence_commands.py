@@ -264,7 +264,13 @@ def store_verify(
     try:
         central = central_from_settings(settings)  # repairs from the central copy, if any
         report = verify_store(
-            db, store, SystemClock(), share=share, actor=cli_actor(), central=central
+            db,
+            store,
+            SystemClock(),
+            share=share,
+            actor=cli_actor(),
+            central=central,
+            central_sample=settings.fixity.central_sample,
         )
     finally:
         db.close()
@@ -272,7 +278,13 @@ def store_verify(
         typer.echo(f"stored object {sha256} repaired from its verified central copy")
     for problem in report.problems:
         typer.echo(problem.line(), err=True)
-    if not report.is_intact:
+    sample = report.central
+    for line in sample.damaged if sample else ():
+        typer.echo(line, err=True)
+    if sample is not None:
+        said = f"central sample: {sample.checked} copy(ies) re-read, {len(sample.damaged)} bad"
+        typer.echo(said + (f"; stopped: {sample.unreachable}" if sample.unreachable else ""))
+    if not report.is_intact or (sample is not None and sample.damaged):
         typer.echo(report.summary(), err=True)
         raise typer.Exit(1)
     typer.echo(report.summary())

@@ -27,6 +27,7 @@ from dock.events import StoreObjectChecked, StoreObjectDamaged, StoreObjectRepai
 from dock.offload.store import EvidenceStore, FixityProblem
 
 if TYPE_CHECKING:
+    from dock.offload.central_sample import CentralSampleReport
     from dock.replication.central import CentralStore
 
 ACTOR = "store-verify"
@@ -41,6 +42,7 @@ class FixityReport:
     share: float = 1.0
     # Every object hashed intact at or after this time; None while one never was.
     covered_since: datetime | None = None
+    central: CentralSampleReport | None = None  # the central copies re-read this run
 
     @property
     def is_intact(self) -> bool:
@@ -84,9 +86,11 @@ def verify_store(
     share: float = 1.0,
     actor: str = ACTOR,
     central: CentralStore | None = None,
+    central_sample: int = 0,
 ) -> FixityReport:
     """Re-hash `share` (0 < share <= 1) of the recorded objects; journal each check and
-    each problem, and repair what the central copy (when given) holds good bytes for."""
+    each problem, and repair what the central copy (when given) holds good bytes for; then
+    re-read `central_sample` central copies."""
     with db.transaction() as session:
         total = session.scalar(select(func.count(Clip.id))) or 0
         wanted = max(1, math.ceil(share * total)) if total else 0
@@ -144,6 +148,12 @@ def verify_store(
                 session.execute(
                     update(Clip).where(Clip.sha256 == sha256).values(last_fixity_utc=now)
                 )
+    if central is not None and central_sample > 0:
+        from dock.offload.central_sample import check_central_sample
+
+        report.central = check_central_sample(
+            db, store, central, clock, count=central_sample, actor=actor
+        )
     with db.transaction() as session:
         never, oldest = session.execute(
             select(
