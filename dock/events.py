@@ -305,7 +305,8 @@ class StoreObjectDamaged(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class StoreObjectRepaired(Event):
-    """A damaged object replaced by bytes read again from the recorder that still held them."""
+    """A damaged object put back from the recorder that still held it, or from the verified
+    central copy (source_path "central:<sha256>"); an alert, like the damage."""
 
     type: ClassVar[str] = "store.object_repaired"
     sha256: str

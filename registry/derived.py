@@ -31,6 +31,8 @@ ROW_ALERTS: dict[str, tuple[str, str, str]] = {
     "interruption.overdue": ("interruption_overdue", "key", "an interruption is unexplained"),
     "clip.quarantined": ("clip_quarantined", "source_path", "a clip was quarantined"),
     "store.object_damaged": ("object_damaged", "sha256", "a stored object failed fixity"),
+    "store.object_repaired": ("object_repaired", "sha256", "fixity failure repaired from a copy"),
+    "central.object_damaged": ("central_object_damaged", "sha256", "a central copy failed fixity"),
     "dock.disk_reserve_reached": ("disk_reserve", "reason", "the disk reached its reserve"),
 }
 
