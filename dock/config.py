@@ -213,7 +213,7 @@ class MqttSettings:
     )
     # Off: nothing is published; on with no broker: rows wait in the journal (the backlog).
     enabled: bool = _setting(True, _boolean)
-    # TLS and credentials; "" = not used. Paths absolute (the password file holds one line).
+    # TLS and credentials; "" = not used. Relative paths: from the config file's folder.
     tls_ca_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
     tls_cert_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
     tls_key_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
@@ -225,6 +225,7 @@ class MqttSettings:
     reconnect_max_s: int = _setting(60, _integer(1, 3600))
     checkpoint_minutes: int = _setting(60, _integer(1, 1440))
     max_inflight: int = _setting(100, _integer(1, 65535))
+    status_interval_s: int = _setting(60, _integer(5, 3600))  # retained status, republished
 
 
 _GPIO_PIN = (0, 27)  # BCM numbering on a Raspberry Pi's 40-pin header
@@ -430,10 +431,16 @@ def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
     data_dir = Path(settings.dock.data_dir).expanduser()
     if not data_dir.is_absolute():
         data_dir = base_dir / data_dir
+    mqtt_files: dict[str, Any] = {}
+    for key in ("tls_ca_file", "tls_cert_file", "tls_key_file", "password_file"):
+        value = getattr(settings.mqtt, key)
+        if value and not Path(value).expanduser().is_absolute():
+            mqtt_files[key] = str(base_dir / Path(value).expanduser())
     return replace(
         settings,
         dock=replace(settings.dock, data_dir=data_dir),
         bays=replace(settings.bays, fixed=MappingProxyType(fixed)),
+        mqtt=replace(settings.mqtt, **mqtt_files),
     )
 
 

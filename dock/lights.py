@@ -43,6 +43,17 @@ log = logging.getLogger(__name__)
 CURSOR_FILE_NAME = "lights.cursor.json"
 DEFAULT_BATCH = 200
 DEFAULT_POLL_S = 1.0
+# The dock light while the registry's broker is unreachable or refuses the dock: green (the
+# bays work) with two amber flashes, unlike health_degraded's slow amber blink.
+BROKER_DOWN = gpio.Pattern(
+    "broker_down",
+    (
+        (gpio.Color.GREEN, 1.0),
+        (gpio.Color.AMBER, 0.15),
+        (gpio.Color.GREEN, 0.15),
+        (gpio.Color.AMBER, 0.15),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,19 @@ def apply(bay: BayLight, happened: Event) -> BayLight:
     return bay
 
 
+def read_into(
+    db: Database, cursor: int, bays: dict[int, BayLight], batch: int = DEFAULT_BATCH
+) -> tuple[int, int]:
+    """Apply up to `batch` rows after `cursor` to `bays`: (the new cursor, rows read)."""
+    typed = read_after(db, cursor, batch)
+    for item in typed:
+        bay = item.event.bay if item.event is not None else None
+        if item.event is not None and bay in bays:
+            bays[bay] = apply(bays[bay], item.event)
+        cursor = item.entry.id
+    return cursor, len(typed)
+
+
 def _to_json(bays: dict[int, BayLight]) -> dict[str, Any]:
     return {str(n): {**asdict(b), "state": b.state.value} for n, b in bays.items()}
 
@@ -117,11 +141,19 @@ def _from_json(state: dict[str, Any], numbers: Iterable[int]) -> dict[int, BayLi
 
 def saved_lights(data_dir: Path, numbers: Iterable[int]) -> dict[int, BayLight] | None:
     """What the service's lights show, from its cursor file; None when it keeps none."""
+    saved = saved_projection(data_dir, numbers)
+    return None if saved is None else saved[1]
+
+
+def saved_projection(
+    data_dir: Path, numbers: Iterable[int]
+) -> tuple[int, dict[int, BayLight]] | None:
+    """(cursor, every bay's light state) from the follower's cursor file; None without one."""
     saved = CursorFile(data_dir / CURSOR_FILE_NAME).load()
     if saved is None:
         return None
     try:
-        return _from_json(saved[1], numbers)
+        return saved[0], _from_json(saved[1], numbers)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -146,9 +178,22 @@ class LightsFollower:
         self.cursor = 0
         self.bays: dict[int, BayLight] = {n: BayLight() for n in self.numbers}
         self.rows_read = 0  # since this follower started: what a restart did not re-read
-        self._shown: dict[int, Pattern] = {}
+        self._shown: dict[int | str, Pattern] = {}
         self._wake = threading.Event()
         self._is_started = False
+        self.is_following = True
+        self.is_broker_up: bool | None = None  # None: no broker configured
+
+    def set_broker(self, is_up: bool) -> None:
+        """The publisher's news (from its network thread): shown by the follower's thread."""
+        self.is_broker_up = is_up
+        self._wake.set()
+
+    def dock_pattern(self) -> Pattern:
+        """The one place that decides what the dock light says."""
+        if not self.is_following:
+            return gpio.HEALTH_DOWN
+        return BROKER_DOWN if self.is_broker_up is False else gpio.HEALTH_OK
 
     def start_up(self) -> None:
         """Restore from the cursor file (or rebuild), catch up, then light every bay once."""
@@ -164,7 +209,7 @@ class LightsFollower:
             pass
         for number in self.numbers:
             self._show(number)
-        self.lights.show(gpio.DOCK_LIGHT, gpio.HEALTH_OK)
+        self._show_dock()
         self._save()
         self._is_started = True
 
@@ -188,40 +233,39 @@ class LightsFollower:
 
     def run(self, stop: threading.Event, poll_s: float = DEFAULT_POLL_S) -> None:
         """The follower's thread: start up, then poll on every wake (or every poll_s)."""
-        is_healthy = True
         while not stop.is_set():
             try:
                 if self._is_started:
                     self.poll()
                 else:
                     self.start_up()
-                if not is_healthy:
+                if not self.is_following:
                     log.info("lights: following the journal again")
-                    self.lights.show(gpio.DOCK_LIGHT, gpio.HEALTH_OK)
-                is_healthy = True
+                self.is_following = True
             except (DockError, OSError, SQLAlchemyError) as err:
-                if is_healthy:
+                if self.is_following:
                     log.warning("lights: cannot follow the journal (%s); retrying", err)
-                    self.lights.show(gpio.DOCK_LIGHT, gpio.HEALTH_DOWN)
-                is_healthy = False
+                self.is_following = False
+            self._show_dock()
             self._wake.wait(poll_s)
             self._wake.clear()
 
     def _read_batch(self) -> int:
-        typed = read_after(self.db, self.cursor, self.batch)
-        for item in typed:
-            bay = item.event.bay if item.event is not None else None
-            if item.event is not None and bay in self.bays:
-                self.bays[bay] = apply(self.bays[bay], item.event)
-            self.cursor = item.entry.id
-        self.rows_read += len(typed)
-        return len(typed)
+        self.cursor, count = read_into(self.db, self.cursor, self.bays, self.batch)
+        self.rows_read += count
+        return count
 
     def _show(self, number: int) -> None:
         pattern = pattern_for(self.bays[number])
         if self._shown.get(number) != pattern:
             self.lights.show(number, pattern)
             self._shown[number] = pattern
+
+    def _show_dock(self) -> None:
+        pattern = self.dock_pattern()
+        if self._shown.get(gpio.DOCK_LIGHT) != pattern:
+            self.lights.show(gpio.DOCK_LIGHT, pattern)
+            self._shown[gpio.DOCK_LIGHT] = pattern
 
     def _save(self) -> None:
         self.cursor_file.save(self.cursor, {"bays": _to_json(self.bays)})

@@ -4,9 +4,12 @@ A durable journal reader (its cursor in data_dir/report.cursor): rows after the 
 published at QoS 1, at most `max_inflight` unacknowledged. The cursor moves only when the
 broker's PUBACK says a reason code under 0x80, and only over contiguous ids, so a broker down
 for hours, a restart or a power cut republish what was not acknowledged and skip nothing.
+The cursor file is written at most every CURSOR_SAVE_S and at a clean stop, not per ack: a
+power cut may publish a few acknowledged rows again, which the registry drops by row id.
 A refusal (0x87 not authorized: the ACL) is logged once and stops the cursor for good; the
-return code of publish() is never trusted (a publish while disconnected is still queued).
-Runs on its own thread, woken by the bus; never inside a bay's transaction.
+return code of publish() is never trusted (a publish while disconnected is still queued, and
+paho resends its unacknowledged messages itself on reconnect, with the same ids).
+Runs on its own thread, woken by the bus; never inside a bay's transaction or paho's thread.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +32,31 @@ from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
 from dock.db.models import Bay, JournalRow
-from dock.events import Event
+from dock.errors import ConfigError
+from dock.events import BayStateChanged, Event
 from dock.journal_reader import CursorFile
+from dock.lights import BayLight, pattern_for, read_into, saved_projection
 from dock.report import signing
+from dock.report.state import STATE_NAME, ReportState
 from firmware_bridge import reporting
 
 log = logging.getLogger(__name__)
-CURSOR_NAME = "report.cursor"
+CURSOR_NAME = STATE_NAME
+CURSOR_SAVE_S = 0.2  # the cursor file is written at most this often (and at a clean stop)
 VERSION = "1"
+
+
+def _readable(key: str, path: str) -> str:
+    """A configured file the client needs, or a one-line ConfigError saying which and why."""
+    try:
+        with open(path, "rb"):
+            return path
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(
+            f"config: mqtt.{key} = {path!r}: cannot read it ({reason}); fix the path or "
+            "its permissions"
+        ) from None
 
 
 class Publisher:
@@ -49,14 +70,28 @@ class Publisher:
         self.cursor_file = CursorFile(data_dir / CURSOR_NAME)
         loaded = self.cursor_file.load()
         self.cursor = loaded[0] if loaded else 0  # the last acknowledged row id
+        saved = ReportState(**loaded[1]) if loaded and _is_state(loaded[1]) else ReportState()
+        self.connected_at, self.disconnected_at = saved.connected_at, saved.disconnected_at
+        self.last_refusal, self.refused_at = saved.refusal, saved.refused_at
+        self._saved_cursor = self.cursor
+        self._is_state_dirty = False
+        self._saved_at_s = clock.monotonic_s()
+        # Told True on connect, False when the broker is unreachable or refuses (the dock light).
+        self.on_connectivity: list[Callable[[bool], None]] = []
+        numbers = range(1, settings.bays.count + 1)
+        projected = saved_projection(data_dir, numbers)
+        self._lights_cursor, self._lights = projected or (0, {n: BayLight() for n in numbers})
+        self._retained_due = False
+        self._next_status_s = clock.monotonic_s() + self.mqtt.status_interval_s
+        self._last_refused_rc: str | None = None
         self._lock = threading.Condition()
         self._inflight: dict[int, int] = {}  # mid -> row id
         self._early: dict[int, Any] = {}  # mid -> reason code, acked before it was registered
+        self._retained_mids: set[int] = set()  # retained publishes not yet acknowledged
         self._acked: set[int] = set()  # acknowledged ids above the cursor
         self._sent_up_to = self.cursor
         self.refused: str | None = None
         self.is_connected = False
-        self.last_ack_at: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,56 +110,107 @@ class Publisher:
         if self.mqtt.username:
             password = None
             if self.mqtt.password_file:
-                password = Path(self.mqtt.password_file).read_text().splitlines()[0]
+                path = _readable("password_file", self.mqtt.password_file)
+                lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+                if not lines or not lines[0]:
+                    raise ConfigError(
+                        f"config: mqtt.password_file = {path!r}: its first line is empty; "
+                        "put the dock's broker password there"
+                    )
+                password = lines[0]
             c.username_pw_set(self.mqtt.username, password)
         if self.mqtt.tls_ca_file:
-            c.tls_set(
-                ca_certs=self.mqtt.tls_ca_file,
-                certfile=self.mqtt.tls_cert_file or None,
-                keyfile=self.mqtt.tls_key_file or None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+            try:
+                c.tls_set(
+                    ca_certs=_readable("tls_ca_file", self.mqtt.tls_ca_file),
+                    certfile=self.mqtt.tls_cert_file
+                    and _readable("tls_cert_file", self.mqtt.tls_cert_file)
+                    or None,
+                    keyfile=self.mqtt.tls_key_file
+                    and _readable("tls_key_file", self.mqtt.tls_key_file)
+                    or None,
+                    cert_reqs=ssl.CERT_REQUIRED,
+                )
+            except ssl.SSLError as err:
+                raise ConfigError(
+                    f"config: mqtt.tls_ca_file/tls_cert_file/tls_key_file: not a usable "
+                    f"certificate or key ({err.reason or err}); check those files"
+                ) from None
         c.will_set(reporting.availability_topic(self.prefix, self.dock_id), "offline", 1, True)
         c.reconnect_delay_set(self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
         c.max_inflight_messages_set(self.mqtt.max_inflight)
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         return c
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        now = reporting.iso_utc(self.clock.now_utc())
         if rc.is_failure:
-            log.error(
-                "broker %s:%s refused the dock (%s): check [mqtt] username and password_file",
-                self.mqtt.host,
-                self.mqtt.port,
-                rc,
-            )
+            refusal = f"broker refused the connection: {rc} ({rc.value:#x})"
+            if refusal != self._last_refused_rc:  # one line per reason, not per retry
+                log.error(
+                    "%s:%s %s; retrying with back-off: check [mqtt] username and password_file",
+                    self.mqtt.host,
+                    self.mqtt.port,
+                    refusal,
+                )
+            with self._lock:
+                self._last_refused_rc = refusal
+                self.last_refusal, self.refused_at = refusal, now
+                self._is_state_dirty = True
+                self._lock.notify_all()
+            self._tell(False)
             return
         with self._lock:
             self.is_connected = True
-            # Whatever was in flight is resent by paho's session or by us: start over at the cursor.
-            self._inflight.clear()
-            self._early.clear()
-            self._acked.clear()
-            self._sent_up_to = self.cursor
-        self._publish_retained()
+            self._last_refused_rc = None
+            self.connected_at = now
+            self._is_state_dirty = True
+            # Unacknowledged publishes stay in paho's queue and are resent by it with their
+            # mids: _inflight stays as it is.
+            self._retained_due = True
+            self._lock.notify_all()
+        log.info("connected to the broker %s:%s", self.mqtt.host, self.mqtt.port)
+        self._tell(True)
         self._wake.set()
+
+    def _on_connect_fail(self, *_args: Any) -> None:
+        self._tell(False)
 
     def _on_disconnect(self, *_args: Any) -> None:
         with self._lock:
-            self.is_connected = False
+            was_connected, self.is_connected = self.is_connected, False
+            if was_connected:
+                self.disconnected_at = reporting.iso_utc(self.clock.now_utc())
+                self._is_state_dirty = True
+        if was_connected and not self._stop.is_set():
+            log.warning("lost the broker %s:%s; reconnecting", self.mqtt.host, self.mqtt.port)
+        self._tell(False)
+        self._wake.set()
+
+    def _tell(self, is_up: bool) -> None:
+        for listener in self.on_connectivity:
+            try:
+                listener(is_up)
+            except Exception:
+                log.exception("a connectivity listener failed")
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         with self._lock:
             row_id = self._inflight.pop(mid, None)
             if row_id is None:
-                self._early[mid] = rc  # acked before _send_more registered its mid (or retained)
+                if mid in self._retained_mids:
+                    self._retained_mids.discard(mid)
+                else:
+                    self._early[mid] = (
+                        rc  # acked before _send_more registered its mid (or retained)
+                    )
                 if rc.is_failure and self.refused is None:
                     # A refused retained topic means the ACL refuses this dock: say so once.
-                    self.refused = f"broker refused a publish: {rc} ({rc.value:#x})"
-                    log.error("%s; the publisher stops here: check the broker's ACL", self.refused)
+                    self._refuse(f"broker refused a publish: {rc} ({rc.value:#x})")
                 return
         self._acknowledged(row_id, rc)
 
@@ -133,8 +219,7 @@ class Publisher:
         with self._lock:
             if rc.is_failure:
                 if self.refused is None:
-                    self.refused = f"broker refused journal row {row_id}: {rc} ({rc.value:#x})"
-                    log.error("%s; the publisher stops here: check the broker's ACL", self.refused)
+                    self._refuse(f"broker refused journal row {row_id}: {rc} ({rc.value:#x})")
                 return
             self._acked.add(row_id)
             while self.cursor + 1 in self._acked:
@@ -142,30 +227,52 @@ class Publisher:
                 self.cursor += 1
                 moved = True
             if moved:
-                self.last_ack_at = reporting.iso_utc(self.clock.now_utc())
                 self._lock.notify_all()
         if moved:
-            self.cursor_file.save(self.cursor, {})
-            self._wake.set()
+            self._wake.set()  # the publisher's thread writes the cursor file, throttled
+
+    def _refuse(self, refusal: str) -> None:
+        """Called holding the lock: stop advancing, log once, keep it for `dock report status`."""
+        self.refused = self.last_refusal = refusal
+        self.refused_at = reporting.iso_utc(self.clock.now_utc())
+        self._is_state_dirty = True
+        self._lock.notify_all()
+        log.error("%s; the publisher stops here: check the broker's ACL", refusal)
+
+    def save_cursor(self, *, is_forced: bool = False) -> None:
+        """Write the cursor and state if they changed, at most every CURSOR_SAVE_S."""
+        now_s = self.clock.monotonic_s()
+        with self._lock:
+            cursor, dirty = self.cursor, self._is_state_dirty
+            state = ReportState(
+                cursor, self.connected_at, self.disconnected_at, self.last_refusal, self.refused_at
+            ).as_state()
+        if cursor == self._saved_cursor and not dirty:
+            return
+        if not is_forced and now_s - self._saved_at_s < CURSOR_SAVE_S:
+            return
+        self.cursor_file.save(cursor, dict(state))
+        with self._lock:
+            self._is_state_dirty = False
+        self._saved_cursor, self._saved_at_s = cursor, now_s
 
     # -- retained topics ---------------------------------------------------------------------
 
     def _publish_retained(self) -> None:
-        c = self.client
-        c.publish(reporting.availability_topic(self.prefix, self.dock_id), "online", 1, True)
-        c.publish(
-            reporting.status_topic(self.prefix, self.dock_id),
-            reporting.encode(self.status()),
-            1,
-            True,
-        )
+        """Availability, status and every bay's state, retained (on connect, on a bay's
+        change, every status_interval_s)."""
+        messages = [
+            (reporting.availability_topic(self.prefix, self.dock_id), b"online"),
+            (reporting.status_topic(self.prefix, self.dock_id), reporting.encode(self.status())),
+        ]
         for doc in self.bay_states():
-            c.publish(
-                reporting.bay_state_topic(self.prefix, self.dock_id, int(doc["bay"])),
-                reporting.encode(doc),
-                1,
-                True,
-            )
+            topic = reporting.bay_state_topic(self.prefix, self.dock_id, int(doc["bay"]))
+            messages.append((topic, reporting.encode(doc)))
+        for topic, payload in messages:
+            info = self.client.publish(topic, payload, 1, True)
+            with self._lock:
+                if self._early.pop(info.mid, None) is None:
+                    self._retained_mids.add(info.mid)
 
     def status(self) -> dict[str, Any]:
         with self.db.transaction() as session:
@@ -196,6 +303,11 @@ class Publisher:
         }
 
     def bay_states(self) -> list[dict[str, Any]]:
+        """Every bay's retained state, its `light` the pattern dock.lights gives it."""
+        while True:
+            self._lights_cursor, count = read_into(self.db, self._lights_cursor, self._lights)
+            if not count:
+                break
         with self.db.transaction() as session:
             bays = list(session.execute(select(Bay).order_by(Bay.number)).scalars())
             return [
@@ -208,7 +320,7 @@ class Publisher:
                     "state": str(bay.state),
                     "device": bay.device_serial,
                     "reason": bay.reason or None,
-                    "light": None,
+                    "light": pattern_for(self._lights.get(bay.number, BayLight())).name,
                 }
                 for bay in bays
                 if 1 <= bay.number <= 16
@@ -233,16 +345,24 @@ class Publisher:
         self._thread.start()
 
     def _heard(self, happened: Event) -> None:
+        if isinstance(happened, BayStateChanged):
+            self._retained_due = True  # a bay changed: its state and the status, now
         self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(1.0)
+            self._wake.wait(CURSOR_SAVE_S if self.cursor != self._saved_cursor else 1.0)
             self._wake.clear()
             try:
-                if self.clock.monotonic_s() >= self._next_checkpoint_s:
+                now_s = self.clock.monotonic_s()
+                if now_s >= self._next_checkpoint_s:
                     self.checkpoint()
+                if self.is_connected and (self._retained_due or now_s >= self._next_status_s):
+                    self._retained_due = False
+                    self._next_status_s = now_s + self.mqtt.status_interval_s
+                    self._publish_retained()
                 self._send_more()
+                self.save_cursor()
             except Exception:
                 log.exception("report publisher pass failed; trying again")
 
@@ -286,6 +406,11 @@ class Publisher:
             last_id = session.execute(select(func.max(JournalRow.id))).scalar() or 0
         return max(0, int(last_id) - self.cursor)
 
+    def wait_until(self, rule: Callable[[Publisher], bool], timeout_s: float) -> bool:
+        """True once rule(self) holds (checked after each ack, connect, refusal)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: rule(self), timeout_s)
+
     def wait_until_drained(self, timeout_s: float) -> bool:
         """True once every row journaled so far is acknowledged."""
         with self.db.transaction() as session:
@@ -316,3 +441,8 @@ class Publisher:
                 self._unsubscribe()
             self.client.disconnect()
             self.client.loop_stop()
+            self.save_cursor(is_forced=True)
+
+
+def _is_state(state: dict[str, Any]) -> bool:
+    return set(state) <= set(ReportState().as_state())

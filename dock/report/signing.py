@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from dock import journal
-from dock.clock import Clock
-from dock.db.models import JournalRow
 from dock.events import JournalCheckpointSigned
 from firmware_bridge.reporting import checkpoint_bytes, iso_utc
+
+if TYPE_CHECKING:  # SQLAlchemy only where a checkpoint is signed: `dock report key` needs none
+    from sqlalchemy.orm import Session
+
+    from dock.clock import Clock
 
 KEY_NAME = "dock_ed25519.pem"
 
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
     path = data_dir / KEY_NAME
+    data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
@@ -55,6 +57,11 @@ def append_checkpoint(
     session: Session, key: Ed25519PrivateKey, dock_id: str, clock: Clock, actor: str = "dock"
 ) -> JournalCheckpointSigned:
     """Sign the current head and journal it, in the caller's transaction."""
+    from sqlalchemy import func, select
+
+    from dock import journal
+    from dock.db.models import JournalRow
+
     size = session.execute(select(func.count()).select_from(JournalRow)).scalar_one()
     head = session.execute(
         select(JournalRow.id, JournalRow.hash).order_by(JournalRow.id.desc()).limit(1)
