@@ -1,7 +1,7 @@
 """Queries the dashboard needs, read-only, over the registry tables (docks, bays, devices, alerts, rows).
 
-Written against the table list of the shared design until registry/models.py lands; plain SQL so
-it works on SQLite and PostgreSQL alike.
+The tables are registry/models.py's, written by registry/ingest.py; plain SQL so it works on
+SQLite and PostgreSQL alike, and on a read replica (nothing here writes).
 """
 
 from __future__ import annotations
@@ -28,10 +28,16 @@ def _rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
 
 
 def change_marker(engine: Engine) -> str:
-    """A cheap value that changes whenever anything the page shows changes (polled by SSE)."""
+    """A cheap value that changes whenever anything the page shows changes (polled by SSE).
+
+    Every part is an indexed maximum of something that only grows: a row's or an alert's
+    autoincrement key, a clearing time, a state's time. COUNT(*) was a full scan of `rows`
+    every poll, and two changes (a conflict kept, a row gone) could leave it unchanged.
+    """
     sql = (
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM alerts) AS a,"
-        " (SELECT COUNT(*) FROM rows) AS r,"
+        " (SELECT MAX(cleared_at) FROM alerts) AS c,"
+        " (SELECT COALESCE(MAX(pk), 0) FROM rows) AS r,"
         " (SELECT MAX(availability_at) FROM docks) AS d,"
         " (SELECT MAX(status_at) FROM docks) AS s,"
         " (SELECT MAX(at) FROM bays) AS b"
@@ -41,7 +47,11 @@ def change_marker(engine: Engine) -> str:
 
 
 def _offloads(engine: Engine) -> list[dict[str, Any]]:
-    """Offloads started and not finished, with the latest progress row's bytes."""
+    """Offloads started and not finished, with the latest progress row's bytes.
+
+    Field names are the journal's own (dock/events.py OffloadStarted.total_bytes,
+    OffloadProgress.done_bytes / total_bytes).
+    """
     rows = _rows(
         engine,
         "SELECT dock_id, row_id, type, bay, device, data_json, at_utc FROM rows"
@@ -58,8 +68,8 @@ def _offloads(engine: Engine) -> list[dict[str, Any]]:
         cur = open_.setdefault(
             key, {"dock_id": r["dock_id"], "bay": r["bay"], "device": r["device"]}
         )
-        cur["done"] = data.get("bytes_done", cur.get("done", 0))
-        cur["total"] = data.get("bytes_total", cur.get("total"))
+        cur["done"] = data.get("done_bytes", cur.get("done", 0))
+        cur["total"] = data.get("total_bytes", cur.get("total"))
         cur["at"] = r["at_utc"]
     return list(open_.values())
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import sessionmaker
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from registry import views
+from registry.api import API_ROUTES
 from registry.web import i18n
 
 HERE = Path(__file__).parent
@@ -31,7 +33,11 @@ def _env() -> Environment:
 
 
 def create_app(db: Engine | str) -> Starlette:
-    """The web app over a registry database (an Engine or a URL); mounts the API if present."""
+    """The web app over a registry database (an Engine or a URL), with the JSON API mounted.
+
+    The API is part of the package, not an optional extra: an ImportError in it is a bug and
+    must stop the app, not silently drop `dock audit verify --against-registry`'s routes.
+    """
     engine = create_engine(db) if isinstance(db, str) else db
     env = _env()
 
@@ -65,10 +71,7 @@ def create_app(db: Engine | str) -> Starlette:
         Route("/events", events),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    try:
-        from registry.api import API_ROUTES  # type: ignore[import-not-found]
-
-        routes.extend(API_ROUTES)
-    except ImportError:
-        pass
-    return Starlette(routes=routes)
+    routes.extend(API_ROUTES)
+    app = Starlette(routes=routes)
+    app.state.sessions = sessionmaker(engine, expire_on_commit=False)  # the API reads through it
+    return app

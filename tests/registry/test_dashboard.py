@@ -1,68 +1,90 @@
-"""The dashboard page over a real SQLite registry database (tables per the shared design)."""
+"""The dashboard page over a real registry database, filled through the registry's own ingest.
+
+Every row the page shows came in as the message a dock publishes (real dock events, journaled
+by the real dock code) and was stored by registry.ingest into registry/models.py's tables.
+"""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, update
 from starlette.testclient import TestClient
 
+from dock.clock import FixedClock
+from dock.events import CheckCompleted, OffloadProgress, OffloadStarted
+from firmware_bridge import reporting
+from registry import views
+from registry.alerts import raise_alert
+from registry.db import migrate, open_engine, session_factory
+from registry.ingest import Ingestor, Outcome
+from registry.models import Alert, Dock
 from registry.web.app import create_app
-from tests.registry.dashboard_tables import DDL
+from tests.registry.dockjournal import PREFIX, START, DockJournal
 
 HOSTILE = "<script>alert(1)</script>"
 
 
-def fill(engine):
-    """A registry database with one dock online, one hostile dock offline, a bay, an alert."""
-    with engine.begin() as c:
-        for s in DDL:
-            c.execute(text(s))
-        c.execute(
-            text(
-                "INSERT INTO docks (id, public_key, availability, availability_at, status_json, status_at, verified_head_id, verified_head_hash) VALUES (:i, '', :a, '2026-12-02T03:00:00Z', :s, :t, 5, 'ab' )"
-            ),
-            [
-                {"i": "dock-1", "a": "online", "s": json.dumps({"journal_size": 5}), "t": "t1"},
-                {"i": HOSTILE, "a": "offline", "s": "{}", "t": None},
-            ],
-        )
-        c.execute(
-            text("INSERT INTO bays VALUES ('dock-1', 1, :s, 't2')"),
-            {"s": json.dumps({"state": "offloading", "light": "blue", "device": "BC-7"})},
-        )
-        c.execute(text("INSERT INTO devices VALUES ('BC-7', 'dock-1', 'pass', 81, 't2')"))
-        c.execute(
-            text(
-                "INSERT INTO rows VALUES ('dock-1', :i, 't', :ty, 'dock', 1, 'BC-7', :d, '', '', '', 1)"
-            ),
-            [
-                {"i": 1, "ty": "offload.started", "d": json.dumps({"bytes_total": 1000})},
+def _ingestor(engine: Engine) -> Ingestor:
+    return Ingestor(
+        sessions=session_factory(engine), prefix=PREFIX, clock=FixedClock(START), public_keys={}
+    )
+
+
+def fill(engine: Engine, dock_dir: Path) -> DockJournal:
+    """One dock online offloading in bay 1, one hostile dock offline, a device, an alert."""
+    migrate(engine)
+    ingestor = _ingestor(engine)
+    dock = DockJournal(dock_dir, "dock-1")
+    at = reporting.iso_utc(START)
+    retained = [
+        (reporting.availability_topic(PREFIX, "dock-1"), b"online"),
+        (
+            reporting.status_topic(PREFIX, "dock-1"),
+            reporting.encode(
                 {
-                    "i": 2,
-                    "ty": "offload.progress",
-                    "d": json.dumps({"bytes_done": 400, "bytes_total": 1000}),
-                },
-            ],
-        )
-        c.execute(
-            text(
-                "INSERT INTO alerts (dock_id, kind, subject, text, at) VALUES ('dock-1', 'dock_offline', :s, 'x', 't3')"
+                    "schema": 1, "kind": "status", "dock": "dock-1", "at": at,
+                    "journal_size": 3, "head_hash": "", "bays": [1], "backlog": 0,
+                    "disk_free_bytes": 10**9, "version": "1",
+                }
             ),
-            {"s": HOSTILE},
+        ),
+        (
+            reporting.bay_state_topic(PREFIX, "dock-1", 1),
+            reporting.encode(
+                {
+                    "schema": 1, "kind": "bay_state", "dock": "dock-1", "bay": 1, "at": at,
+                    "state": "offloading", "device": "BC-7", "reason": None, "light": "blue",
+                }
+            ),
+        ),
+    ]  # fmt: skip
+    dock.append_event(OffloadStarted(bay=1, device="BC-7", clip_count=3, total_bytes=1000))
+    dock.append_event(
+        OffloadProgress(
+            bay=1, device="BC-7", done_clips=1, total_clips=3, done_bytes=400, total_bytes=1000
         )
+    )
+    dock.append_event(CheckCompleted(bay=1, device="BC-7", verdict="READY"))
+    for topic, payload in retained + dock.messages():
+        assert ingestor.consume(topic, payload) in (Outcome.STORED, Outcome.UPDATED)
+    with ingestor.sessions.begin() as session:
+        session.add(Dock(id=HOSTILE, availability="offline", verified_head_id=0))
+        raise_alert(session, "dock-1", "dock_offline", HOSTILE, "x", START)
+    return dock
 
 
 @pytest.fixture
 def client(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    fill(engine)
+    dock = fill(engine, tmp_path / "dock")
     with TestClient(create_app(engine)) as tc:
         yield tc
+    dock.close()
 
 
-def test_the_page_shows_docks_bays_devices_offloads_and_alerts_in_english(client):
+def test_the_page_shows_docks_bays_devices_a_real_offload_progress_and_alerts_in_english(client):
     html = client.get("/?lang=en").text
     assert "Docking stations" in html
     assert 'class="badge offline"' in html and "offloading" in html
@@ -88,3 +110,32 @@ def test_the_page_renders_over_the_registry_models_own_schema(tmp_path):
     with TestClient(create_app(engine)) as tc:
         response = tc.get("/?lang=en")
     assert response.status_code == 200 and "Docking stations" in response.text
+
+
+def test_the_dashboard_serves_the_audit_api_over_the_same_database(client):
+    head = client.get("/api/docks/dock-1/head").json()
+    assert head["verified_head_id"] == 3
+    assert len(client.get("/api/docks/dock-1/hashes?after=0").json()["rows"]) == 3
+
+
+def test_the_change_marker_moves_when_a_row_arrives_and_when_an_alert_is_cleared(
+    registry_url, tmp_path
+):
+    engine = open_engine(registry_url)
+    dock = fill(engine, tmp_path / "dock")
+    try:
+        before = views.change_marker(engine)
+        assert views.change_marker(engine) == before  # nothing changed: no event
+        dock.append_event(OffloadProgress(bay=1, device="BC-7", done_clips=2, total_clips=3,
+                                          done_bytes=700, total_bytes=1000))  # fmt: skip
+        topic, payload = dock.messages(after=3)[0]
+        assert _ingestor(engine).consume(topic, payload) is Outcome.STORED
+        after_row = views.change_marker(engine)
+        assert after_row != before
+        with session_factory(engine).begin() as session:
+            session.execute(update(Alert).values(cleared_at=START))
+        assert views.change_marker(engine) != after_row
+        assert views.dashboard(engine).offloads[0]["done"] == 700
+    finally:
+        dock.close()
+        engine.dispose()

@@ -21,7 +21,7 @@ from tests.servers.chromium import chromium  # noqa: F401, F811
 @pytest.fixture
 def served(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    fill(engine)
+    dock = fill(engine, tmp_path / "dock")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -38,6 +38,7 @@ def served(tmp_path):
     finally:
         server.should_exit = True
         thread.join(10)
+        dock.close()
 
 
 def _has_colour(img, rgb, tol=30):
