@@ -224,6 +224,8 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             from dock.report.publisher import Publisher
 
             publisher = Publisher(settings, db, SystemClock())
+            if panel is not None:  # the dock light shows whether the broker hears the dock
+                publisher.on_connectivity.append(panel.follower.set_broker)
             publisher.start()
             cleanup.callback(publisher.stop)  # a last signed checkpoint, then `stopped`
         printer.service = service

@@ -186,7 +186,9 @@ class Publisher:
             if was_connected:
                 self.disconnected_at = reporting.iso_utc(self.clock.now_utc())
                 self._is_state_dirty = True
-        if was_connected and not self._stop.is_set():
+        if self._stop.is_set():
+            return  # our own disconnect at a clean stop: the broker is not the problem
+        if was_connected:
             log.warning("lost the broker %s:%s; reconnecting", self.mqtt.host, self.mqtt.port)
         self._tell(False)
         self._wake.set()
