@@ -113,7 +113,7 @@ class Flow:
         return self._dir(dock_id)
 
     def dock(
-        self, data_dir: Path, dock_id: str, *, user: str | None = None, simulate: int = 2
+        self, data_dir: Path, dock_id: str, *, user: str | None = None, simulate: int = 1
     ) -> Proc:
         """`dock serve --simulate N` reporting as `dock_id` with `user`'s credentials."""
         user = user or dock_id
@@ -137,7 +137,9 @@ class Flow:
         live = [p for p in self.procs if p.process is not None]
         return wait_for(what, condition, timeout_s, alive=live)
 
-    def registry_config(self, database_url: str, client_id: str = "registry-1") -> Path:
+    def registry_config(
+        self, database_url: str, client_id: str = "registry-1", extra: str = ""
+    ) -> Path:
         d = self._dir(client_id)
         password = d / "mqtt-password"
         password.write_text(USERS["registry"] + "\n")
@@ -145,15 +147,20 @@ class Flow:
         config.write_text(
             f'database_url = "{database_url}"\n[broker]\nhost = "127.0.0.1"\n'
             f'port = {self.broker.port}\ntls = false\nusername = "registry"\n'
-            f'password_file = "{password}"\nclient_id = "{client_id}"\n'
+            f'password_file = "{password}"\nclient_id = "{client_id}"\n{extra}'
         )
         return config
 
     def registry(
-        self, database_url: str, command: str = "ingest", client_id: str = "registry-1"
+        self,
+        database_url: str,
+        command: str = "ingest",
+        client_id: str = "registry-1",
+        extra: str = "",
     ) -> tuple[Proc, int]:
-        """A `dock-registry` worker (or `serve`, then with its web port) on the database."""
-        config = self.registry_config(database_url, client_id)
+        """A `dock-registry` worker (or `serve`, then with its web port) on the database;
+        `extra` is more TOML for its config (sections after [broker])."""
+        config = self.registry_config(database_url, client_id, extra)
         argv = [str(BIN / "dock-registry"), "--config", str(config), command]
         port = 0
         if command == "serve":
@@ -206,10 +213,17 @@ def flow(
 
 
 def dock_rows(data_dir: Path) -> list[tuple[int, str, str]]:
-    """(id, prev_hash, hash) of every row in the dock's own journal, read-only."""
+    """(id, prev_hash, hash) of every row in the dock's own journal, read-only ([] before it
+    exists)."""
+    if not (data_dir / "dock.sqlite3").exists():
+        return []
     uri = f"file:{data_dir / 'dock.sqlite3'}?mode=ro"
-    with sqlite3.connect(uri, uri=True, timeout=10) as db:
-        return [tuple(r) for r in db.execute("SELECT id, prev_hash, hash FROM journal ORDER BY id")]
+    try:
+        with sqlite3.connect(uri, uri=True, timeout=10) as db:
+            query = "SELECT id, prev_hash, hash FROM journal ORDER BY id"
+            return [tuple(r) for r in db.execute(query)]
+    except sqlite3.OperationalError:  # the dock is still creating its tables
+        return []
 
 
 def held_rows(engine: Engine, dock_id: str) -> list[Row]:
@@ -238,3 +252,35 @@ def alert_kinds(engine: Engine, dock_id: str) -> set[str]:
 
     with Session(engine) as session:
         return set(session.scalars(select(Alert.kind).where(Alert.dock_id == dock_id)).all())
+
+
+def publish_as(broker: mosquitto.Broker, user: str, messages: list[tuple[str, bytes]]) -> list[int]:
+    """Publish straight to the broker with `user`'s credentials, QoS 1; the PUBACK reason codes."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    acked: dict[int, int] = {}
+    done = threading.Condition()
+
+    def on_publish(_c: object, _u: object, mid: int, rc: object, _p: object) -> None:
+        with done:
+            acked[mid] = int(getattr(rc, "value", rc))  # type: ignore[call-overload]
+            done.notify_all()
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"hostile-{user}", protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set(user, USERS[user])
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        mids = [client.publish(topic, payload, qos=1).mid for topic, payload in messages]
+        with done:
+            assert done.wait_for(lambda: all(m in acked for m in mids), 20), "no PUBACK"
+        return [acked[m] for m in mids]
+    finally:
+        client.disconnect()
+        client.loop_stop()

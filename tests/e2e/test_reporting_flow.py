@@ -8,12 +8,25 @@ SQLite journal, read after the fact: every row once, in order, its chain verifie
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.conftest import BIN, Flow, Proc, alert_kinds, dock_rows, held_dock, held_rows
+from tests.e2e.conftest import (
+    BIN,
+    Flow,
+    Proc,
+    alert_kinds,
+    dock_rows,
+    held_dock,
+    held_rows,
+    publish_as,
+)
+from tests.registry.dockjournal import DockJournal
 
 
 def recheck(data_dir: Path, bay: int = 1) -> None:
@@ -90,3 +103,107 @@ class _None:
 
 
 _none = _None()
+
+
+def test_a_dock_with_another_docks_credentials_is_refused_and_nothing_is_stored_for_it(
+    flow: Flow,
+) -> None:
+    """The broker side (PUBACK 0x87) is test_production_broker's; here: the registry's side."""
+    url = flow.new_database()
+    flow.registry(url)
+    engine = flow.engine(url)
+    data_dir = flow.dock_dir("dock-b")
+    forger = flow.dock(data_dir, "dock-b", user="dock-a")  # dock-a's password, dock-b's topics
+    flow.wait("the dock to log the broker's refusal",
+              lambda: "check the broker's ACL" in forger.output(), 60)  # fmt: skip
+    assert "Not authorized" in forger.output() or "135" in forger.output(), forger.output()
+    assert len(dock_rows(data_dir)) > 0
+    assert forger.stop() == 0  # its `stopped` is refused as well
+    assert "Denied PUBLISH from dock-dock-b" in flow.broker.log_text()
+    assert held_dock(engine, "dock-b") is None
+    assert held_rows(engine, "dock-b") == []
+    assert held_dock(engine, "dock-a") is None
+
+
+@pytest.mark.parametrize("tampering", ["truncated", "recomputed"])
+def test_a_truncated_or_recomputed_dock_journal_raises_the_chain_alert_once_it_reports(
+    flow: Flow, tampering: str
+) -> None:
+    engine, data_dir, dock = start_dock(flow)
+    flow.wait("the first run reported", lambda: all_reported(engine, "dock-a", data_dir), 60)
+    assert dock.stop() == 0
+    flow.wait("the last checkpoint", lambda: all_reported(engine, "dock-a", data_dir))
+    assert "chain_mismatch" not in alert_kinds(engine, "dock-a")
+    size = len(dock_rows(data_dir))
+    owner = DockJournal(data_dir, "dock-a")  # what a dock owner with file access can do
+    try:
+        if tampering == "truncated":
+            owner.truncate(keep=size - 5)
+        else:
+            owner.rewrite(5, {"edited": "by the owner"})
+    finally:
+        owner.close()
+    assert dock_rows(data_dir)[-1][2] != held_rows(engine, "dock-a")[size - 1].hash
+    dock = flow.dock(data_dir, "dock-a")
+    recheck(data_dir)
+    flow.wait("the chain alert", lambda: "chain_mismatch" in alert_kinds(engine, "dock-a"), 60)
+    dock.stop()
+
+
+def test_two_registry_workers_on_a_shared_subscription_store_every_row_once(
+    flow: Flow,
+) -> None:
+    url = flow.new_database()
+    flow.registry(url, client_id="worker-1")
+    flow.registry(url, client_id="worker-2")
+    engine = flow.engine(url)
+    data_dir = flow.dock_dir("dock-a")
+    dock = flow.dock(data_dir, "dock-a")
+    flow.wait("every row", lambda: all_reported(engine, "dock-a", data_dir), 60)
+    recheck(data_dir)
+    assert dock.stop() == 0
+    flow.wait("the last rows", lambda: all_reported(engine, "dock-a", data_dir))
+    assert_every_row_once_in_order(engine, "dock-a", data_dir)
+    log = flow.broker.log_text()
+    for worker in ("worker-1", "worker-2"):  # both took a share of the journal rows
+        assert re.search(rf"Sending PUBLISH to {worker} .*bodycam-dock/dock-a/journal/", log)
+
+
+def test_hostile_payloads_on_the_broker_are_refused_with_one_logged_line_each_nothing_stored(
+    flow: Flow, tmp_path: Path
+) -> None:
+    url = flow.new_database()
+    registry, _ = flow.registry(url)
+    engine = flow.engine(url)
+    real = DockJournal(tmp_path / "real", "dock-a")  # a well-formed row to spoil
+    try:
+        real.append(1)
+        topic, good = real.messages()[0]
+    finally:
+        real.close()
+    doc = json.loads(good)
+    wrong_schema = json.dumps({**doc, "schema": 99}).encode()
+    other_dock = json.dumps({**doc, "dock": "dock-b"}).encode()
+    huge = json.dumps({**doc, "row": {**doc["row"], "data": {"x": "a" * (1 << 20)}}}).encode()
+    hostile = [
+        (topic, b"{not json"),
+        (topic, wrong_schema),
+        (topic, huge),
+        (topic, other_dock),  # dock-b's id in a message on dock-a's topic, from dock-a
+        ("bodycam-dock/dock-a/status", b"[1, 2"),
+    ]
+    # The broker takes them all (they are on dock-a's own topics): the registry must refuse.
+    assert publish_as(flow.broker, "dock-a", hostile) == [0] * len(hostile)
+    assert publish_as(flow.broker, "registry", [(topic, good)]) == [0x87]  # read-only
+
+    def refusals() -> list[str]:
+        return [line for line in registry.output().splitlines() if "refused a message" in line]
+
+    flow.wait("five refusals logged", lambda: len(refusals()) >= len(hostile))
+    reasons = "\n".join(refusals())
+    for expected in ("not UTF-8 JSON", "schema", "bytes is over", "does not match the topic"):
+        assert expected in reasons, reasons
+    assert len(refusals()) == len(hostile)
+    assert "Traceback" not in registry.output()
+    assert held_dock(engine, "dock-a") is None and held_dock(engine, "dock-b") is None
+    assert held_rows(engine, "dock-a") == [] and held_rows(engine, "dock-b") == []
