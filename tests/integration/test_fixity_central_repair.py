@@ -76,3 +76,28 @@ def test_the_oldest_first_rotation_covers_the_whole_store_over_consecutive_runs(
         assert verify_store(dock.db, dock.store, SystemClock(), share=share).checked == 1
     checked = [e.data["sha256"] for e in journal_entries(dock, "store.object_checked")]
     assert sorted(checked) == sorted(p.name for p in objects)
+
+
+def test_a_damaged_object_whose_central_copy_was_changed_too_is_never_repaired_from_it(
+    dock,
+    seaweed,  # noqa: F811
+):
+    objects = docked_store(dock)
+    central = central_of(seaweed)
+    until = datetime.now(UTC) + timedelta(days=1)
+    central.put(objects[0].name, objects[0], {}, until)
+    seaweed.client().put_object(  # a new locked version over the good one, no checksum
+        Bucket=central.bucket,
+        Key=f"objects/{objects[0].name}",
+        Body=b"bad bytes in the central store",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=until,
+    )
+    damage(objects)
+    damaged_bytes = objects[0].read_bytes()
+    report = verify_store(dock.db, dock.store, SystemClock(), central=central)
+    assert objects[0].name in {p.sha256 for p in report.problems}
+    assert report.repaired == []
+    assert journal_entries(dock, "store.object_repaired") == []
+    assert objects[0].read_bytes() == damaged_bytes  # left for a person, not overwritten
+    assert list(dock.store.tmp_dir.iterdir()) == []  # the bad download was not kept
