@@ -20,7 +20,9 @@ bandwidth_share of that rate; with no offload it runs at full speed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ CURSOR_NAME = "replication.cursor.json"
 BACKOFF_FIRST_S = 2.0
 BACKOFF_MAX_S = 900.0
 LOCK_SLACK = timedelta(seconds=1)
+BACKGROUND_NICE = 10  # added to the thread's nice value: offloads and checks go first
 
 
 @dataclass
@@ -322,7 +325,12 @@ class Replicator:
     # -- the thread ---------------------------------------------------------------------------
 
     def run_forever(self, idle_s: float = 5.0) -> None:
-        """Passes until stop(); an outage backs off and logs once when it starts and ends."""
+        """Passes until stop(); an outage backs off and logs once when it starts and ends.
+
+        The thread (and the upload threads it starts, which inherit it) runs at a lower CPU
+        priority: on a busy dock an offload must never wait for a copy that can wait."""
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
         while not self._stop.is_set():
             try:
                 self.run_once()
