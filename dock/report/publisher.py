@@ -183,6 +183,7 @@ class Publisher:
     def _on_disconnect(self, *_args: Any) -> None:
         with self._lock:
             was_connected, self.is_connected = self.is_connected, False
+            self._lock.notify_all()
             if was_connected:
                 self.disconnected_at = reporting.iso_utc(self.clock.now_utc())
                 self._is_state_dirty = True

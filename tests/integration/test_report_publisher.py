@@ -58,6 +58,7 @@ class Listener:
     ) -> None:
         self.rows: list[dict[str, Any]] = []
         self.retained: dict[str, bytes] = {}
+        self.seen: list[str] = []  # every topic other than a journal row's, as it came
         self.ready = threading.Event()
         self.changed = threading.Condition()
         # A persistent session, like the registry's: what the broker took while this listener
@@ -87,6 +88,7 @@ class Listener:
                 self.rows.append(reporting.decode(m.topic, bytes(m.payload), P)["row"])
             else:
                 self.retained[m.topic] = bytes(m.payload)
+                self.seen.append(m.topic)
             self.changed.notify_all()
 
     def wait_for(self, rule: Any) -> bool:
