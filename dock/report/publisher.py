@@ -84,6 +84,7 @@ class Publisher:
         self._retained_due = False
         self._next_status_s = clock.monotonic_s() + self.mqtt.status_interval_s
         self._last_refused_rc: str | None = None
+        self.connect_refusals = 0  # CONNACKs that refused the dock, since this start
         self._lock = threading.Condition()
         self._inflight: dict[int, int] = {}  # mid -> row id
         self._early: dict[int, Any] = {}  # mid -> reason code, acked before it was registered
@@ -108,17 +109,7 @@ class Publisher:
             protocol=mqtt.MQTTv5,
         )
         if self.mqtt.username:
-            password = None
-            if self.mqtt.password_file:
-                path = _readable("password_file", self.mqtt.password_file)
-                lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-                if not lines or not lines[0]:
-                    raise ConfigError(
-                        f"config: mqtt.password_file = {path!r}: its first line is empty; "
-                        "put the dock's broker password there"
-                    )
-                password = lines[0]
-            c.username_pw_set(self.mqtt.username, password)
+            c.username_pw_set(self.mqtt.username, self._password())
         if self.mqtt.tls_ca_file:
             try:
                 c.tls_set(
@@ -146,6 +137,20 @@ class Publisher:
         c.on_publish = self._on_publish
         return c
 
+    def _password(self) -> str | None:
+        """The first line of [mqtt] password_file (read again before each retry after a
+        refusal, so a fixed file needs no restart)."""
+        if not self.mqtt.password_file:
+            return None
+        path = _readable("password_file", self.mqtt.password_file)
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        if not lines or not lines[0]:
+            raise ConfigError(
+                f"config: mqtt.password_file = {path!r}: its first line is empty; "
+                "put the dock's broker password there"
+            )
+        return lines[0]
+
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         now = reporting.iso_utc(self.clock.now_utc())
         if rc.is_failure:
@@ -160,8 +165,14 @@ class Publisher:
             with self._lock:
                 self._last_refused_rc = refusal
                 self.last_refusal, self.refused_at = refusal, now
+                self.connect_refusals += 1
                 self._is_state_dirty = True
                 self._lock.notify_all()
+            if self.mqtt.username:
+                try:
+                    client.username_pw_set(self.mqtt.username, self._password())
+                except ConfigError as err:
+                    log.error("%s", err)
             self._tell(False)
             return
         with self._lock:
