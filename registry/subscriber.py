@@ -7,6 +7,13 @@ subscription (each is an idempotent upsert ordered by its `at`, so every worker 
 them). Each message is handed to registry.ingest.Ingestor.consume on paho's network thread;
 QoS 1 is acknowledged after consume returns, so a worker killed mid-message gets it again
 and the unique (dock, row) drops the second copy.
+
+Mosquitto 2.0 does not keep a SHARED subscription of an offline session across its own
+restart: rows a dock publishes after the broker comes back and before a worker of the group
+reconnects are acknowledged to the dock and delivered to no one (measured with Debian's
+2.0.11). A plain subscription (share_group = "") is restored from the broker's persistence,
+so a single worker loses nothing over a broker restart; several workers need a broker that
+persists shared subscriptions (EMQX, VerneMQ), or the gap is left for the stale_gap alert.
 """
 
 from __future__ import annotations
@@ -34,9 +41,13 @@ STALE_GAP_CHECK_S = 60.0
 
 
 def subscriptions(settings: BrokerSettings) -> list[tuple[str, int]]:
+    """share_group "" = one worker on a plain subscription (module docstring: why)."""
     p = settings.topic_prefix
+    journal = f"{p}/+/journal/#"
+    if settings.share_group:
+        journal = f"$share/{settings.share_group}/{journal}"
     return [
-        (f"$share/{settings.share_group}/{p}/+/journal/#", 1),
+        (journal, 1),
         (f"{p}/+/availability", 1),
         (f"{p}/+/status", 1),
         (f"{p}/+/bays/+/state", 1),

@@ -9,7 +9,6 @@ Every process a test started is stopped at its teardown (SIGTERM, then SIGKILL).
 from __future__ import annotations
 
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,12 +32,6 @@ postgres_url = _postgres.postgres_url
 BIN = Path(sys.executable).parent
 ACL = (Path(__file__).resolve().parents[2] / "registry" / "broker" / "acl").read_text()
 USERS = {"dock-a": "pw-a", "dock-b": "pw-b", "dock-c": "pw-c", "registry": "pw-registry"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(
@@ -138,7 +131,11 @@ class Flow:
         return wait_for(what, condition, timeout_s, alive=live)
 
     def registry_config(
-        self, database_url: str, client_id: str = "registry-1", extra: str = ""
+        self,
+        database_url: str,
+        client_id: str = "registry-1",
+        extra: str = "",
+        share_group: str = "registry",
     ) -> Path:
         d = self._dir(client_id)
         password = d / "mqtt-password"
@@ -147,7 +144,8 @@ class Flow:
         config.write_text(
             f'database_url = "{database_url}"\n[broker]\nhost = "127.0.0.1"\n'
             f'port = {self.broker.port}\ntls = false\nusername = "registry"\n'
-            f'password_file = "{password}"\nclient_id = "{client_id}"\n{extra}'
+            f'password_file = "{password}"\nclient_id = "{client_id}"\n'
+            f'share_group = "{share_group}"\n{extra}'
         )
         return config
 
@@ -157,14 +155,15 @@ class Flow:
         command: str = "ingest",
         client_id: str = "registry-1",
         extra: str = "",
+        share_group: str = "registry",
     ) -> tuple[Proc, int]:
         """A `dock-registry` worker (or `serve`, then with its web port) on the database;
         `extra` is more TOML for its config (sections after [broker])."""
-        config = self.registry_config(database_url, client_id, extra)
+        config = self.registry_config(database_url, client_id, extra, share_group)
         argv = [str(BIN / "dock-registry"), "--config", str(config), command]
         port = 0
         if command == "serve":
-            port = free_port()
+            port = mosquitto.free_port()
             argv += ["--host", "127.0.0.1", "--port", str(port)]
         proc = Proc(argv, config.parent / "registry.log").start()
         self.procs.append(proc)

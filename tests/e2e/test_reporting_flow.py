@@ -54,9 +54,11 @@ def all_reported(engine: Engine, dock_id: str, data_dir: Path) -> bool:
     return bool(mine) and len(held_rows(engine, dock_id)) >= len(mine)
 
 
-def start_dock(flow: Flow, dock_id: str = "dock-a") -> tuple[Engine, Path, Proc]:
+def start_dock(
+    flow: Flow, dock_id: str = "dock-a", share_group: str = "registry"
+) -> tuple[Engine, Path, Proc]:
     url = flow.new_database()
-    flow.registry(url)
+    flow.registry(url, share_group=share_group)
     engine = flow.engine(url)
     data_dir = flow.dock_dir(dock_id)
     return engine, data_dir, flow.dock(data_dir, dock_id)
@@ -65,18 +67,39 @@ def start_dock(flow: Flow, dock_id: str = "dock-a") -> tuple[Engine, Path, Proc]
 def test_a_broker_down_for_a_while_mid_stream_loses_duplicates_and_reorders_no_row(
     flow: Flow,
 ) -> None:
-    engine, data_dir, dock = start_dock(flow)
+    """The worst order: the dock is back (and drains) before the registry reconnects.
+
+    One worker on a plain subscription: Mosquitto 2.0 restores it from persistence after a
+    restart, a shared one it does not (registry/subscriber.py explains)."""
+    url = flow.new_database()
+    registry, _ = flow.registry(url, share_group="")
+    engine = flow.engine(url)
+    data_dir = flow.dock_dir("dock-a")
+    dock = flow.dock(data_dir, "dock-a")
     flow.wait("the first rows at the registry", lambda: held_rows(engine, "dock-a"))
     flow.broker.stop()
+    registry.stop()  # it comes back last
     reached = len(held_rows(engine, "dock-a"))
     recheck(data_dir)  # rows written while the broker is away
     flow.wait("the dock to write past what reached the registry",
-             lambda: len(dock_rows(data_dir)) > reached + 3)  # fmt: skip
+              lambda: len(dock_rows(data_dir)) > reached + 3)  # fmt: skip
     flow.broker.start()  # same port, same persistence
-    flow.wait("the backlog to drain", lambda: all_reported(engine, "dock-a", data_dir), 60)
+    flow.wait("the dock's backlog acknowledged by the broker",
+              lambda: acknowledged(data_dir) == dock_rows(data_dir)[-1][0], 60)  # fmt: skip
+    registry.start()  # same client id: its persistent session holds what it missed
+    flow.wait("the backlog at the registry",
+              lambda: all_reported(engine, "dock-a", data_dir), 60)  # fmt: skip
     assert dock.stop() == 0, dock.output()
     flow.wait("the last checkpoint", lambda: all_reported(engine, "dock-a", data_dir))
     assert_every_row_once_in_order(engine, "dock-a", data_dir)
+
+
+def acknowledged(data_dir: Path) -> int:
+    """The dock publisher's cursor: the last row id the broker acknowledged."""
+    try:
+        return int(json.loads((data_dir / "report.cursor").read_text())["cursor"])
+    except (OSError, ValueError, KeyError):
+        return -1
 
 
 def test_a_dock_killed_mid_stream_shows_offline_then_restarted_loses_no_row(flow: Flow) -> None:
