@@ -542,6 +542,24 @@ class ReplicationBacklog(Event):
     oldest_queued_utc: datetime | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReplicationBacklogCleared(Event):
+    """The backlog fell back to backlog_alert or below: the replication.backlog alert clears."""
+
+    type: ClassVar[str] = "replication.backlog_cleared"
+    waiting: int
+    threshold: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicationRetried(Event):
+    """A person asked for a refused copy to be tried again (`dock replication retry`)."""
+
+    type: ClassVar[str] = "replication.retried"
+    sha256: str
+    previous_reason: str
+
+
 # -- the bus ----------------------------------------------------------------------------------
 
 Listener = Callable[[Event], None]

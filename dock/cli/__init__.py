@@ -10,6 +10,7 @@ from dock.cli import (  # noqa: F401 (registers)
     evidence_commands,
     interruption_commands,
     ledger_commands,
+    replication_commands,
     report_commands,
 )
 from dock.cli.common import app

@@ -9,6 +9,7 @@ same transaction as its row, so the table and the journal never disagree.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dock import journal
 from dock.db.models import Clip, Replica
-from dock.events import ClipReplicated, ReplicationRefused
+from dock.events import ClipReplicated, ReplicationRefused, ReplicationRetried
 from dock.replication.central import CentralObject, UploadProgress, object_key
 
 ACTOR = "replication"
@@ -124,3 +125,59 @@ def refuse(session: Session, sha256: str, reason: str, detail: str, now: datetim
         actor=ACTOR,
         at=now,
     )
+
+
+def retry(session: Session, sha256: str | None, actor: str, now: datetime) -> list[str]:
+    """Put refused rows (one, or all with sha256 None) back in the queue, each journaled.
+
+    The half upload of a refused row was dropped with it, so the retry starts afresh; it
+    counts only if the store now answers with the checksum and the lock, like any copy."""
+    query = select(Replica).where(Replica.confirmed_at_utc.is_(None), Replica.refused_reason != "")
+    if sha256 is not None:
+        query = query.where(Replica.sha256 == sha256)
+    retried = []
+    for row in session.scalars(query.order_by(Replica.queued_at_utc, Replica.sha256)):
+        journal.append(
+            session,
+            ReplicationRetried(sha256=row.sha256, previous_reason=row.refused_reason),
+            actor=actor,
+            at=now,
+        )
+        row.refused_reason = ""
+        retried.append(row.sha256)
+    return retried
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What `dock replication status` shows: one indexed read of the replicas table."""
+
+    confirmed: int
+    waiting: int
+    refused: int
+    oldest_waiting_utc: datetime | None
+
+
+def counts(session: Session) -> Counts:
+    confirmed = Replica.confirmed_at_utc.is_not(None)
+    refused = Replica.confirmed_at_utc.is_(None) & (Replica.refused_reason != "")
+    row = session.execute(
+        select(
+            func.count().filter(confirmed),
+            func.count().filter(Replica.confirmed_at_utc.is_(None), Replica.refused_reason == ""),
+            func.count().filter(refused),
+            func.min(Replica.queued_at_utc).filter(Replica.confirmed_at_utc.is_(None)),
+        )
+    ).one()
+    return Counts(int(row[0]), int(row[1]), int(row[2]), row[3])
+
+
+def refused_rows(session: Session, limit: int = 20) -> list[tuple[str, str]]:
+    """(sha256, reason) of refused rows, oldest first, for a person to look at."""
+    rows = session.execute(
+        select(Replica.sha256, Replica.refused_reason)
+        .where(Replica.confirmed_at_utc.is_(None), Replica.refused_reason != "")
+        .order_by(Replica.queued_at_utc, Replica.sha256)
+        .limit(limit)
+    )
+    return [(sha, reason) for sha, reason in rows]

@@ -30,11 +30,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from dock import journal
 from dock.clock import Clock
 from dock.config import CentralSettings
 from dock.db.database import Database
-from dock.db.models import Clip, Replica
+from dock.db.models import Clip, JournalRow, Replica
 from dock.events import (
     ClipStored,
     Event,
@@ -43,6 +45,7 @@ from dock.events import (
     OffloadProgress,
     OffloadStarted,
     ReplicationBacklog,
+    ReplicationBacklogCleared,
 )
 from dock.journal_reader import CursorFile, read_after
 from dock.offload.store import EvidenceStore
@@ -143,7 +146,7 @@ class Replicator:
         self.cursor_file = CursorFile(data_dir / CURSOR_NAME)
         loaded = self.cursor_file.load()
         self.cursor: int = loaded[0] if loaded else 0
-        self.state: dict[str, Any] = loaded[1] if loaded else {"backlog_alerted": False}
+        self.state: dict[str, Any] = loaded[1] if loaded else {}
         self._stop = threading.Event()
         share = settings.bandwidth_share
         self.throttle = TokenBucket(
@@ -304,9 +307,20 @@ class Replicator:
             records.refuse(session, sha256, reason, detail, self.clock.now_utc())
 
     def _check_backlog(self) -> None:
+        """Journal replication.backlog once when more than backlog_alert objects wait, and
+        replication.backlog_cleared once they fall to half of it (no flapping at the line).
+        Whether the alert stands is read from the journal, so a restart repeats neither."""
         with self.db.transaction() as session:
             waiting, oldest = records.backlog(session)
-            alerted = bool(self.state.get("backlog_alerted"))
+            last = session.scalar(
+                select(JournalRow.type)
+                .where(
+                    JournalRow.type.in_((ReplicationBacklog.type, ReplicationBacklogCleared.type))
+                )
+                .order_by(JournalRow.id.desc())
+                .limit(1)
+            )
+            alerted = last == ReplicationBacklog.type
             threshold = self.settings.backlog_alert
             if waiting > threshold and not alerted:
                 journal.append(
@@ -317,10 +331,13 @@ class Replicator:
                     actor=records.ACTOR,
                     at=self.clock.now_utc(),
                 )
-                self.state["backlog_alerted"] = True
             elif waiting <= threshold // 2 and alerted:
-                self.state["backlog_alerted"] = False
-        self.cursor_file.save(self.cursor, self.state)
+                journal.append(
+                    session,
+                    ReplicationBacklogCleared(waiting=waiting, threshold=threshold),
+                    actor=records.ACTOR,
+                    at=self.clock.now_utc(),
+                )
 
     # -- the thread ---------------------------------------------------------------------------
 

@@ -109,6 +109,9 @@ class SeaweedServer:
             "-admin.ui=false",
             "-webdav=false",
             "-master.telemetry=false",
+            # Off: their fixed default ports collide when two weed minis share a machine.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             f"-s3.config={self.config_path}",
         ]
 
