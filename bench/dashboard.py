@@ -1,10 +1,10 @@
 """Dashboard first paint for 200 docks of 8 bays: server time of the full page and Chromium's
 first-contentful-paint, each as a ratio against the same server answering a static file of the
-same size in the same run."""
+same size in the same run. The database is filled through registry/ingest.py, so the page reads
+exactly the tables a running registry writes."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import tempfile
@@ -14,59 +14,58 @@ import urllib.request
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.routing import Mount, Route
 
+from bench.registry_ingest import PREFIX, chained_messages
 from registry.web.app import create_app
-from tests.registry.dashboard_tables import DDL  # the same tables the page tests fill
 
 RUNS = 5
+DOCKS, BAYS = 200, 8
 
 
-def _fill(engine) -> None:  # type: ignore[no-untyped-def]
-    at = "2026-12-02T03:00:00Z"
-    with engine.begin() as c:
-        for s in DDL:
-            c.execute(text(s))
-        c.execute(
-            text(
-                "INSERT INTO docks (id, public_key, availability, availability_at, status_json, status_at, verified_head_id, verified_head_hash) VALUES (:i, '', 'online', :at, :s, :at, 100, :h)"
-            ),
-            [
-                {
-                    "i": f"dock-{d:03}",
-                    "at": at,
-                    "s": json.dumps({"journal_size": 100}),
-                    "h": "ab" * 32,
-                }
-                for d in range(200)
-            ],
-        )
-        c.execute(
-            text("INSERT INTO bays VALUES (:d, :b, :s, :at)"),
-            [
-                {
-                    "d": f"dock-{d:03}",
-                    "b": b,
-                    "at": at,
-                    "s": json.dumps(
-                        {"state": "charging", "light": "green", "device": f"BC-{d}-{b}"}
-                    ),
-                }
-                for d in range(200)
-                for b in range(1, 9)
-            ],
-        )
-        c.execute(
-            text("INSERT INTO devices VALUES (:s, :d, 'pass', 80, :at)"),
-            [
-                {"s": f"BC-{d}-{b}", "d": f"dock-{d:03}", "at": at}
-                for d in range(200)
-                for b in range(1, 9)
-            ],
-        )
+def _fill(engine: Engine) -> None:
+    """200 docks of 8 bays, each sent as its messages through the registry's own ingest.
+
+    The same path and tables (registry/models.py, written by registry/ingest.py) as a real
+    registry: availability, status, every bay's state and a check verdict per recorder.
+    """
+    from dock.clock import SystemClock
+    from firmware_bridge import reporting
+    from registry.db import migrate, session_factory
+    from registry.ingest import Ingestor
+
+    migrate(engine)
+    ingestor = Ingestor(
+        sessions=session_factory(engine), prefix=PREFIX, clock=SystemClock(), public_keys={}
+    )
+    at = "2026-12-02T03:00:00+00:00"
+    for d in range(DOCKS):
+        dock = f"dock-{d:03}"
+        status = {
+            "schema": 1, "kind": "status", "dock": dock, "at": at, "journal_size": BAYS,
+            "head_hash": "", "bays": list(range(1, BAYS + 1)), "backlog": 0,
+            "disk_free_bytes": 10**10, "version": "1",
+        }  # fmt: skip
+        messages = [
+            (reporting.availability_topic(PREFIX, dock), b"online"),
+            (reporting.status_topic(PREFIX, dock), reporting.encode(status)),
+        ]
+        for b in range(1, BAYS + 1):
+            state = {
+                "schema": 1, "kind": "bay_state", "dock": dock, "bay": b, "at": at,
+                "state": "charging", "device": f"BC-{d}-{b}", "reason": None, "light": "green",
+            }  # fmt: skip
+            messages.append((reporting.bay_state_topic(PREFIX, dock, b), reporting.encode(state)))
+        verdicts = [
+            ("check.completed", b, f"BC-{d}-{b}", {"verdict": "READY", "reasons": []})
+            for b in range(1, BAYS + 1)
+        ]
+        messages += chained_messages(dock, verdicts)
+        for topic, payload in messages:
+            ingestor.consume(topic, payload)
 
 
 def _best(work) -> float:  # type: ignore[no-untyped-def]
@@ -95,7 +94,9 @@ def dashboard_200_docks() -> dict:
     from tests.servers.chromium import start_chromium  # the same headless flags as the tests
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-    engine = create_engine(f"sqlite:///{tmp / 'registry.db'}")
+    from registry.db import open_engine
+
+    engine = open_engine(f"sqlite:///{tmp / 'registry.db'}")
     _fill(engine)
     baseline = tmp / "baseline.html"
     app = Starlette(
