@@ -13,6 +13,7 @@ from pathlib import Path
 from dock.config import Settings
 from dock.offload.store import EvidenceStore
 from dock.replication.central import CentralStore, CentralStoreError
+from dock.replication.central import central_from_settings as store_from_central_settings
 
 
 def repair_from_central(store: EvidenceStore, central: CentralStore, sha256: str) -> Path | None:
@@ -39,24 +40,4 @@ def repair_from_central(store: EvidenceStore, central: CentralStore, sha256: str
 
 def central_from_settings(settings: Settings) -> CentralStore | None:
     """The configured central store, or None when replication is off (no endpoint_url)."""
-    central = settings.central
-    if not central.endpoint_url:
-        return None
-    secret = ""
-    if central.secret_access_key_file:
-        try:
-            secret = Path(central.secret_access_key_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise CentralStoreError(
-                f"cannot read central.secret_access_key_file {central.secret_access_key_file} "
-                f"({type(exc).__name__}): check the path and its permissions"
-            ) from None
-    return CentralStore(
-        endpoint_url=central.endpoint_url,
-        bucket=central.bucket,
-        region=central.region,
-        access_key_id=central.access_key_id,
-        secret_access_key=secret,
-        ca_bundle=Path(central.ca_bundle) if central.ca_bundle else None,
-        part_size_bytes=central.part_size_mib * 1024 * 1024,
-    )
+    return store_from_central_settings(settings.central)

@@ -7,14 +7,25 @@ so the policy errs towards keeping clips on the recorder, never towards deleting
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from dock.db.database import Database
 
 
-def is_copy_confirmed(db: Database, sha256: str) -> bool:
+def is_copy_confirmed(
+    db: Database, sha256: str, *, central: Any = None, now: datetime | None = None
+) -> bool:
+    """With `central` (a CentralStore), the confirmed copy is also re-checked with HEAD
+    (dock.replication.recheck): a copy lost since its confirmation frees nothing."""
     try:
         from dock.replication.records import is_replicated
     except ImportError:  # replication not built in: nothing is confirmed
         return False
+    if central is not None and now is not None:
+        from dock.replication.recheck import copy_still_held
+
+        return copy_still_held(db, central, sha256, now)
     with db.session() as session:
         return bool(is_replicated(session, sha256))
 

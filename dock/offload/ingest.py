@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from dock import journal
 from dock.bays.machine import ACTOR
@@ -111,6 +111,16 @@ class Offloader:
         self.volumes = volumes
         self.on_bytes = on_bytes  # (bay, done_bytes, total_bytes) for a progress bar
         self._slots = threading.BoundedSemaphore(settings.offload.max_concurrent_bays)
+        self._central: Any = None
+
+    def central_store(self) -> Any:
+        """The object store a confirmed copy is re-checked in before a delete; built once,
+        None when replication is off ([central] endpoint_url "")."""
+        if self._central is None and self.settings.central.endpoint_url:
+            from dock.replication.central import central_from_settings
+
+            self._central = central_from_settings(self.settings.central)
+        return self._central
 
     def offload(
         self,
@@ -467,7 +477,7 @@ class _Run:
             if not self.o.store.has(clip.sha256):
                 continue
             if policy == "after_central_copy" and not deferred_delete.is_copy_confirmed(
-                self.o.db, clip.sha256
+                self.o.db, clip.sha256, central=self.o.central_store(), now=self.o.clock.now_utc()
             ):
                 self.report.waiting_for_copy += 1
                 continue

@@ -24,9 +24,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dock.errors import DockError
+
+if TYPE_CHECKING:
+    from dock.config import CentralSettings
 
 KEY_PREFIX = "objects/"
 CHUNK_BYTES = 1024 * 1024
@@ -116,6 +119,42 @@ def part_checksums(path: Path, part_size: int) -> list[bytes]:
                 break
             digests.append(hashlib.sha256(block).digest())
     return digests or [hashlib.sha256(b"").digest()]
+
+
+def central_from_settings(central: CentralSettings) -> CentralStore | None:
+    """The one CentralStore built from [central], or None when endpoint_url is "" (off).
+
+    Used by the replicator, `dock store verify`'s repairs and the re-check before a recorder
+    delete, so all three reach the same store the same way (secret file, TLS CA bundle)."""
+    from dock.errors import ConfigError
+
+    if not central.endpoint_url:
+        return None
+    secret = ""
+    if central.secret_access_key_file:
+        secret_path = Path(central.secret_access_key_file).expanduser()
+        try:
+            secret = secret_path.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(
+                f"config: central.secret_access_key_file = {str(secret_path)!r}: cannot read "
+                f"it ({err.strerror}); write the secret access key alone into that file (0600)"
+            ) from None
+    ca_bundle = Path(central.ca_bundle).expanduser() if central.ca_bundle else None
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise ConfigError(
+            f"config: central.ca_bundle = {str(ca_bundle)!r}: no such file; give the PEM file "
+            "of the CA that signed the object store's certificate, or \"\" for the system's CAs"
+        )
+    return CentralStore(
+        endpoint_url=central.endpoint_url,
+        bucket=central.bucket,
+        region=central.region,
+        access_key_id=central.access_key_id,
+        secret_access_key=secret,
+        ca_bundle=ca_bundle,
+        part_size_bytes=central.part_size_mib * 1024 * 1024,
+    )
 
 
 def _client_error_code(exc: Exception) -> str:

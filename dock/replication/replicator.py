@@ -56,6 +56,7 @@ from dock.replication.central import (
     CentralStore,
     CentralStoreError,
     LocalBytesMismatch,
+    central_from_settings,
     composite_checksum,
     part_checksums,
 )
@@ -387,33 +388,13 @@ class Replicator:
 
 def build_replicator(settings: Any, db: Database, clock: Clock) -> Replicator | None:
     """The service's replicator, or None when [central] endpoint_url is empty."""
-    from dock.errors import ConfigError
-
-    central = settings.central
-    if not central.endpoint_url:
+    client = central_from_settings(settings.central)
+    if client is None:
         return None
-    secret_path = Path(central.secret_access_key_file).expanduser()
-    try:
-        secret = secret_path.read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise ConfigError(
-            f"config: central.secret_access_key_file = {str(secret_path)!r}: cannot read it "
-            f"({err.strerror}); write the secret access key alone into that file (mode 0600)"
-        ) from None
-    ca_bundle = Path(central.ca_bundle).expanduser() if central.ca_bundle else None
     store = EvidenceStore(
         settings.dock.data_dir / "store",
         reserve_bytes=settings.offload.reserve_bytes,
         sweeps_temp_files=False,
-    )
-    client = CentralStore(
-        endpoint_url=central.endpoint_url,
-        bucket=central.bucket,
-        region=central.region,
-        access_key_id=central.access_key_id,
-        secret_access_key=secret,
-        ca_bundle=ca_bundle,
-        part_size_bytes=central.part_size_mib * 1024 * 1024,
     )
     rate = OffloadRate(clock)
     if db.bus is not None:
@@ -422,7 +403,7 @@ def build_replicator(settings: Any, db: Database, clock: Clock) -> Replicator | 
         db,
         store,
         client,
-        central,
+        settings.central,
         clock,
         settings.dock.data_dir,
         dock_id=settings.dock.dock_id,

@@ -44,6 +44,7 @@ class Dock:
         bays: int = 4,
         is_clock_synced: bool = True,
         offload: dict | None = None,
+        central: dict | None = None,
     ) -> None:
         ports = {f"1-1.{n}": n for n in range(1, bays + 1)}
         self.settings = parse_settings(
@@ -54,6 +55,7 @@ class Dock:
                 "check": {"allowed_firmware": ["1.0.0"], "shift_hours": 1, "bitrate_mbps": 0.001},
                 "link": {"timeout_s": 0.5, "retries": 2},
                 "offload": {"reserve_bytes": 0, **(offload or {})},
+                **({"central": central} if central else {}),
             },
             base_dir=tmp_path,
             source=None,
