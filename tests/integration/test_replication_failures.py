@@ -104,3 +104,55 @@ def test_the_backlog_alert_is_journaled_once_past_the_threshold_and_cleared_once
     restarted.run_once()  # a restart repeats neither the alert nor its clearing
     assert len(rows_of(db, "replication.backlog")) == 1
     assert len(rows_of(db, "replication.backlog_cleared")) == 1
+
+
+def test_a_locked_object_with_other_bytes_under_our_name_is_never_counted_nor_replaced(
+    tmp_path: Path,
+    seaweed: SeaweedServer,  # noqa: F811
+) -> None:
+    import datetime
+
+    bucket = seaweed.new_bucket()
+    replicator, db, store = make_replicator(tmp_path, seaweed, bucket)
+    sha = put_local(store, b"the true clip" * 30)
+    journal_stored(db, sha, 13 * 30)
+    until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=4000)
+    seaweed.client().put_object(  # someone else's bytes, locked, under the clip's name
+        Bucket=bucket, Key=f"objects/{sha}", Body=b"not the clip", ChecksumAlgorithm="SHA256",
+        ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+    )  # fmt: skip
+
+    assert replicator.run_once() == 0
+
+    with db.transaction() as session:
+        assert not records.is_replicated(session, sha)
+    refused = rows_of(db, "replication.refused")
+    assert len(refused) == 1 and "checksum_mismatch" in refused[0].data
+    got = seaweed.client().get_object(Bucket=bucket, Key=f"objects/{sha}")["Body"].read()
+    assert got == b"not the clip"  # nothing was written over a locked object
+    code, out = dock(tmp_path, "replication", "status")
+    assert "refused:      1" in out and "checksum_mismatch" in out
+
+
+def test_a_ca_bundle_path_that_does_not_exist_is_a_one_line_config_error(tmp_path: Path) -> None:
+    (tmp_path / "data" / "store" / "objects").mkdir(parents=True)
+    missing = tmp_path / "no-such-ca.pem"
+    code, out = dock(
+        tmp_path, "store", "verify",
+        central=f'endpoint_url = "https://127.0.0.1:1"\nca_bundle = "{missing}"',
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in out
+    assert out.strip().splitlines() == [out.strip()] and "central.ca_bundle" in out
+    assert str(missing) in out
+
+
+def test_the_ca_bundle_is_what_boto3_verifies_the_store_with(tmp_path: Path) -> None:
+    from dock.config import CentralSettings
+    from dock.replication.central import central_from_settings
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    settings = CentralSettings(endpoint_url="https://127.0.0.1:1", ca_bundle=str(bundle))
+    central = central_from_settings(settings)
+    assert central is not None
+    assert central._client._endpoint.http_session._verify == str(bundle)
