@@ -19,7 +19,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -197,25 +198,32 @@ def ingest_rate(workers: int, port: int, url: str, messages: list[list[tuple[str
     return {"events_per_s": round(total / seconds, 1), "seconds": round(seconds, 2)}
 
 
-def run() -> list[dict]:
+@contextmanager
+def broker_and_postgres(prefix: str) -> Iterator[tuple[Path, Any, Any]]:
+    """A scratch folder, a local Mosquitto and a PostgreSQL 15, all gone afterwards."""
     from tests.servers.mosquitto import Broker
     from tests.servers.postgres import start_postgres
 
-    messages = [dock_messages(f"dock-{d:03}", ROWS_PER_DOCK) for d in range(DOCKS)]
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    pg_base = Path(tempfile.mkdtemp(prefix="bench-ingest-pg-"))  # outside pytest's 0700 dirs
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    pg_base = Path(tempfile.mkdtemp(prefix=f"{prefix}-pg-"))  # outside pytest's 0700 dirs
     broker = Broker(tmp / "broker").start()
     postgres = None
     try:
         postgres = start_postgres(pg_base)
-        one = ingest_rate(1, broker.port, postgres.create_database("bench_1w"), messages)
-        two = ingest_rate(2, broker.port, postgres.create_database("bench_2w"), messages)
+        yield tmp, broker, postgres
     finally:
         broker.stop()
         if postgres is not None:
             postgres.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(pg_base, ignore_errors=True)
+
+
+def run() -> list[dict]:
+    messages = [dock_messages(f"dock-{d:03}", ROWS_PER_DOCK) for d in range(DOCKS)]
+    with broker_and_postgres("bench-ingest") as (_tmp, broker, postgres):
+        one = ingest_rate(1, broker.port, postgres.create_database("bench_1w"), messages)
+        two = ingest_rate(2, broker.port, postgres.create_database("bench_2w"), messages)
     return [
         {
             "name": "registry_ingest_200_docks_1_and_2_workers",

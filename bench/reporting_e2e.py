@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -170,29 +168,18 @@ def commit_to_registry_s(port: int, registry_url: str, work_dir: Path, name: str
 
 
 def run() -> list[dict]:
-    from tests.servers.mosquitto import Broker
-    from tests.servers.postgres import start_postgres
+    from bench.registry_ingest import broker_and_postgres
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reporting-"))
-    pg_base = Path(tempfile.mkdtemp(prefix="bench-reporting-pg-"))  # outside pytest's 0700 dirs
-    broker = Broker(tmp / "broker").start()
-    postgres = None
-    try:
-        raw = raw_round_trip_s(broker.port)
-        postgres = start_postgres(pg_base)
-        pg = commit_to_registry_s(
-            broker.port, postgres.create_database("bench_e2e"), tmp, "postgresql"
-        )
-        lite = commit_to_registry_s(broker.port, f"sqlite:///{tmp / 'registry.db'}", tmp, "sqlite")
-    except Exception:
-        print(broker.log_text()[-3000:], file=sys.stderr)
-        raise
-    finally:
-        broker.stop()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(pg_base, ignore_errors=True)
+    with broker_and_postgres("bench-reporting") as (tmp, broker, postgres):
+        try:
+            raw = raw_round_trip_s(broker.port)
+            pg_url = postgres.create_database("bench_e2e")
+            pg = commit_to_registry_s(broker.port, pg_url, tmp, "postgresql")
+            lite_url = f"sqlite:///{tmp / 'registry.db'}"
+            lite = commit_to_registry_s(broker.port, lite_url, tmp, "sqlite")
+        except Exception:
+            print(broker.log_text()[-3000:], file=sys.stderr)
+            raise
     ms = 1000
     raw_p99 = _p99(raw)
     figures: dict[str, object] = {
