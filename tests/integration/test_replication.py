@@ -78,6 +78,16 @@ def make_replicator(
     )
 
 
+def unreachable_store() -> CentralStore:
+    """A store nobody listens for: every call is CentralStoreUnreachable, fast."""
+    from tests.servers.seaweed import free_port
+
+    return CentralStore(
+        endpoint_url=f"http://127.0.0.1:{free_port()}", bucket="evidence", region="us-east-1",
+        access_key_id="x", secret_access_key="y", timeout_s=1,
+    )  # fmt: skip
+
+
 def rows_of(db: Database, kind: str) -> list[JournalRow]:
     with db.transaction() as session:
         rows = session.scalars(select(JournalRow).where(JournalRow.type == kind)).all()
@@ -168,13 +178,8 @@ def test_an_unreachable_store_queues_everything_and_raises_the_backlog_alert_onc
     tmp_path: Path,
     seaweed: SeaweedServer,  # noqa: F811
 ) -> None:
-    from tests.servers.seaweed import free_port
-
     replicator, db, store = make_replicator(tmp_path, seaweed, "evidence", backlog_alert=2)
-    replicator.central = CentralStore(
-        endpoint_url=f"http://127.0.0.1:{free_port()}", bucket="evidence", region="us-east-1",
-        access_key_id="x", secret_access_key="y", timeout_s=1,
-    )  # fmt: skip
+    replicator.central = unreachable_store()
     for i in range(4):
         data = f"clip {i}".encode()
         journal_stored(db, put_local(store, data), len(data))

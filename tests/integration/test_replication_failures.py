@@ -9,8 +9,13 @@ from typer.testing import CliRunner
 
 from dock.cli import app
 from dock.replication import records
-from dock.replication.central import CentralStore
-from tests.integration.test_replication import journal_stored, make_replicator, put_local, rows_of
+from tests.integration.test_replication import (
+    journal_stored,
+    make_replicator,
+    put_local,
+    rows_of,
+    unreachable_store,
+)
 from tests.servers.seaweed import SeaweedServer, free_port, seaweed  # noqa: F401
 
 runner = CliRunner()
@@ -79,10 +84,7 @@ def test_the_backlog_alert_is_journaled_once_past_the_threshold_and_cleared_once
 ) -> None:
     replicator, db, store = make_replicator(tmp_path, seaweed, "evidence", backlog_alert=2)
     real = replicator.central
-    replicator.central = CentralStore(
-        endpoint_url=f"http://127.0.0.1:{free_port()}", bucket="evidence", region="us-east-1",
-        access_key_id="x", secret_access_key="y", timeout_s=1,
-    )  # fmt: skip
+    replicator.central = unreachable_store()
     for i in range(4):
         data = f"clip {i}".encode()
         journal_stored(db, put_local(store, data), len(data))
