@@ -16,7 +16,7 @@ from tests.integration.test_replication import (
     rows_of,
     unreachable_store,
 )
-from tests.servers.seaweed import SeaweedServer, free_port, seaweed  # noqa: F401
+from tests.servers.seaweed import SeaweedServer, seaweed  # noqa: F401
 
 runner = CliRunner()
 
