@@ -177,8 +177,7 @@ def test_two_registry_workers_on_a_shared_subscription_store_every_row_once(
     flow: Flow,
 ) -> None:
     url = flow.new_database()
-    flow.registry(url, client_id="worker-1")
-    flow.registry(url, client_id="worker-2")
+    workers = [flow.registry(url, client_id=f"worker-{n}")[0] for n in (1, 2)]
     engine = flow.engine(url)
     data_dir = flow.dock_dir("dock-a")
     dock = flow.dock(data_dir, "dock-a")
@@ -190,6 +189,7 @@ def test_two_registry_workers_on_a_shared_subscription_store_every_row_once(
     log = flow.broker.log_text()
     for worker in ("worker-1", "worker-2"):  # both took a share of the journal rows
         assert re.search(rf"Sending PUBLISH to {worker} .*bodycam-dock/dock-a/journal/", log)
+    assert [w.stop() for w in workers] == [0, 0]  # `ingest` stops cleanly on SIGTERM
 
 
 def test_hostile_payloads_on_the_broker_are_refused_with_one_logged_line_each_nothing_stored(
