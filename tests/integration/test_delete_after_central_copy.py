@@ -37,6 +37,7 @@ def confirm_central_copies(dock, server, names):
         with dock.db.transaction() as session:
             records.queue(session, name, path.stat().st_size, datetime.now(UTC))
             assert records.confirm(session, found, server.endpoint_url, datetime.now(UTC))
+    return central
 
 
 def test_a_copy_confirmed_after_the_recorder_left_frees_the_clip_at_its_next_docking(

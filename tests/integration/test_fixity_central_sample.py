@@ -16,23 +16,16 @@ from dock.clock import SystemClock
 from dock.offload.central_sample import check_central_sample
 from dock.offload.fixity import verify_store
 from dock.replication import records
-from tests.integration.test_fixity_central_repair import central_of, docked_store
+from tests.integration.test_delete_after_central_copy import confirm_central_copies
+from tests.integration.test_fixity_central_repair import docked_store
 from tests.integration.test_offload import journal_entries
 from tests.servers.seaweed import seaweed  # noqa: F401 (fixture)
 
 
 def confirmed_copies(dock, server):
     """Every stored object put into one fresh bucket and recorded as a confirmed copy."""
-    objects = docked_store(dock)
-    central = central_of(server)
-    until = datetime.now(UTC) + timedelta(days=1)
-    for path in objects:
-        central.put(path.name, path, {}, until)
-        found = central.head(path.name)
-        with dock.db.transaction() as session:
-            records.queue(session, path.name, path.stat().st_size, datetime.now(UTC))
-            assert records.confirm(session, found, server.endpoint_url, datetime.now(UTC))
-    return central, [p.name for p in objects]
+    names = [p.name for p in docked_store(dock)]
+    return confirm_central_copies(dock, server, names), names
 
 
 def is_replicated(dock, sha256):

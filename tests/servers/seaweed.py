@@ -52,6 +52,10 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair for weed mini")
 
 
+class WeedExited(RuntimeError):
+    """The weed process ended while starting."""
+
+
 @dataclass
 class SeaweedServer:
     """One `weed mini` process; its ports and data survive stop()/start()."""
@@ -60,6 +64,7 @@ class SeaweedServer:
     bucket: str = "evidence"
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    has_started: bool = False
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -116,6 +121,20 @@ class SeaweedServer:
         ]
 
     def start(self) -> None:
+        """Start on the chosen ports. A first start whose process exits at once (another
+        test session took a port between choosing and binding) retries on fresh ports;
+        a restart keeps its ports, since that is what the restart tests are about."""
+        for attempt in range(3):
+            try:
+                self._start_once()
+                self.has_started = True
+                return
+            except WeedExited:
+                if self.has_started or attempt == 2:
+                    raise
+                self.ports = {name: _free_port_pair() for name in self.ports}
+
+    def _start_once(self) -> None:
         assert self.process is None, "already running"
         log = open(self.directory / "weed.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
@@ -130,7 +149,8 @@ class SeaweedServer:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed mini exited; see {self.directory / 'weed.log'}")
+                self.process = None
+                raise WeedExited(f"weed mini exited; see {self.directory / 'weed.log'}")
             try:
                 client = self.client()
                 self._ensure_bucket(client)
