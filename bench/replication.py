@@ -11,7 +11,8 @@
 (c) `dock store verify` over 2 GiB against sha256sum (bench/store_verify.py; target <= 0.5).
 Every ratio is taken in two halves and repeated while they disagree (bench._steady), and
 states the 1-minute load average, since weed, the dock and its neighbours share the CPUs.
-weed runs niced here because a dock's real store is elsewhere; the replicator nices itself.
+weed runs niced with its data in /dev/shm because a dock's real store is elsewhere (its disk
+writes would otherwise compete with the offload's fsyncs); the replicator nices itself.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ OFFLOAD_CLIPS = 8
 
 
 class _RemoteLikeSeaweed(SeaweedServer):
-    """weed mini at a low CPU priority: a dock's real object store runs on other machines."""
+    """weed mini at a low CPU priority, its data in RAM: a dock's real object store runs on
+    other machines, so neither its CPU nor its disk writes are the dock's."""
 
     def command(self) -> list[str]:
         return ["nice", "-n", "10", *super().command()]
@@ -148,7 +150,8 @@ def run() -> list[dict]:
     load_at_start = load_1m()
     with tempfile.TemporaryDirectory(prefix="bench-replication-", dir="/var/tmp") as tmp:
         root = Path(tmp)
-        server = _RemoteLikeSeaweed(root / "seaweed")
+        shm = Path(tempfile.mkdtemp(prefix="bench-replication-weed-", dir="/dev/shm"))
+        server = _RemoteLikeSeaweed(shm / "seaweed")
         server.start()
         try:
             bench = _Run(root, server)
@@ -158,6 +161,7 @@ def run() -> list[dict]:
             vs_offload = steady(lambda: bench.offload_with_vs_without(clips))
         finally:
             server.stop()
+            shutil.rmtree(shm, ignore_errors=True)
     verify = store_verify()
     figures = {
         **flatten("replication_vs_upload_file", vs_upload),
