@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ from firmware_bridge import reporting
 
 log = logging.getLogger(__name__)
 CURSOR_NAME = STATE_NAME
-CURSOR_SAVE_S = 0.2  # the cursor file is written at most this often (and at a clean stop)
+READ_AHEAD = 500  # journal rows read (and encoded) at a time
+CURSOR_SAVE_S = 0.5  # the cursor file is written at most this often (and at a clean stop)
 VERSION = "1"
 
 
@@ -90,7 +92,10 @@ class Publisher:
         self._early: dict[int, Any] = {}  # mid -> reason code, acked before it was registered
         self._retained_mids: set[int] = set()  # retained publishes not yet acknowledged
         self._acked: set[int] = set()  # acknowledged ids above the cursor
-        self._sent_up_to = self.cursor
+        self._sent_up_to = self.cursor  # the last row handed to paho
+        self._ahead: deque[tuple[int, str, bytes]] = deque()  # (id, topic, payload) to send
+        self._window = self.mqtt.max_inflight + READ_AHEAD  # handed to paho, not yet acked
+        self._low_water = max(1, READ_AHEAD // 2)
         self.refused: str | None = None
         self.is_connected = False
         self._stop = threading.Event()
@@ -242,8 +247,9 @@ class Publisher:
                 moved = True
             if moved:
                 self._lock.notify_all()
-        if moved:
-            self._wake.set()  # the publisher's thread writes the cursor file, throttled
+            is_refill_due = self._window - len(self._inflight) >= self._low_water
+        if moved and is_refill_due:
+            self._wake.set()  # the cursor file is written by the publisher's thread, throttled
 
     def _refuse(self, refusal: str) -> None:
         """Called holding the lock: stop advancing, log once, keep it for `dock report status`."""
@@ -381,32 +387,44 @@ class Publisher:
                 log.exception("report publisher pass failed; trying again")
 
     def _send_more(self) -> None:
+        """Publish rows after the last one sent while the window has room.
+
+        Rows are read READ_AHEAD at a time and encoded once into self._ahead. paho keeps
+        `max_inflight` of them unacknowledged on the wire and queues the rest of the window,
+        sending the next one from its own thread as each PUBACK comes; this thread refills
+        the window by halves, not once per ack.
+        """
         while not self._stop.is_set():
             with self._lock:
-                room = self.mqtt.max_inflight - len(self._inflight)
-                if not self.is_connected or self.refused or room <= 0:
+                room = self._window - len(self._inflight)
+                if not self.is_connected or self.refused or room < self._low_water:
                     return
-                after = self._sent_up_to
-            with self.db.transaction() as session:
-                entries = journal.read_after(session, after, min(room, 500))
-            if not entries:
-                return
-            for entry in entries:
-                payload = reporting.encode(reporting.row_message(self.dock_id, entry))
-                topic = reporting.journal_topic(self.prefix, self.dock_id, entry.type)
-                with self._lock:
-                    if not self.is_connected or self._sent_up_to != after:
-                        return  # reconnected meanwhile: start again from the cursor
+            if not self._ahead:
+                with self.db.transaction() as session:
+                    entries = journal.read_after(session, self._sent_up_to, READ_AHEAD)
+                self._ahead.extend(
+                    (
+                        e.id,
+                        reporting.journal_topic(self.prefix, self.dock_id, e.type),
+                        reporting.encode(reporting.row_message(self.dock_id, e)),
+                    )
+                    for e in entries
+                )
+                if not self._ahead:
+                    return
+            while room > 0 and self._ahead:
+                row_id, topic, payload = self._ahead.popleft()
                 # Never call paho holding our lock: its network thread holds its own lock
                 # when it calls on_publish, which takes ours.
                 info = self.client.publish(topic, payload, qos=1)
                 with self._lock:
                     early = self._early.pop(info.mid, None)
                     if early is None:
-                        self._inflight[info.mid] = entry.id
-                    self._sent_up_to = after = entry.id
+                        self._inflight[info.mid] = row_id
+                    self._sent_up_to = row_id
                 if early is not None:
-                    self._acknowledged(entry.id, early)
+                    self._acknowledged(row_id, early)
+                room -= 1
 
     def checkpoint(self) -> None:
         """Journal a signed checkpoint now (published like any row)."""
