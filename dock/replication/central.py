@@ -255,6 +255,7 @@ class CentralStore:
         progress: UploadProgress | None = None,
         on_progress: Callable[[UploadProgress], None] | None = None,
         read_gate: Callable[[int], None] | None = None,
+        in_flight: Callable[[], int] = lambda: CONCURRENCY,
     ) -> tuple[CentralObject, str]:
         """Upload one file with its SHA-256 and a COMPLIANCE lock until retain_until.
 
@@ -264,7 +265,8 @@ class CentralStore:
         part_size_bytes goes in one PUT; a larger one in parts, CONCURRENCY of them in flight
         like boto3's upload_file. `progress` resumes an upload a restart left half done,
         `on_progress` is called after every part so the caller can persist it, `read_gate`
-        with each block's size before it is read (the replicator's throttle).
+        with each block's size before it is read (the replicator's throttle), `in_flight` how
+        many parts may be in flight now (fewer threads while an offload needs the CPU).
         Returns what HEAD says afterwards and the checksum the dock computed while sending
         (hex, or "<hex>-<parts>"); the caller decides whether the copy counts.
         """
@@ -293,7 +295,7 @@ class CentralStore:
             sent = sha256
         else:
             sent = self._put_multipart(
-                sha256, path, size, meta, lock, progress, on_progress, read_gate
+                sha256, path, size, meta, lock, progress, on_progress, read_gate, in_flight
             )
         found = self.head(sha256)
         if found is None:
@@ -313,6 +315,7 @@ class CentralStore:
         progress: UploadProgress | None,
         on_progress: Callable[[UploadProgress], None] | None,
         read_gate: Callable[[int], None] | None,
+        in_flight: Callable[[], int],
     ) -> str:
         """Parts read in order here (hashing the whole file), sent by a pool; the composite."""
         key = object_key(sha256)
@@ -375,7 +378,7 @@ class CentralStore:
                             digests[number] = digest  # sent before a restart, same bytes
                             continue
                         del done[number]
-                    if len(flying) >= CONCURRENCY:
+                    while len(flying) >= max(1, min(CONCURRENCY, in_flight())):
                         finished, flying = wait(flying, return_when=FIRST_COMPLETED)
                         settle(finished)
                     flying.add(pool.submit(send, number, body))

@@ -51,6 +51,7 @@ from dock.journal_reader import CursorFile, read_after
 from dock.offload.store import EvidenceStore
 from dock.replication import records
 from dock.replication.central import (
+    CONCURRENCY,
     CentralObject,
     CentralRequestRefused,
     CentralStore,
@@ -229,6 +230,7 @@ class Replicator:
                 progress=progress,
                 on_progress=lambda p: self._save_progress(sha256, p),
                 read_gate=self.throttle.take,
+                in_flight=lambda: 1 if self.throttle.rate() else CONCURRENCY,
             )
         except LocalBytesMismatch as mismatch:
             self._refuse(sha256, "local_mismatch", str(mismatch))
