@@ -4,9 +4,12 @@ Journal rows come through the v5 SHARED subscription `$share/<group>/P/+/journal
 workers of one group split them; the retained `availability`, `status` and bay states are
 ordinary subscriptions, because a broker does not deliver retained messages to a shared
 subscription (each is an idempotent upsert ordered by its `at`, so every worker may apply
-them). Each message is handed to registry.ingest.Ingestor.consume on paho's network thread;
-QoS 1 is acknowledged after consume returns, so a worker killed mid-message gets it again
-and the unique (dock, row) drops the second copy.
+them). paho's network thread only queues each message; one store thread takes whatever has
+queued (up to BATCH_MAX) and stores it in one transaction (Ingestor.consume_batch): one
+commit per batch instead of one per message is what lets a worker keep up with many docks.
+QoS 1 is acknowledged by hand only after that commit (paho's manual_ack), so a worker killed
+mid-batch, or a database that is down, gets the messages again, and the unique (dock, row)
+drops a second copy.
 
 Mosquitto 2.0 does not keep a SHARED subscription of an offline session across its own
 restart: rows a dock publishes after the broker comes back and before a worker of the group
@@ -19,6 +22,7 @@ persists shared subscriptions (EMQX, VerneMQ), or the gap is left for the stale_
 from __future__ import annotations
 
 import logging
+import queue
 import ssl
 import threading
 from datetime import timedelta
@@ -28,7 +32,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dock.clock import Clock
@@ -38,6 +42,8 @@ from registry.ingest import Ingestor
 
 log = logging.getLogger(__name__)
 STALE_GAP_CHECK_S = 60.0
+BATCH_MAX = 500
+DATABASE_RETRY_S = (0.5, 30.0)  # back-off while the database is down
 
 
 def subscriptions(settings: BrokerSettings) -> list[tuple[str, int]]:
@@ -65,6 +71,7 @@ class Subscriber:
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
+            manual_ack=True,
         )
         if settings.username:
             password = None
@@ -80,8 +87,14 @@ class Subscriber:
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
         self.client = client
+        self._inbox: queue.SimpleQueue[mqtt.MQTTMessage | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._store_thread = threading.Thread(
+            target=self._store_loop, name="registry-store", daemon=True
+        )
 
     def start(self) -> None:
+        self._store_thread.start()
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.settings.session_expiry_s
         self.client.connect_async(
@@ -96,6 +109,9 @@ class Subscriber:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self._stopping.set()
+        self._inbox.put(None)
+        self._store_thread.join(timeout=30)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
@@ -116,10 +132,51 @@ class Subscriber:
             log.warning("lost the broker (%s); reconnecting with back-off", reason_code)
 
     def _on_message(self, client, userdata, message):  # type: ignore[no-untyped-def]
-        try:
-            self.ingestor.consume(message.topic, message.payload)
-        except Exception:  # a bug or a database outage: log it, keep the worker alive
-            log.exception("could not store a message on %.200r", message.topic)
+        self._inbox.put(message)
+
+    def _store_loop(self) -> None:
+        """Store what has queued, then acknowledge it; never acknowledge what is not stored."""
+        while not self._stopping.is_set():
+            first = self._inbox.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < BATCH_MAX:
+                try:
+                    more = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._stopping.set()
+                    break
+                batch.append(more)
+            if self._store(batch):
+                for message in batch:
+                    self.client.ack(message.mid, message.qos)
+
+    def _store(self, batch: list[mqtt.MQTTMessage]) -> bool:
+        """True once stored (or refused for good); False if stopped while the database is down."""
+        delay, longest = DATABASE_RETRY_S
+        said = False
+        while True:
+            try:
+                self.ingestor.consume_batch([(m.topic, bytes(m.payload)) for m in batch])
+                return True
+            except OperationalError as error:
+                if not said:
+                    log.warning(
+                        "the registry's database is unreachable (%s); holding %d message(s) "
+                        "unacknowledged and retrying",
+                        str(error).splitlines()[0],
+                        len(batch),
+                    )
+                    said = True
+                if self._stopping.wait(delay):
+                    return False
+                delay = min(longest, delay * 2)
+            except Exception:  # a bug: log it, keep the worker alive (as consume refusals are)
+                log.exception("could not store %d message(s)", len(batch))
+                return True
 
 
 def run_worker(

@@ -172,3 +172,34 @@ def test_retained_states_are_upserts_ordered_by_their_time(ingestor: Ingestor) -
     with ingestor.sessions() as session:
         assert session.scalars(select(BayStatus.state)).one()["state"] == "ready"
         assert session.get(Dock, "dock-1").availability == "online"  # type: ignore[union-attr]
+
+
+def test_a_batch_stores_each_row_once_in_one_transaction_and_a_bad_message_costs_no_row(
+    ingestor: Ingestor, dock_journal: DockJournal
+) -> None:
+    dock_journal.append(6)
+    messages = dock_journal.messages()
+    hostile = (messages[0][0], b"{not json")
+    batch = [messages[0], messages[1], hostile, messages[1], *messages[2:]]
+    outcomes = ingestor.consume_batch(batch)
+    assert outcomes[2] is Outcome.REFUSED
+    assert outcomes.count(Outcome.STORED) == 6
+    assert outcomes[3] is Outcome.DUPLICATE  # the same row twice in one batch
+    assert _count(ingestor, Row) == 6
+    assert _dock(ingestor).verified_head_id == 6
+    assert ingestor.consume_batch(messages) == [Outcome.DUPLICATE] * 6
+
+
+def test_a_batch_that_fails_midway_falls_back_to_one_message_at_a_time(
+    ingestor: Ingestor, dock_journal: DockJournal
+) -> None:
+    """A row whose time has no zone fails inside the transaction: the others still land."""
+    dock_journal.append(3)
+    messages = dock_journal.messages()
+    topic, payload = messages[1]
+    doc = json.loads(payload)
+    doc["row"]["at_utc"] = doc["row"]["at_utc"].replace("+00:00", "").replace("Z", "")
+    outcomes = ingestor.consume_batch([messages[0], (topic, json.dumps(doc).encode()), messages[2]])
+    assert outcomes[0] is Outcome.STORED and outcomes[2] is Outcome.STORED
+    assert outcomes[1] is Outcome.REFUSED
+    assert _count(ingestor, Row) == 2
