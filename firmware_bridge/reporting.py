@@ -21,6 +21,27 @@ SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
 AVAILABILITY_VALUES = ("online", "offline", "stopped")
 CHECKPOINT_TYPE = "journal.checkpoint"
+# What colour each bay light pattern shows first (REPORTING.md, `bay_state.light`), so a page
+# far from the dock draws the light as the officer sees it; offloading_N_of_4 is green.
+LIGHT_COLOURS = {
+    "off": "off",
+    "working": "green",
+    "ready": "green",
+    "attention": "amber",
+    "note_needed": "amber",
+    "note_recording": "amber",
+    "fault": "red",
+    "reflashing": "red",
+}
+
+
+def light_colour(light: str | None) -> str:
+    """The colour a reported light name stands for; "" for one this version does not know."""
+    if light and light.startswith("offloading_"):
+        return "green"
+    return LIGHT_COLOURS.get(light or "", "")
+
+
 _SCHEMA_PATH = Path(__file__).with_name("reporting.schema.json")
 _FORBIDDEN_IN_LEVEL = set("/#+\x00")
 

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from firmware_bridge import reporting
 from registry import views
 from registry.api import API_ROUTES
 from registry.web import i18n
@@ -26,10 +27,12 @@ POLL_SECONDS = 0.5
 
 
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
+    env.globals["light_colour"] = reporting.light_colour
+    return env
 
 
 def create_app(db: Engine | str) -> Starlette:

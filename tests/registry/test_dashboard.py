@@ -55,7 +55,7 @@ def fill(engine: Engine, dock_dir: Path) -> DockJournal:
             reporting.encode(
                 {
                     "schema": 1, "kind": "bay_state", "dock": "dock-1", "bay": 1, "at": at,
-                    "state": "offloading", "device": "BC-7", "reason": None, "light": "blue",
+                    "state": "offloading", "device": "BC-7", "reason": None, "light": "offloading_2_of_4",
                 }
             ),
         ),
@@ -89,6 +89,11 @@ def test_the_page_shows_docks_bays_devices_a_real_offload_progress_and_alerts_in
     assert "Docking stations" in html
     assert 'class="badge offline"' in html and "offloading" in html
     assert "400 / 1000" in html and "BC-7" in html and "dock_offline" in html
+
+
+def test_a_bays_light_is_drawn_in_the_colour_its_reported_pattern_shows(client):
+    html = client.get("/?lang=en").text
+    assert '<span class="light green" title="offloading_2_of_4">' in html
 
 
 def test_accept_language_chinese_gives_the_chinese_page(client):

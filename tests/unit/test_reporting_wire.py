@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from dock.bays.states import BayState
 from dock.journal import GENESIS_HASH, JournalEntry, canonical_json, row_hash
+from dock.lights import BayLight, pattern_for
 from firmware_bridge import reporting
 from firmware_bridge.reporting import ReportRejected, TopicParts
+from hw import gpio
 
 P = "bodycam-dock"
 AT = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
@@ -183,3 +186,12 @@ def test_checkpoint_bytes_change_with_every_signed_field() -> None:
         reporting.checkpoint_bytes(*base[:4], "2026-12-01T08:00:01.000000+00:00"),
     }
     assert len(variants) == 6
+
+
+def test_every_bay_light_pattern_has_the_colour_it_shows_first_on_the_wire():
+    patterns = {pattern_for(BayLight(state=state)) for state in BayState}
+    patterns |= {gpio.offloading(q) for q in range(1, 5)}
+    patterns |= {gpio.NOTE_NEEDED, gpio.NOTE_RECORDING, gpio.REFLASHING}
+    for pattern in patterns:
+        assert reporting.light_colour(pattern.name) == pattern.steps[0][0].value, pattern.name
+    assert reporting.light_colour("a_light_from_a_newer_dock") == ""
