@@ -81,17 +81,19 @@ def raw_round_trip_s(port: int) -> list[float]:
 
 
 def _timed_ingestor(base: type) -> type:
-    """The registry's Ingestor, noting when each journal row's transaction ended."""
+    """The registry's Ingestor, noting when each journal row's batch transaction ended."""
 
     @dataclass(frozen=True)
     class TimedIngestor(base):  # type: ignore[misc, valid-type]
         stored_at: dict[int, float] = field(default_factory=dict)
 
-        def consume(self, topic: str, payload: bytes) -> Any:
-            outcome = super().consume(topic, payload)
-            if "/journal/" in topic:
-                self.stored_at[json.loads(payload)["row"]["id"]] = time.perf_counter()
-            return outcome
+        def consume_batch(self, messages: list[tuple[str, bytes]]) -> Any:
+            outcomes = super().consume_batch(messages)
+            now = time.perf_counter()
+            for topic, payload in messages:
+                if "/journal/" in topic:
+                    self.stored_at.setdefault(json.loads(payload)["row"]["id"], now)
+            return outcomes
 
     return TimedIngestor
 

@@ -8,6 +8,7 @@ dock.journal.row_hash and checking each prev_hash link. Callers hold the dock's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from registry.alerts import raise_alert
 from registry.models import Dock, Row
 
 CHAIN_MISMATCH = "chain_mismatch"
+ADVANCE_CHUNK = 200  # held rows read per query while the head advances
 
 
 def recomputed_hash(row: Row) -> str:
@@ -36,14 +38,27 @@ def advance(session: Session, dock: Dock, now: datetime) -> int:
     """
     advanced = 0
     while True:
-        next_row = session.scalars(
-            select(Row).where(
+        pending = session.scalars(
+            select(Row)
+            .where(
                 Row.dock_id == dock.id,
-                Row.row_id == dock.verified_head_id + 1,
+                Row.row_id > dock.verified_head_id,
+                Row.row_id <= dock.verified_head_id + ADVANCE_CHUNK,
                 Row.conflict_no == 0,
             )
-        ).one_or_none()
-        if next_row is None or next_row.chain_ok is False:
+            .order_by(Row.row_id)
+        ).all()
+        walked = _walk(session, dock, pending, now)
+        advanced += walked
+        if walked < ADVANCE_CHUNK:
+            return advanced
+
+
+def _walk(session: Session, dock: Dock, pending: Sequence[Row], now: datetime) -> int:
+    """Verify `pending` (held rows past the head, in id order) while they follow on and link."""
+    advanced = 0
+    for next_row in pending:
+        if next_row.row_id != dock.verified_head_id + 1 or next_row.chain_ok is False:
             return advanced
         expected_prev = dock.verified_head_hash or GENESIS_HASH
         if recomputed_hash(next_row) != next_row.hash:
@@ -62,3 +77,4 @@ def advance(session: Session, dock: Dock, now: datetime) -> int:
         next_row.chain_ok = False
         raise_alert(session, dock.id, CHAIN_MISMATCH, f"row {next_row.row_id}", why, now)
         return advanced
+    return advanced

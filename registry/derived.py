@@ -37,10 +37,21 @@ ROW_ALERTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def on_row(session: Session, dock: Dock, row: Row, data: dict[str, Any], now: datetime) -> None:
+def on_row(
+    session: Session,
+    dock: Dock,
+    row: Row,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    check_checkpoints: bool = True,
+) -> None:
+    """What one stored row means; a batch passes check_checkpoints=False and calls
+    held_rows_against_checkpoints once for all its rows of the dock."""
     if row.type == reporting.CHECKPOINT_TYPE:
         _checkpoint(session, dock, row, data, now)
-    _held_row_against_checkpoints(session, dock, row, now)
+    if check_checkpoints:
+        held_rows_against_checkpoints(session, dock, [row.row_id], now)
     if row.type in ROW_ALERTS:
         kind, field, meaning = ROW_ALERTS[row.type]
         subject = str(data.get(field) or f"row {row.row_id}")
@@ -143,7 +154,9 @@ def _checkpoint(
         dock.last_checkpoint_signed_at = _moment(signed_at)
 
 
-def _held_row_against_checkpoints(session: Session, dock: Dock, row: Row, now: datetime) -> None:
+def held_rows_against_checkpoints(
+    session: Session, dock: Dock, row_ids: list[int], now: datetime
+) -> None:
     """A checkpoint names a head (id, hash); the row held under that id must carry that hash."""
     session.flush()
     pairs = session.execute(
@@ -152,7 +165,7 @@ def _held_row_against_checkpoints(session: Session, dock: Dock, row: Row, now: d
         .where(
             Checkpoint.dock_id == dock.id,
             Row.conflict_no == 0,
-            (Checkpoint.head_id == row.row_id) | (Checkpoint.row_id == row.row_id),
+            Checkpoint.head_id.in_(row_ids) | Checkpoint.row_id.in_(row_ids),
         )
     ).all()
     for checkpoint_row, head_id, head_hash, held_hash in pairs:

@@ -108,8 +108,13 @@ class Ingestor:
         decoded.sort(key=lambda item: item[1]["dock"])  # stable: arrival order per dock
         try:
             with self.sessions.begin() as session:
+                touched: dict[str, tuple[Dock, list[int]]] = {}
                 for index, doc in decoded:
-                    outcomes[index] = self._store(session, doc)
+                    outcomes[index] = self._store(session, doc, touched=touched)
+                now = self.clock.now_utc()
+                for dock, row_ids in touched.values():  # once per dock per batch
+                    derived.held_rows_against_checkpoints(session, dock, row_ids, now)
+                    chain.advance(session, dock, now)
         except OperationalError:
             raise
         except Exception:  # noqa: BLE001 - a refusal or a race inside the batch: one by one
@@ -122,12 +127,22 @@ class Ingestor:
                 self.on_stored(doc["dock"], outcomes[index])  # type: ignore[arg-type]
         return [outcome or Outcome.REFUSED for outcome in outcomes]
 
-    def _store(self, session: Session, doc: dict[str, Any]) -> Outcome:
+    def _store(
+        self,
+        session: Session,
+        doc: dict[str, Any],
+        touched: dict[str, tuple[Dock, list[int]]] | None = None,
+    ) -> Outcome:
+        """Store one message; with `touched`, the caller finishes each dock's rows per batch
+        (their checkpoint cross-check and the chain's advance), as `store_row` says."""
         now = self.clock.now_utc()
         dock = lock_dock(session, doc["dock"], self.public_keys.get(doc["dock"]))
         kind = doc["kind"]
         if kind == "journal_row":
-            return store_row(session, dock, doc["row"], now)
+            if touched is None:
+                return store_row(session, dock, doc["row"], now)
+            touched.setdefault(dock.id, (dock, []))[1].append(doc["row"]["id"])
+            return store_row(session, dock, doc["row"], now, finish=False)
         if kind == "availability":
             dock.availability = doc["availability"]
             dock.availability_at = now
@@ -168,7 +183,9 @@ def lock_dock(session: Session, dock_id: str, configured_key: str | None) -> Doc
     return dock
 
 
-def store_row(session: Session, dock: Dock, row: dict[str, Any], now: datetime) -> Outcome:
+def store_row(
+    session: Session, dock: Dock, row: dict[str, Any], now: datetime, *, finish: bool = True
+) -> Outcome:
     """Store one journal row (or drop it as a duplicate) and advance the dock's chain."""
     held = session.scalars(
         select(Row).where(Row.dock_id == dock.id, Row.row_id == row["id"], Row.conflict_no == 0)
@@ -218,8 +235,9 @@ def store_row(session: Session, dock: Dock, row: dict[str, Any], now: datetime) 
         return Outcome.CONFLICT
     session.add(new)
     session.flush()
-    derived.on_row(session, dock, new, row["data"], now)
-    chain.advance(session, dock, now)
+    derived.on_row(session, dock, new, row["data"], now, check_checkpoints=finish)
+    if finish:
+        chain.advance(session, dock, now)
     return Outcome.STORED
 
 
