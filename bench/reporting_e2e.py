@@ -2,7 +2,7 @@
 
 Target: p99 under 1 s at 100 events/s. The real path: a dock Journal (dock.journal.append,
 one transaction per event) -> the dock's Publisher (dock/report/publisher.py) -> a local
-Mosquitto -> the registry's Subscriber (registry/subscriber.py) -> PostgreSQL 15, and the
+Mosquitto -> a registry worker in its own process (registry/subscriber.py) -> PostgreSQL 15, and the
 same into SQLite. The delay of a row is the time from its commit to the end of the
 registry's transaction that stored it. The baseline, measured in the same run on the same
 broker, is the raw MQTT v5 QoS 1 round trip of the same number of messages at the same rate
@@ -12,13 +12,13 @@ registry's ingest add on top of the broker.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,64 +80,48 @@ def raw_round_trip_s(port: int) -> list[float]:
     return delays
 
 
-def _timed_ingestor(base: type) -> type:
-    """The registry's Ingestor, noting when each journal row's batch transaction ended."""
-
-    @dataclass(frozen=True)
-    class TimedIngestor(base):  # type: ignore[misc, valid-type]
-        stored_at: dict[int, float] = field(default_factory=dict)
-
-        def consume_batch(self, messages: list[tuple[str, bytes]]) -> Any:
-            outcomes = super().consume_batch(messages)
-            now = time.perf_counter()
-            for topic, payload in messages:
-                if "/journal/" in topic:
-                    self.stored_at.setdefault(json.loads(payload)["row"]["id"], now)
-            return outcomes
-
-    return TimedIngestor
+def _registry_worker(registry_url: str, port: int, name: str) -> subprocess.Popen[str]:
+    """A registry worker in its own process, as deployed (bench/registry_ingest.py's child)."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.registry_ingest", "--worker", registry_url, str(port),
+         f"bench-reg-{name}", ""],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        child.kill()
+        raise RuntimeError("the registry worker did not subscribe")
+    return child
 
 
 def commit_to_registry_s(
     port: int, registry_url: str, work_dir: Path, name: str
 ) -> tuple[list[float], float]:
     """Per-row delay from the dock's commit to the registry's stored row, at RATE_PER_S, and
-    the rows per second the registry sustained."""
+    the rows per second the registry sustained. The stored time is the row's `received_at`,
+    taken inside the registry's transaction just before its commit (the same wall clock)."""
+    from sqlalchemy import select
+
     from dock import journal
     from dock.clock import SystemClock
     from dock.config import Settings
     from dock.db.database import open_database
     from dock.events import BayStateChanged, EventBus
     from dock.report.publisher import Publisher
-    from registry.config import BrokerSettings
-    from registry.db import migrate, open_engine, session_factory
-    from registry.ingest import Ingestor
-    from registry.subscriber import Subscriber
+    from registry.db import migrate, open_engine
+    from registry.models import Row
 
     clock = SystemClock()
     engine = open_engine(registry_url)
     migrate(engine)
-    ingestor = _timed_ingestor(Ingestor)(
-        sessions=session_factory(engine), prefix="bodycam-dock", clock=clock, public_keys={}
-    )
-    broker = BrokerSettings(
-        host="127.0.0.1",
-        port=port,
-        tls=False,
-        username="",
-        client_id=f"bench-reg-{name}",
-        share_group=f"bench-{name}",  # an offline group member would still get its share
-    )
-    subscriber = Subscriber(broker, ingestor)
-    subscriber.start()
-    if not subscriber.subscribed.wait(10):
-        raise RuntimeError("the registry subscriber did not subscribe within 10 s")
+    worker = _registry_worker(registry_url, port, name)
+    dock_id = f"bench-{name}"
     dock_dir = work_dir / f"dock-{name}"
     dock_dir.mkdir()
     base = Settings()
     settings = replace(
         base,
-        dock=replace(base.dock, data_dir=dock_dir, dock_id=f"bench-{name}"),
+        dock=replace(base.dock, data_dir=dock_dir, dock_id=dock_id),
         mqtt=replace(base.mqtt, host="127.0.0.1", port=port),
     )
     db = open_database(dock_dir, EventBus())
@@ -151,27 +135,38 @@ def commit_to_registry_s(
                 bay=1 + i % 8, device=None, from_state="empty", to_state="empty", trigger=f"t{i}"
             )
             entry = journal.append(session, event, actor="bench", at=clock.now_utc())
-        committed[entry.id] = time.perf_counter()
+        committed[entry.id] = time.time()
+
+    def stored() -> dict[int, float]:
+        with engine.connect() as conn:
+            held = conn.execute(
+                select(Row.row_id, Row.received_at).where(
+                    Row.dock_id == dock_id, Row.conflict_no == 0
+                )
+            ).all()
+        return {row_id: at.timestamp() for row_id, at in held}
 
     try:
         _paced(EVENTS, append)
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and not committed.keys() <= ingestor.stored_at.keys():
-            time.sleep(0.05)
+        stored_at = stored()
+        while time.monotonic() < deadline and not committed.keys() <= stored_at.keys():
+            time.sleep(0.2)
+            stored_at = stored()
         acked = publisher.cursor
     finally:
         publisher.stop()
-        subscriber.stop()
+        assert worker.stdin is not None
+        worker.stdin.close()
+        worker.wait(30)
         engine.dispose()
-    missing = committed.keys() - ingestor.stored_at.keys()
+    missing = committed.keys() - stored_at.keys()
     if missing:
         raise RuntimeError(
             f"{len(missing)} of {EVENTS} rows never reached the registry ({name}); "
             f"the broker acknowledged the dock's rows up to {acked}"
         )
-    return [ingestor.stored_at[i] - t for i, t in committed.items()], _rows_per_s(
-        committed, ingestor.stored_at
-    )
+    return [stored_at[i] - t for i, t in committed.items()], _rows_per_s(committed, stored_at)
 
 
 def _rows_per_s(committed: dict[int, float], stored_at: dict[int, float]) -> float:

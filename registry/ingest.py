@@ -136,7 +136,11 @@ class Ingestor:
         """Store one message; with `touched`, the caller finishes each dock's rows per batch
         (their checkpoint cross-check and the chain's advance), as `store_row` says."""
         now = self.clock.now_utc()
-        dock = lock_dock(session, doc["dock"], self.public_keys.get(doc["dock"]))
+        held_lock = touched.get(doc["dock"]) if touched is not None else None
+        if held_lock is not None:  # locked earlier in this batch's transaction
+            dock = held_lock[0]
+        else:
+            dock = lock_dock(session, doc["dock"], self.public_keys.get(doc["dock"]))
         kind = doc["kind"]
         if kind == "journal_row":
             if touched is None:
