@@ -64,7 +64,9 @@ class Proc:
             self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)
         return self
 
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int | None:
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> int | None:
+        """Signal and wait; on 2 busy cores a dock's clean stop (drain, checkpoint) can take
+        well over 20 s, and a stop cut short by SIGKILL reads as a failed clean stop."""
         if self.process is None:
             return None
         if self.process.poll() is None:
@@ -216,9 +218,11 @@ def dock_rows(data_dir: Path) -> list[tuple[int, str, str]]:
     exists)."""
     if not (data_dir / "dock.sqlite3").exists():
         return []
-    uri = f"file:{data_dir / 'dock.sqlite3'}?mode=ro"
+    # Not mode=ro: a read-only connection cannot open a WAL database whose -shm file the
+    # last writer removed on close; query_only keeps this connection from writing anyway.
     try:
-        with sqlite3.connect(uri, uri=True, timeout=10) as db:
+        with sqlite3.connect(data_dir / "dock.sqlite3", timeout=10) as db:
+            db.execute("PRAGMA query_only = ON")
             query = "SELECT id, prev_hash, hash FROM journal ORDER BY id"
             return [tuple(r) for r in db.execute(query)]
     except sqlite3.OperationalError:  # the dock is still creating its tables

@@ -137,12 +137,10 @@ def test_a_dock_with_another_docks_credentials_is_refused_and_nothing_is_stored_
     engine = flow.engine(url)
     data_dir = flow.dock_dir("dock-b")
     forger = flow.dock(data_dir, "dock-b", user="dock-a")  # dock-a's password, dock-b's topics
-    flow.wait("the dock to log the broker's refusal",
-              lambda: "check the broker's ACL" in forger.output(), 60)  # fmt: skip
-    assert "Not authorized" in forger.output() or "135" in forger.output(), forger.output()
-    assert len(dock_rows(data_dir)) > 0
+    flow.wait("the broker to refuse the forged topics",
+              lambda: "Denied PUBLISH from dock-dock-b" in flow.broker.log_text(), 60)  # fmt: skip
+    flow.wait("the dock's own journal", lambda: dock_rows(data_dir))
     assert forger.stop() == 0  # its `stopped` is refused as well
-    assert "Denied PUBLISH from dock-dock-b" in flow.broker.log_text()
     assert held_dock(engine, "dock-b") is None
     assert held_rows(engine, "dock-b") == []
     assert held_dock(engine, "dock-a") is None
@@ -157,16 +155,17 @@ def test_a_truncated_or_recomputed_dock_journal_raises_the_chain_alert_once_it_r
     assert dock.stop() == 0
     flow.wait("the last checkpoint", lambda: all_reported(engine, "dock-a", data_dir))
     assert "chain_mismatch" not in alert_kinds(engine, "dock-a")
-    size = len(dock_rows(data_dir))
+    size = len(flow.wait("the dock's journal readable", lambda: dock_rows(data_dir)))
     owner = DockJournal(data_dir, "dock-a")  # what a dock owner with file access can do
     try:
         if tampering == "truncated":
             owner.truncate(keep=size - 5)
         else:
             owner.rewrite(5, {"edited": "by the owner"})
+        tampered_head = owner.entries()[-1].hash
     finally:
         owner.close()
-    assert dock_rows(data_dir)[-1][2] != held_rows(engine, "dock-a")[size - 1].hash
+    assert tampered_head != held_rows(engine, "dock-a")[size - 1].hash
     dock = flow.dock(data_dir, "dock-a")
     recheck(data_dir)
     flow.wait("the chain alert", lambda: "chain_mismatch" in alert_kinds(engine, "dock-a"), 60)
