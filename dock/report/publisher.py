@@ -463,7 +463,7 @@ class Publisher:
                 info = self.client.publish(
                     reporting.availability_topic(self.prefix, self.dock_id), "stopped", 1, True
                 )
-                info.wait_for_publish(drain_timeout_s)
+                info.wait_for_publish(max(drain_timeout_s, 15.0))  # busy cores: give `stopped` time
         finally:
             self._stop.set()
             self._wake.set()

@@ -54,7 +54,7 @@ def test_the_dashboard_shows_a_reporting_dock_its_bays_and_its_alert_in_zh_and_e
     assert dock.stop() == 0
     flow.wait("the checkpoint's alert",
               lambda: CHECKPOINT_SIGNATURE in alert_kinds(engine, "dock-a"))  # fmt: skip
-    flow.wait("`stopped`", lambda: held_dock(engine, "dock-a").availability == "stopped")  # type: ignore[union-attr]
+    flow.wait("`stopped`", lambda: held_dock(engine, "dock-a").availability == "stopped", 90)  # type: ignore[union-attr]
     assert len(held_rows(engine, "dock-a")) == len(dock_rows(data_dir))
 
     shots: dict[str, Image.Image] = {}
