@@ -198,6 +198,14 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             on_result=printer.verdict,
         )
         cleanup.callback(db.close)
+        publisher = None
+        if settings.mqtt.enabled:  # reporting (issue 11): no broker just grows the backlog
+            from dock.report.publisher import Publisher
+
+            publisher = Publisher(settings, db, SystemClock())
+            # Stopped last: its signed checkpoint covers the rows every other part writes as
+            # it stops, and all of them reach the broker before `stopped`.
+            cleanup.callback(publisher.stop)
         from dock.panel import build_panel  # the bay lights and buttons (issue 10)
 
         panel = build_panel(settings, db, SystemClock(), simulate=bool(simulate))
@@ -220,14 +228,10 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         if replicator is not None:
             replicator.start()
             cleanup.callback(replicator.stop)
-        if settings.mqtt.enabled:  # reporting (issue 11): no broker just grows the backlog
-            from dock.report.publisher import Publisher
-
-            publisher = Publisher(settings, db, SystemClock())
+        if publisher is not None:
             if panel is not None:  # the dock light shows whether the broker hears the dock
                 publisher.on_connectivity.append(panel.follower.set_broker)
             publisher.start()
-            cleanup.callback(publisher.stop)  # a last signed checkpoint, then `stopped`
         printer.service = service
         assert db.bus is not None
         db.bus.subscribe(printer.event)

@@ -22,6 +22,7 @@ from tests.servers.mosquitto import BrokerFactory
 make_broker = mosquitto.make_broker
 BAY1 = f"{P}/dock-01/bays/1/state"
 STATUS = f"{P}/dock-01/status"
+AVAILABILITY = f"{P}/dock-01/availability"
 
 
 def _doc(listener: Listener, topic: str) -> dict[str, Any] | None:
@@ -79,4 +80,43 @@ def test_the_status_is_republished_every_interval_and_bay_states_on_every_connec
     finally:
         publisher.stop()
         listener.close()
+        db.close()
+
+
+def test_a_bay_changing_while_the_dock_stops_never_puts_online_back_after_stopped(
+    tmp_path: Path, make_broker: BrokerFactory
+) -> None:
+    """Each bay change wakes the loop to republish the retained topics, `online` among them;
+    the broker must keep `stopped`, whatever the bays did during the stop."""
+    import threading
+
+    broker = make_broker()
+    clock = FixedClock(datetime(2026, 12, 2, 6, 0, tzinfo=UTC))
+    db = open_database(tmp_path, EventBus())
+    bay = BayMachine(1, db, clock)
+    listener = Listener(broker)
+    publisher = Publisher(_settings(tmp_path, broker), db, clock)
+    publisher.start()
+    assert listener.wait_for(lambda: listener.retained.get(AVAILABILITY) == b"online")
+    listener.close()
+    stopping = threading.Event()
+
+    def dock_and_undock() -> None:
+        while not stopping.is_set():
+            bay.move(Trigger.DOCKED, device="D1")
+            bay.move(Trigger.UNDOCKED)
+
+    busy = threading.Thread(target=dock_and_undock)
+    busy.start()
+    try:
+        publisher.stop()
+    finally:
+        stopping.set()
+        busy.join()
+    late = Listener(broker, client_id="a-late-reader")  # gets what the broker retained
+    try:
+        assert late.wait_for(lambda: AVAILABILITY in late.retained)
+        assert late.retained[AVAILABILITY] == b"stopped"
+    finally:
+        late.close()
         db.close()
