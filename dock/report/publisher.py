@@ -99,10 +99,6 @@ class Publisher:
         self.refused: str | None = None
         self.is_connected = False
         self._stop = threading.Event()
-        # Held while retained topics go out; stop() takes it to end them before `stopped`,
-        # so no `online` can follow it (a bay's last change wakes the loop as the dock stops).
-        self._retained_lock = threading.Lock()
-        self._is_closing = False
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
@@ -381,12 +377,10 @@ class Publisher:
                 now_s = self.clock.monotonic_s()
                 if now_s >= self._next_checkpoint_s:
                     self.checkpoint()
-                with self._retained_lock:
-                    due = self._retained_due or now_s >= self._next_status_s
-                    if self.is_connected and due and not self._is_closing:
-                        self._retained_due = False
-                        self._next_status_s = now_s + self.mqtt.status_interval_s
-                        self._publish_retained()
+                if self.is_connected and (self._retained_due or now_s >= self._next_status_s):
+                    self._retained_due = False
+                    self._next_status_s = now_s + self.mqtt.status_interval_s
+                    self._publish_retained()
                 self._send_more()
                 self.save_cursor()
             except Exception:
@@ -465,20 +459,22 @@ class Publisher:
             self.checkpoint()
             if self.is_connected and self.refused is None:  # no broker: the backlog waits
                 self.wait_until_drained(drain_timeout_s)
-            with self._retained_lock:
-                self._is_closing = True
-            if self.is_connected:
-                info = self.client.publish(
-                    reporting.availability_topic(self.prefix, self.dock_id), "stopped", 1, True
-                )
-                info.wait_for_publish(max(drain_timeout_s, 15.0))  # busy cores: give `stopped` time
         finally:
-            self._stop.set()
+            self._stop.set()  # the loop ends first: no retained `online` after `stopped`
             self._wake.set()
             self._thread.join()
             self._thread = None
             if self._unsubscribe is not None:
                 self._unsubscribe()
+            if self.is_connected:
+                info = self.client.publish(
+                    reporting.availability_topic(self.prefix, self.dock_id), "stopped", 1, True
+                )
+                # Its PUBACK comes after every earlier one, so once it is read no PUBACK is
+                # left unread on the socket: closing it with one unread makes the kernel reset
+                # the connection, the broker never reads the DISCONNECT and sends the last
+                # will, `offline`, over `stopped`. Busy cores: give `stopped` time.
+                info.wait_for_publish(max(drain_timeout_s, 15.0))
             self.client.disconnect()
             self.client.loop_stop()
             self.save_cursor(is_forced=True)

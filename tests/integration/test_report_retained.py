@@ -83,11 +83,11 @@ def test_the_status_is_republished_every_interval_and_bay_states_on_every_connec
         db.close()
 
 
-def test_a_bay_changing_while_the_dock_stops_never_puts_online_back_after_stopped(
+def test_a_dock_stopping_while_its_bays_change_leaves_stopped_retained(
     tmp_path: Path, make_broker: BrokerFactory
 ) -> None:
-    """Each bay change wakes the loop to republish the retained topics, `online` among them;
-    the broker must keep `stopped`, whatever the bays did during the stop."""
+    """Not `online` (each bay change wakes the loop to republish it), nor the last will
+    `offline` (a connection reset by a PUBACK left unread when the socket closed)."""
     import threading
 
     broker = make_broker()
