@@ -318,6 +318,78 @@ class FixitySettings:
     central_sample: int = _setting(10, _integer(0, 100_000))
 
 
+def _role_table(value: Any) -> Mapping[str, str]:
+    from dock.people.roles import ROLE_NAMES
+
+    kinds = ("view", "copy", "export")
+    if not isinstance(value, dict) or set(value) - set(kinds):
+        raise _Refused('must be a table of view, copy, export = a role, e.g. view = "leader"')
+    for kind, role in value.items():
+        if role not in ROLE_NAMES:
+            raise _Refused(f"{kind} = {role!r}: the roles are {', '.join(ROLE_NAMES)}")
+    return MappingProxyType({k: value.get(k, "leader") for k in kinds})
+
+
+def _mark_roles(value: Any) -> Mapping[str, tuple[str, ...]]:
+    from dock.people.roles import ROLE_NAMES
+
+    marks = ("state_secret", "commercial_secret", "personal_information")
+    if not isinstance(value, dict) or set(value) - set(marks):
+        raise _Refused(f"must be a table of {', '.join(marks)} = [roles]")
+    for mark, roles in value.items():
+        if not isinstance(roles, list) or not all(r in ROLE_NAMES for r in roles):
+            raise _Refused(f"{mark} must list roles from {', '.join(ROLE_NAMES)}")
+    return MappingProxyType({m: tuple(value.get(m, ["leader"])) for m in marks})
+
+
+def _time_zone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise _Refused('must be an IANA time zone name, e.g. "Asia/Shanghai"') from None
+    return str(value)
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Refused('must be a list of category names, e.g. ["现场执法", "会议"]')
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class PeopleSettings:
+    """Issue 13: staff sign-in, who reviews and approves each request, the display language."""
+
+    lockout_failures: int = _setting(5, _integer(1, 100))
+    lockout_minutes: float = _setting(15.0, _number(0, 24 * 60, is_low_open=True))
+    approval_hours: float = _setting(24.0, _number(0, 24 * 365, is_low_open=True))
+    reviewers: Mapping[str, str] = _setting(
+        {"view": "office_director", "copy": "legal_reviewer", "export": "legal_reviewer"},
+        _role_table,
+    )
+    approvers: Mapping[str, str] = _setting(
+        {"view": "leader", "copy": "leader", "export": "leader"}, _role_table
+    )
+    # Roles that may be approved to view a clip carrying each confidentiality mark.
+    mark_roles: Mapping[str, tuple[str, ...]] = _setting(
+        {
+            "state_secret": ["leader"],
+            "commercial_secret": ["leader", "office_director", "legal_reviewer"],
+            "personal_information": ["leader", "office_director", "legal_reviewer", "custodian"],
+        },
+        _mark_roles,
+    )
+    export_confirmations: int = _setting(2, _integer(2, 5))
+    two_person_offload: bool = _setting(False, _boolean)  # 003 art.21
+    record_categories: tuple[str, ...] = _setting(
+        ["现场执法", "调查取证", "会议", "其他"], _categories
+    )
+    language: str = _setting("zh", _one_of(("zh", "en")))
+    time_zone: str = _setting("Asia/Shanghai", _time_zone)
+
+
 @dataclass(frozen=True)
 class Settings:
     dock: DockSettings = field(default_factory=DockSettings)
@@ -330,6 +402,7 @@ class Settings:
     lights: LightsSettings = field(default_factory=LightsSettings)
     central: CentralSettings = field(default_factory=CentralSettings)
     fixity: FixitySettings = field(default_factory=FixitySettings)
+    people: PeopleSettings = field(default_factory=PeopleSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -348,6 +421,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "lights": LightsSettings,
     "central": CentralSettings,
     "fixity": FixitySettings,
+    "people": PeopleSettings,
 }
 
 

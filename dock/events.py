@@ -560,6 +560,92 @@ class ReplicationRetried(Event):
     previous_reason: str
 
 
+# -- people, requests and approvals (issue 13) ---------------------------------------------------
+# The journal's actor column names who acted ("staff:<username>"); these rows say what and why.
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaffAdded(Event):
+    type: ClassVar[str] = "staff.added"
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaffSignedIn(Event):
+    type: ClassVar[str] = "staff.signed_in"
+    username: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaffSignInFailed(Event):
+    type: ClassVar[str] = "staff.sign_in_failed"
+    username: str
+    failures: int  # in a row, this one included
+    locked_until_utc: datetime | None = None  # set when this failure locked the account
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestStepTaken(Event):
+    """One step of a request: requested, reviewed, approved, refused, carried_out, confirmed."""
+
+    type: ClassVar[str] = "request.step"
+    request_id: int
+    kind: str  # "view" | "copy" | "export"
+    step: str
+    by: str
+    reason: str = ""  # the requester's reason, or the reviewer's or approver's note
+    clip_id: int | None = None
+    case_number: str | None = None
+    marks_named: tuple[str, ...] = ()
+    expires_at_utc: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipViewed(Event):
+    """A viewing register row (000 art.12): who, reason, clip, approval; the row's time is when."""
+
+    type: ClassVar[str] = "clip.viewed"
+    clip_id: int
+    username: str
+    reason: str
+    request_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipClassified(Event):
+    type: ClassVar[str] = "clip.classified"
+    clip_id: int
+    changes: dict[str, str | None]  # field -> new value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfidentialityMarked(Event):
+    type: ClassVar[str] = "clip.marked"
+    mark: str
+    clip_id: int | None = None
+    case_number: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffloadConfirmed(Event):
+    """A person at the dock confirmed a waiting two-person offload (003 art.21)."""
+
+    type: ClassVar[str] = "offload.confirmed"
+    username: str
+    confirmed_by: tuple[str, ...]  # everyone so far, this person included
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffloadAwaitingConfirmation(Event):
+    """Two-person offload: the recorder's storage stays locked until two staff confirm."""
+
+    type: ClassVar[str] = "offload.awaiting_confirmation"
+    needed: int
+
+
 # -- the bus ----------------------------------------------------------------------------------
 
 Listener = Callable[[Event], None]

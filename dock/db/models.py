@@ -133,6 +133,13 @@ class Clip(Base):
         Index("ix_clips_verification_stored", "verification", "stored_at_utc", "id"),
         # Migration 0005: `dock compliance` counts a period's clips from the index alone.
         Index("ix_clips_recorded_officer_late", "recorded_start_utc", "officer_number", "is_late"),
+        # Migration 0007: classification search, one per field, then the time range's order.
+        Index("ix_clips_case_name_recorded", "case_name", "recorded_start_utc", "id"),
+        Index("ix_clips_case_number_recorded", "case_number", "recorded_start_utc", "id"),
+        Index("ix_clips_party_recorded", "party", "recorded_start_utc", "id"),
+        Index("ix_clips_enforcement_recorded", "enforcement_type", "recorded_start_utc", "id"),
+        Index("ix_clips_category_recorded", "category", "recorded_start_utc", "id"),
+        Index("ix_clips_place_recorded", "place", "recorded_start_utc", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +162,11 @@ class Clip(Base):
     late_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     case_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     party: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Issue 13 (migration 0007): set by a custodian with case_name and party.
+    case_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enforcement_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Two-person offload (003 art.21): the two staff who confirmed it, comma-joined; "" = auto.
+    offload_confirmed_by: Mapped[str] = mapped_column(Text, default="")
     # How the copy was proven (dock.offload.fixity.Verification): "device_hash",
     # "size_only" or "not_verified"; the reason says why a clip is not verified.
     verification: Mapped[str] = mapped_column(String(16), default="size_only", index=True)
@@ -333,3 +345,8 @@ class Replica(Base):
     # Set when the store's copy could not be counted (wrong checksum, no lock, local bytes
     # not matching the name); such a row is retried only after a person looks at it.
     refused_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+# Tables declared beside the code that owns them, imported here so that Base.metadata (what
+# the migrations are checked against) holds every table.
+from dock.people import models as _people_models  # noqa: E402, F401

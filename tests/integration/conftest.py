@@ -206,3 +206,13 @@ def make_dock(tmp_path):
 @pytest.fixture
 def dock(make_dock):
     return make_dock()
+
+
+@pytest.fixture
+def people(tmp_path):
+    """A migrated dock database with one member of staff per role (tests/integration/people_setup)."""
+    from tests.integration.people_setup import People
+
+    made = People(tmp_path)
+    yield made
+    made.close()
