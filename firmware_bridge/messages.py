@@ -11,7 +11,7 @@ moved field.
 import hashlib
 import struct
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 # Field types. Integers use struct codes, little-endian.
 U8 = "B"
@@ -41,6 +41,21 @@ EVENT_FIELDS = (
     ("kind", U8),  # EVENT_* below
     ("reason", U8),  # REASON_* below; REASON_NONE unless kind is EVENT_INTERRUPTED
     ("clip_path", STR),  # the clip the event belongs to, or the voice-note clip
+)
+
+# A firmware image's manifest: what FirmwareBegin carries and the signature covers.
+MANIFEST_FIELDS = (
+    ("model", STR),  # the recorder model the image is built for
+    ("version", STR),  # dotted numbers, "1.2.0"
+    ("min_version", STR),  # the oldest running version this image may replace
+    ("size_bytes", U32),
+    ("sha256", BYTES),  # of the payload, 32 bytes
+)
+
+FIRMWARE_PROGRESS_FIELDS = (
+    ("image_sha256", BYTES),  # the transfer this is about
+    ("next_offset", U32),  # where the recorder wants the next chunk
+    ("size_bytes", U32),
 )
 
 # Request flags.
@@ -74,7 +89,23 @@ TABLE = (
         "Ok",
         PRIVILEGED,
     ),
-    # 0x30-0x3F are reserved for firmware update (FirmwareBegin/Chunk/Commit).
+    # 0x30-0x3F: firmware update (PROTOCOL.md, "Firmware update").
+    (
+        0x30,
+        "FirmwareBegin",
+        (("manifest", BYTES), ("signature", BYTES), ("allow_downgrade", BOOL)),
+        "FirmwareProgress",
+        PRIVILEGED,
+    ),
+    (
+        0x31,
+        "FirmwareChunk",
+        (("offset", U32), ("data", BYTES)),
+        "FirmwareProgress",
+        PRIVILEGED,
+    ),
+    (0x32, "FirmwareCommit", (("image_sha256", BYTES),), "FirmwareState", PRIVILEGED),
+    (0x33, "FirmwareStatus", (), "FirmwareState", PRIVILEGED),
     (0x80, "Ok", (), None, PUBLIC),
     (
         0x81,
@@ -126,6 +157,21 @@ TABLE = (
         None,
         PUBLIC,
     ),
+    (0xB0, "FirmwareProgress", FIRMWARE_PROGRESS_FIELDS, None, PUBLIC),
+    (
+        0xB1,
+        "FirmwareState",
+        (
+            ("running_slot", U8),
+            ("running_version", STR),
+            ("pending_slot", U8),  # NO_SLOT when nothing waits for a test boot
+            ("pending_version", STR),
+            ("last_result", U8),  # FIRMWARE_* below
+            ("last_version", STR),  # the version last_result is about
+        ),
+        None,
+        PUBLIC,
+    ),
     (0xFF, "Error", (("code", U8), ("detail", STR)), None, PUBLIC),
 )
 
@@ -142,6 +188,10 @@ ERR_HELLO_FIRST = 9
 ERR_BAD_VALUE = 10
 ERR_LOCKED_OUT = 11
 ERR_CLOCK_FAULT = 12
+ERR_BAD_SIGNATURE = 13
+ERR_WRONG_MODEL = 14
+ERR_DOWNGRADE = 15
+ERR_NO_TRANSFER = 16
 
 # (code, name in PROTOCOL.md, words for logs): part of TABLE_HASH.
 ERRORS = (
@@ -157,6 +207,10 @@ ERRORS = (
     (ERR_BAD_VALUE, "BAD_VALUE", "bad value"),
     (ERR_LOCKED_OUT, "LOCKED_OUT", "locked out after failed authentication"),
     (ERR_CLOCK_FAULT, "CLOCK_FAULT", "clock fault"),
+    (ERR_BAD_SIGNATURE, "BAD_SIGNATURE", "image signature not from a trusted key"),
+    (ERR_WRONG_MODEL, "WRONG_MODEL", "image is for another model"),
+    (ERR_DOWNGRADE, "DOWNGRADE", "image is older than the running firmware"),
+    (ERR_NO_TRANSFER, "NO_TRANSFER", "no firmware transfer under way"),
 )
 ERROR_NAMES = {}
 for _code, _name, _words in ERRORS:
@@ -200,6 +254,22 @@ REASON_NAMES = {}
 for _code, _name in REASONS:
     REASON_NAMES[_code] = _name
 
+# FirmwareState.last_result: what became of the last image the recorder tried.
+FIRMWARE_NONE = 0
+FIRMWARE_PENDING = 1  # committed, waiting for its test boot
+FIRMWARE_CONFIRMED = 2  # booted, passed its self-test, now the running slot
+FIRMWARE_ROLLED_BACK = 3  # did not confirm itself: the old slot runs again
+
+FIRMWARE_RESULTS = (
+    (FIRMWARE_NONE, "none"),
+    (FIRMWARE_PENDING, "pending"),
+    (FIRMWARE_CONFIRMED, "confirmed"),
+    (FIRMWARE_ROLLED_BACK, "rolled back"),
+)
+NO_SLOT = 0xFF
+SIGNATURE_SIZE = 64
+PUBLIC_KEY_SIZE = 32
+
 NONCE_SIZE = 16
 KEY_SIZE = 32
 SHA256_SIZE = 32
@@ -221,11 +291,20 @@ def _canonical_fields(fields):
     return ",".join(parts)
 
 
-def canonical_table(table=TABLE, errors=ERRORS, event_kinds=EVENT_KINDS, reasons=REASONS):
+def canonical_table(
+    table=TABLE,
+    errors=ERRORS,
+    event_kinds=EVENT_KINDS,
+    reasons=REASONS,
+    firmware_results=FIRMWARE_RESULTS,
+):
     """The table and its enumerations as text: what TABLE_HASH is the hash of."""
     lines = []
     for msg_id, name, fields, reply, flags in table:
         lines.append("%02x %s(%s)->%s/%d" % (msg_id, name, _canonical_fields(fields), reply, flags))
+    lines.append("manifest(%s)" % _canonical_fields(MANIFEST_FIELDS))
+    for code, name in firmware_results:
+        lines.append("firmware %d %s" % (code, name))
     for entry in errors:
         lines.append("error %d %s" % (entry[0], entry[1]))
     for code, name in event_kinds:
@@ -291,6 +370,21 @@ def _encode_text(name, value):
         return value.encode("utf-8")
     except UnicodeError:  # a lone surrogate in a CPython str: nothing may send it
         raise MessageError("field %s cannot be sent as UTF-8" % name) from None
+
+
+def pack(fields, values):
+    """Bytes of values laid out as `fields` (a manifest, a payload): the payload encoding."""
+    out = []  # type: list
+    _pack_fields(fields, values, out)
+    return b"".join(out)
+
+
+def unpack(fields, payload):
+    """The dict `pack` was given; MessageError when the bytes do not fit exactly."""
+    values, pos = _unpack_fields(fields, payload, 0)
+    if pos != len(payload):
+        raise MessageError("%d unexpected bytes" % (len(payload) - pos))
+    return values
 
 
 def encode(name, values=None):

@@ -104,3 +104,33 @@ class Board:
     # Randomness for authentication nonces: must come from a hardware source on a board.
     def random_bytes(self, count: int) -> bytes:
         raise NotImplementedError
+
+    # Firmware update (firmware.update): two slots, A (0) and B (1), on internal flash.
+    def trusted_keys(self) -> list:
+        """The agency's Ed25519 public keys (32 bytes each), fixed when the recorder is built."""
+        raise NotImplementedError
+
+    def load_boot_state(self):  # -> dict | None
+        """What firmware.update saved with save_boot_state, or None on a fresh recorder."""
+        raise NotImplementedError
+
+    def save_boot_state(self, state: dict) -> None:
+        """Keep the state across power loss: written whole, replaced atomically."""
+        raise NotImplementedError
+
+    def slot_erase(self, slot: int) -> None:
+        raise NotImplementedError
+
+    def slot_append(self, slot: int, data: bytes) -> None:
+        """Add data at the slot's end, durably: slot_size counts only what survives."""
+        raise NotImplementedError
+
+    def slot_size(self, slot: int) -> int:
+        raise NotImplementedError
+
+    def slot_sha256(self, slot: int) -> bytes:
+        raise NotImplementedError
+
+    def self_test(self, version: str) -> bool:
+        """Run by a firmware on its test boot: does this hardware work under it?"""
+        raise NotImplementedError

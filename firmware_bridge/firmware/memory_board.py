@@ -10,9 +10,10 @@ import binascii
 import hashlib
 
 from firmware_bridge.firmware.board import Board
+from firmware_bridge.firmware.memory_slots import MemorySlots
 
 
-class MemoryBoard(Board):
+class MemoryBoard(MemorySlots, Board):
     def __init__(
         self,
         serial="ZFY00001",
@@ -31,8 +32,11 @@ class MemoryBoard(Board):
         random_seed=b"memory-board",
         is_recording=False,
         is_rtc_failing=False,
+        trusted_keys=None,
+        failing_self_test_version=None,
     ):
         super().__init__(serial, model, firmware_version)
+        self._init_slots(trusted_keys, failing_self_test_version)
         self._battery_pct = battery_pct
         self._is_charging = is_charging
         self._clock_utc_ms = clock_utc_ms
@@ -82,6 +86,7 @@ class MemoryBoard(Board):
             random_seed=config["random_seed"].encode(),
             is_recording=config.get("is_recording", False),
             is_rtc_failing=config.get("is_rtc_failing", False),
+            trusted_keys=[binascii.unhexlify(k) for k in config.get("trusted_keys", [])],
         )
 
     def battery_pct(self):

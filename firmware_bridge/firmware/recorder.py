@@ -9,6 +9,7 @@ recording. MicroPython subset: no f-strings, no typing at run time.
 """
 
 from firmware_bridge import auth, messages
+from firmware_bridge.firmware import update
 from firmware_bridge.framing import MAX_PAYLOAD, Frame, FrameReader, encode_frame
 from firmware_bridge.messages import (
     ERR_ALREADY_PAIRED,
@@ -92,6 +93,9 @@ class Recorder:
         )
         self.table_hash = messages.TABLE_HASH if table_hash is None else table_hash
         self._reader = FrameReader()
+        self._updater = update.Updater(board)
+        self.reboot_requested = False
+        """Set by FirmwareCommit: the I/O loop reboots once the reply is out."""
         self._auth_failures = 0
         self._last_request = None  # type: Frame | None
         self._last_reply = None  # type: Frame | None
@@ -242,7 +246,7 @@ class Recorder:
         return "Identity", {
             "device_serial": self._serial(),
             "model": board.model(),
-            "firmware_version": board.firmware_version(),
+            "firmware_version": update.running_version(board),
             "protocol_version": self.protocol_version,
             "is_paired": board.load_key() is not None,
             "officer_number": identity.get("officer_number", ""),
@@ -335,3 +339,23 @@ class Recorder:
             identity[key] = fields[key]
         self.board.save_identity(identity)
         return "Ok", {}
+
+    def _update_step(self, step, fields):
+        try:
+            return step(fields)
+        except update.UpdateRefused as refusal:
+            raise _Refusal(refusal.code, refusal.detail) from None
+
+    def _on_FirmwareBegin(self, fields):
+        return "FirmwareProgress", self._update_step(self._updater.begin, fields)
+
+    def _on_FirmwareChunk(self, fields):
+        return "FirmwareProgress", self._update_step(self._updater.chunk, fields)
+
+    def _on_FirmwareCommit(self, fields):
+        state = self._update_step(self._updater.commit, fields)
+        self.reboot_requested = True
+        return "FirmwareState", state
+
+    def _on_FirmwareStatus(self, fields):
+        return "FirmwareState", update.firmware_state(self.board)

