@@ -318,6 +318,43 @@ class FixitySettings:
     central_sample: int = _setting(10, _integer(0, 100_000))
 
 
+def _day_table(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, dict):
+        raise _Refused('must be a table of category = days, e.g. "现场执法" = 365')
+    for name, days in value.items():
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
+            raise _Refused(f"{name!r} = {days!r}: a period is an integer from 1 to 36500 days")
+    return MappingProxyType(dict(value))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    is_names = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+    if not is_names or not value:
+        raise _Refused('must be a non-empty list of names, e.g. ["leader"]')
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Issue 14: how long footage lives, who approves a purge, sampling audits."""
+
+    # Footage not linked to a case (002: 6 months; 003: at least 1 year; 000: 3 years).
+    default_days: int = _setting(180, _integer(1, 36500))
+    # Categories with their own period; when several apply the longest wins.
+    category_days: Mapping[str, int] = _setting({}, _day_table)
+    # Roles whose approval a purge, and the lifting of a hold, needs (dock.people roles).
+    purge_approver_roles: tuple[str, ...] = _setting(["leader"], _names)
+    hold_lift_approver_roles: tuple[str, ...] = _setting(["leader"], _names)
+    # A purged object is kept aside this long; `dock purge undo` puts it back until then.
+    undo_days: int = _setting(30, _integer(0, 3650))
+    # Sampling audits: the share of a period's clips drawn, and what each is scored on.
+    sample_share: float = _setting(0.05, _number(0, 1, is_low_open=True))
+    checklist: tuple[str, ...] = _setting(
+        ["required events recorded", "recording continuous", "hand-over proper", "use proper"],
+        _names,
+    )
+
+
 def _role_table(value: Any) -> Mapping[str, str]:
     from dock.people.roles import ROLE_NAMES
 
@@ -403,6 +440,7 @@ class Settings:
     central: CentralSettings = field(default_factory=CentralSettings)
     fixity: FixitySettings = field(default_factory=FixitySettings)
     people: PeopleSettings = field(default_factory=PeopleSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -422,6 +460,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "central": CentralSettings,
     "fixity": FixitySettings,
     "people": PeopleSettings,
+    "retention": RetentionSettings,
 }
 
 

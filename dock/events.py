@@ -560,6 +560,116 @@ class ReplicationRetried(Event):
     previous_reason: str
 
 
+# -- retention, holds, purge, sampling audits (issue 14) -------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionComputed(Event):
+    """Clips' retention ends set for the first time (one row per batch, not per clip)."""
+
+    type: ClassVar[str] = "retention.computed"
+    clip_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionChanged(Event):
+    """A clip's case or category changed, and with it its retention end; who is the actor."""
+
+    type: ClassVar[str] = "retention.changed"
+    clip_id: int
+    case_number: str | None
+    category: str | None
+    retention_end: datetime | None  # None: kept while its case file is
+    rule: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseRetentionSet(Event):
+    type: ClassVar[str] = "retention.case_set"
+    case_number: str
+    retain_until: datetime | None  # None: the case file is open, kept without end
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldPlaced(Event):
+    type: ClassVar[str] = "hold.placed"
+    hold_id: int
+    clip_id: int | None
+    case_number: str | None
+    kind: str  # dock.retention.holds.HoldKind
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldLifted(Event):
+    type: ClassVar[str] = "hold.lifted"
+    hold_id: int
+    approved_by: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldMirrored(Event):
+    """The central copy's S3 legal hold and COMPLIANCE retain-until now match the dock's."""
+
+    type: ClassVar[str] = "hold.mirrored"
+    sha256: str
+    is_legal_hold: bool
+    retain_until: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipPurged(Event):
+    """An expired clip's object left the store (kept aside until undo_until)."""
+
+    type: ClassVar[str] = "clip.purged"
+    clip_id: int
+    sha256: str
+    rule: str
+    approved_by: str
+    undo_until: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurgeUndone(Event):
+    type: ClassVar[str] = "clip.purge_undone"
+    clip_id: int
+    sha256: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurgeFinalized(Event):
+    """The undo window closed: the object kept aside is removed for good."""
+
+    type: ClassVar[str] = "clip.purge_finalized"
+    clip_id: int
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleDrawn(Event):
+    type: ClassVar[str] = "audit.sample_drawn"
+    sample_id: int
+    period_start: datetime
+    period_end: datetime
+    seed: int
+    share: float
+    clip_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleScored(Event):
+    type: ClassVar[str] = "audit.sample_scored"
+    sample_id: int
+    clip_id: int
+    passed: tuple[str, ...]
+    failed: tuple[str, ...]
+    comment: str
+
+
 # -- people, requests and approvals (issue 13) ---------------------------------------------------
 # The journal's actor column names who acted ("staff:<username>"); these rows say what and why.
 

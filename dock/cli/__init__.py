@@ -10,8 +10,10 @@ from dock.cli import (  # noqa: F401 (registers)
     evidence_commands,
     interruption_commands,
     ledger_commands,
+    period_report_commands,
     replication_commands,
     report_commands,
+    retention_commands,
 )
 from dock.cli.common import app
 

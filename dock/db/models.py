@@ -350,3 +350,4 @@ class Replica(Base):
 # Tables declared beside the code that owns them, imported here so that Base.metadata (what
 # the migrations are checked against) holds every table.
 from dock.people import models as _people_models  # noqa: E402, F401
+from dock.retention import models as _retention_models  # noqa: E402, F401

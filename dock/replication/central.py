@@ -434,6 +434,29 @@ class CentralStore:
                 return found
             marker = int(answer["NextPartNumberMarker"])
 
+    def set_legal_hold(self, sha256: str, *, is_on: bool) -> None:
+        """Issue 14: a held clip's central copy refuses deletion whatever its retain-until."""
+        self._call(
+            f"legal hold of {sha256[:12]}",
+            self._client.put_object_legal_hold,
+            Bucket=self.bucket,
+            Key=object_key(sha256),
+            LegalHold={"Status": "ON" if is_on else "OFF"},
+        )
+
+    def extend_retention(self, sha256: str, retain_until: datetime.datetime) -> None:
+        """Move the COMPLIANCE retain-until later (a store refuses to move it earlier)."""
+        self._call(
+            f"retention of {sha256[:12]}",
+            self._client.put_object_retention,
+            Bucket=self.bucket,
+            Key=object_key(sha256),
+            Retention={
+                "Mode": "COMPLIANCE",
+                "RetainUntilDate": retain_until.astimezone(datetime.UTC),
+            },
+        )
+
     def abort(self, sha256: str, upload_id: str) -> None:
         """Drop a half upload (a local object whose bytes no longer match its name)."""
         from botocore.exceptions import BotoCoreError, ClientError

@@ -166,7 +166,7 @@ REFUSED = [
     (
         "[speakers]\nbrightness = 3",
         "config: unknown key speakers: allowed here are dock, bays, check, offload, link, "
-        "mqtt, interruptions, lights, central, fixity, people",
+        "mqtt, interruptions, lights, central, fixity, people, retention",
     ),
 ]
 

@@ -1,0 +1,144 @@
+"""Long-term holds on a clip or a case: they outlive any period, and lifting needs approval.
+
+002 art.16 keeps footage of disputes, obstruction of officers and major or sensitive matters
+long-term; a custodian may also hold footage by hand. A held clip is never purged. Holds and
+retention ends are mirrored to the central copy as an S3 legal hold and a COMPLIANCE
+retain-until (`mirror_clip`), so the agency's store refuses the deletion too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+
+from dock import journal
+from dock.db.models import Clip, Replica
+from dock.errors import DockError
+from dock.events import HoldLifted, HoldMirrored, HoldPlaced
+from dock.retention.approval import Approval, require_approval
+from dock.retention.models import ClipRetention, Hold
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dock.config import RetentionSettings
+    from dock.replication.central import CentralStore
+
+
+class HoldKind(StrEnum):
+    DISPUTE = "dispute"  # a dispute or complaint is expected
+    OBSTRUCTION = "obstruction"  # obstruction of officers
+    MAJOR = "major"  # a major or sensitive matter
+    BY_HAND = "by_hand"
+
+
+class HoldError(DockError):
+    """A hold command named nothing, or a hold that is not active."""
+
+
+def place_hold(
+    session: Session,
+    *,
+    clip_id: int | None,
+    case_number: str | None,
+    kind: HoldKind,
+    note: str,
+    actor: str,
+    now: datetime,
+) -> Hold:
+    if (clip_id is None) == (case_number is None):
+        raise HoldError("a hold is on one clip or one case: give exactly one of them")
+    if clip_id is not None and session.get(Clip, clip_id) is None:
+        raise HoldError(f"no clip {clip_id} at this dock; `dock clips` lists them")
+    hold = Hold(
+        clip_id=clip_id,
+        case_number=case_number,
+        kind=kind.value,
+        note=note,
+        placed_by=actor,
+        placed_at_utc=now,
+    )
+    session.add(hold)
+    session.flush()
+    event = HoldPlaced(
+        hold_id=hold.id, clip_id=clip_id, case_number=case_number, kind=kind, note=note
+    )
+    journal.append(session, event, actor=actor, at=now)
+    return hold
+
+
+def lift_hold(
+    session: Session,
+    settings: RetentionSettings,
+    hold_id: int,
+    *,
+    approval: Approval | None,
+    why: str,
+    actor: str,
+    now: datetime,
+) -> Hold:
+    hold = session.get(Hold, hold_id)
+    if hold is None or hold.lifted_at_utc is not None:
+        raise HoldError(f"no active hold {hold_id}; `dock hold list` shows the active ones")
+    approved_by = require_approval(
+        approval, settings.hold_lift_approver_roles, actor, f"lifting hold {hold_id}"
+    )
+    hold.lifted_by, hold.lift_approved_by, hold.lifted_at_utc = actor, approved_by, now
+    event = HoldLifted(hold_id=hold_id, approved_by=approved_by, why=why)
+    journal.append(session, event, actor=actor, at=now)
+    return hold
+
+
+def active_holds(session: Session) -> list[Hold]:
+    return list(session.scalars(select(Hold).where(Hold.lifted_at_utc.is_(None)).order_by(Hold.id)))
+
+
+def is_held(session: Session, clip_id: int) -> bool:
+    """Held directly or through its case."""
+    case = session.scalar(select(ClipRetention.case_number).where(ClipRetention.clip_id == clip_id))
+    on_clip = Hold.clip_id == clip_id
+    found = select(Hold.id).where(
+        Hold.lifted_at_utc.is_(None),
+        or_(on_clip, Hold.case_number == case) if case else on_clip,
+    )
+    return session.scalar(found.limit(1)) is not None
+
+
+def clips_of_hold(session: Session, hold: Hold) -> list[int]:
+    if hold.clip_id is not None:
+        return [hold.clip_id]
+    return list(
+        session.scalars(
+            select(ClipRetention.clip_id).where(ClipRetention.case_number == hold.case_number)
+        )
+    )
+
+
+def mirror_clip(
+    session: Session, central: CentralStore, clip_id: int, *, actor: str, now: datetime
+) -> HoldMirrored | None:
+    """Set the central copy's legal hold and retain-until from the dock's rows.
+
+    Only a confirmed copy is touched. The retain-until only ever moves later (COMPLIANCE
+    cannot be shortened); a clip kept while its case is open keeps its current date and
+    relies on the legal hold, which the case's own hold gives it.
+    """
+    clip = session.get_one(Clip, clip_id)
+    replica = session.get(Replica, clip.sha256)
+    if replica is None or replica.confirmed_at_utc is None:
+        return None
+    is_on = is_held(session, clip_id)
+    central.set_legal_hold(clip.sha256, is_on=is_on)
+    end = session.scalar(
+        select(ClipRetention.retention_end).where(ClipRetention.clip_id == clip_id)
+    )
+    until = replica.retain_until
+    if end is not None and (until is None or end > until):
+        central.extend_retention(clip.sha256, end)
+        replica.retain_until = until = end
+    event = HoldMirrored(sha256=clip.sha256, is_legal_hold=is_on, retain_until=until)
+    journal.append(session, event, actor=actor, at=now)
+    return event

@@ -1,0 +1,181 @@
+"""Each clip's retention end: the longest of the periods that apply to it.
+
+Footage not linked to a case keeps the agency's default period; a case's footage is kept as
+long as its case file (an open file: no end); a category may set its own period. When
+several apply the longest wins, so adding a rule can only keep footage longer. The end is
+stored (clip_retention) and recomputed, journaled with who and why, when a clip's case or
+category changes or a case file's retention does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+
+from dock import journal
+from dock.db.models import Clip
+from dock.errors import DockError
+from dock.events import CaseRetentionSet, RetentionChanged, RetentionComputed
+from dock.retention.models import CaseFile, ClipRetention
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dock.config import RetentionSettings
+
+BATCH = 5000
+NO_END = datetime.max.replace(tzinfo=UTC)
+
+
+class UnknownClip(DockError):
+    """A retention command named a clip the dock does not hold."""
+
+
+@dataclass(frozen=True)
+class RetentionEnd:
+    end: datetime | None  # None: kept while its case file is (no end yet)
+    rule: str
+
+
+def retention_end(
+    recorded_start_utc: datetime,
+    category: str | None,
+    case: CaseFile | None,
+    settings: RetentionSettings,
+) -> RetentionEnd:
+    """The longest period that applies; an open case file outlasts every period."""
+    if case is not None and case.retain_until is None:
+        return RetentionEnd(None, f"case {case.case_number}: kept while the case file is open")
+    found: list[RetentionEnd] = []
+    if case is None:
+        end = recorded_start_utc + timedelta(days=settings.default_days)
+        found.append(RetentionEnd(end, f"default {settings.default_days} days"))
+    else:
+        assert case.retain_until is not None
+        found.append(
+            RetentionEnd(case.retain_until, f"case {case.case_number}: kept as its case file")
+        )
+    days = settings.category_days.get(category or "")
+    if days is not None:
+        end = recorded_start_utc + timedelta(days=days)
+        found.append(RetentionEnd(end, f"category {category} {days} days"))
+    return max(found, key=lambda r: r.end or NO_END)
+
+
+def compute_missing(
+    session: Session, settings: RetentionSettings, actor: str, now: datetime
+) -> int:
+    """Store an end for every clip without one (new clips); one journal row per call."""
+    done = 0
+    while True:
+        rows = session.execute(
+            select(Clip.id, Clip.recorded_start_utc, Clip.category)
+            .outerjoin(ClipRetention, ClipRetention.clip_id == Clip.id)
+            .where(ClipRetention.clip_id.is_(None))
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            break
+        batch = []
+        for clip_id, start, category in rows:
+            end = retention_end(start, category, None, settings)
+            batch.append(
+                {
+                    "clip_id": clip_id,
+                    "case_number": None,
+                    "retention_end": end.end,
+                    "rule": end.rule,
+                    "computed_at_utc": now,
+                }
+            )
+        session.execute(insert(ClipRetention), batch)
+        done += len(batch)
+    if done:
+        journal.append(session, RetentionComputed(clip_count=done), actor=actor, at=now)
+    return done
+
+
+def reclassify(
+    session: Session,
+    settings: RetentionSettings,
+    clip_id: int,
+    *,
+    case_number: str | None,
+    category: str | None,
+    actor: str,
+    why: str,
+    now: datetime,
+) -> RetentionEnd:
+    """Set a clip's case link and category and recompute its end, journaled with who and why."""
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        raise UnknownClip(f"no clip {clip_id} at this dock; `dock clips` lists them")
+    compute_missing(session, settings, actor, now)
+    clip.category = category
+    row = session.get(ClipRetention, clip_id)
+    assert row is not None
+    row.case_number = case_number
+    return _recompute(session, settings, clip, row, actor, why, now)
+
+
+def set_case_retention(
+    session: Session,
+    settings: RetentionSettings,
+    case_number: str,
+    retain_until: datetime | None,
+    *,
+    actor: str,
+    why: str,
+    now: datetime,
+) -> list[RetentionEnd]:
+    """Set how long a case file is kept; its clips' ends follow, each journaled."""
+    case = session.get(CaseFile, case_number)
+    if case is None:
+        case = CaseFile(case_number=case_number, set_by=actor, set_at_utc=now)
+        session.add(case)
+    case.retain_until, case.set_by, case.set_at_utc = retain_until, actor, now
+    session.flush()
+    event = CaseRetentionSet(case_number=case_number, retain_until=retain_until, why=why)
+    journal.append(session, event, actor=actor, at=now)
+    linked = session.scalars(
+        select(ClipRetention).where(ClipRetention.case_number == case_number)
+    ).all()
+    return [
+        _recompute(session, settings, session.get_one(Clip, r.clip_id), r, actor, why, now)
+        for r in linked
+    ]
+
+
+def _recompute(
+    session: Session,
+    settings: RetentionSettings,
+    clip: Clip,
+    row: ClipRetention,
+    actor: str,
+    why: str,
+    now: datetime,
+) -> RetentionEnd:
+    case = session.get(CaseFile, row.case_number) if row.case_number else None
+    if row.case_number and case is None:  # linked before the file's retention was set: open
+        case = CaseFile(case_number=row.case_number, retain_until=None, set_by=actor)
+    end = retention_end(clip.recorded_start_utc, clip.category, case, settings)
+    row.retention_end, row.rule, row.computed_at_utc = end.end, end.rule, now
+    event = RetentionChanged(
+        clip_id=clip.id,
+        case_number=row.case_number,
+        category=clip.category,
+        retention_end=end.end,
+        rule=end.rule,
+        why=why,
+    )
+    journal.append(session, event, actor=actor, at=now)
+    return end
+
+
+def ends_of(session: Session, clip_ids: Iterable[int]) -> dict[int, ClipRetention]:
+    rows = session.scalars(select(ClipRetention).where(ClipRetention.clip_id.in_(list(clip_ids))))
+    return {r.clip_id: r for r in rows}

@@ -1,0 +1,191 @@
+"""The one way footage leaves the evidence store: an approved purge of what has expired.
+
+Only expired, unheld footage not linked to a case is removed. Its object is first moved
+aside (``<store>/purged/<sha256>``) in the same step that writes its tombstone and journal
+row, and `dock purge undo` puts it back until the undo window closes; a later run removes
+it for good. A crash between the move and the commit leaves an object aside without a
+tombstone: the next run puts it back, so a crash at any instant loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, exists, select
+
+from dock import journal
+from dock.db.models import Clip
+from dock.errors import DockError
+from dock.events import ClipPurged, PurgeFinalized, PurgeUndone
+from dock.offload.store import fsync_dir
+from dock.retention.approval import Approval, require_approval
+from dock.retention.models import ClipRetention, Hold, Tombstone
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dock.config import RetentionSettings
+    from dock.offload.store import EvidenceStore
+
+
+class PurgeError(DockError):
+    """An undo named a clip that was not purged, or whose window has closed."""
+
+
+@dataclass(frozen=True)
+class Expired:
+    clip_id: int
+    sha256: str
+    size_bytes: int
+    officer_number: str | None
+    recorded_start_utc: datetime
+    retention_end: datetime
+    rule: str
+
+    def line(self) -> str:
+        return (
+            f"clip {self.clip_id} ({self.officer_number or '-'}, recorded "
+            f"{self.recorded_start_utc:%Y-%m-%d}): expired {self.retention_end:%Y-%m-%d} "
+            f"under {self.rule}; {self.sha256}"
+        )
+
+
+def expired_clips(session: Session, now: datetime) -> list[Expired]:
+    """What a purge would remove now, oldest end first: the dry run's list."""
+    held_clip = exists().where(Hold.clip_id == ClipRetention.clip_id, Hold.lifted_at_utc.is_(None))
+    purged = exists().where(Tombstone.clip_id == ClipRetention.clip_id)
+    query = (
+        select(
+            Clip.id,
+            Clip.sha256,
+            Clip.size_bytes,
+            Clip.officer_number,
+            Clip.recorded_start_utc,
+            ClipRetention.retention_end,
+            ClipRetention.rule,
+        )
+        .join(Clip, Clip.id == ClipRetention.clip_id)
+        .where(
+            and_(
+                ClipRetention.retention_end <= now,
+                ClipRetention.case_number.is_(None),
+                ~held_clip,
+                ~purged,
+            )
+        )
+        .order_by(ClipRetention.retention_end, ClipRetention.clip_id)
+    )
+    return [Expired(*row) for row in session.execute(query)]  # type: ignore[arg-type]
+
+
+def aside_path(store: EvidenceStore, sha256: str) -> Path:
+    return store.root / "purged" / sha256
+
+
+def purge(
+    session: Session,
+    store: EvidenceStore,
+    settings: RetentionSettings,
+    *,
+    approval: Approval | None,
+    actor: str,
+    now: datetime,
+) -> list[Expired]:
+    """Remove every expired clip's object from the store (aside until the window closes)."""
+    approved_by = require_approval(approval, settings.purge_approver_roles, actor, "a purge")
+    restore_orphans(session, store)
+    undo_until = now + timedelta(days=settings.undo_days)
+    found = expired_clips(session, now)
+    (store.root / "purged").mkdir(exist_ok=True)
+    for clip in found:
+        source, aside = store.path_of(clip.sha256), aside_path(store, clip.sha256)
+        if source.exists():
+            os.replace(source, aside)
+        session.add(
+            Tombstone(
+                clip_id=clip.clip_id,
+                sha256=clip.sha256,
+                size_bytes=clip.size_bytes,
+                removed_at_utc=now,
+                rule=clip.rule,
+                requested_by=actor,
+                approved_by=approved_by,
+                undo_until=undo_until,
+            )
+        )
+        event = ClipPurged(
+            clip_id=clip.clip_id,
+            sha256=clip.sha256,
+            rule=clip.rule,
+            approved_by=approved_by,
+            undo_until=undo_until,
+        )
+        journal.append(session, event, actor=actor, at=now)
+    if found:
+        fsync_dir(store.root / "purged")
+    return found
+
+
+def undo(
+    session: Session, store: EvidenceStore, clip_id: int, *, why: str, actor: str, now: datetime
+) -> Tombstone:
+    """Put a purged clip's object back while its undo window is open."""
+    tomb = session.get(Tombstone, clip_id)
+    if tomb is None:
+        raise PurgeError(f"clip {clip_id} was not purged; `dock purge list` shows what was")
+    if tomb.finalized_at_utc is not None or tomb.undo_until <= now:
+        raise PurgeError(
+            f"clip {clip_id}'s undo window closed {tomb.undo_until:%Y-%m-%d}; "
+            "only the central copy, if any, holds it now"
+        )
+    _put_back(store, tomb.sha256)
+    session.delete(tomb)
+    event = PurgeUndone(clip_id=clip_id, sha256=tomb.sha256, why=why)
+    journal.append(session, event, actor=actor, at=now)
+    return tomb
+
+
+def finalize(session: Session, store: EvidenceStore, *, actor: str, now: datetime) -> list[int]:
+    """Remove for good the objects whose undo window has closed; the tombstones stay."""
+    due = session.scalars(
+        select(Tombstone).where(Tombstone.finalized_at_utc.is_(None), Tombstone.undo_until <= now)
+    ).all()
+    for tomb in due:
+        aside = aside_path(store, tomb.sha256)
+        if aside.exists():
+            os.unlink(aside)
+        tomb.finalized_at_utc = now
+        journal.append(
+            session, PurgeFinalized(clip_id=tomb.clip_id, sha256=tomb.sha256), actor=actor, at=now
+        )
+    if due:
+        fsync_dir(store.root / "purged")
+    return [t.clip_id for t in due]
+
+
+def restore_orphans(session: Session, store: EvidenceStore) -> list[str]:
+    """Objects aside with no tombstone (a purge that crashed before its commit) go back."""
+    folder = store.root / "purged"
+    if not folder.is_dir():
+        return []
+    names = {entry.name for entry in os.scandir(folder)}
+    known = set(session.scalars(select(Tombstone.sha256).where(Tombstone.sha256.in_(names))))
+    orphans = sorted(names - known)
+    for sha256 in orphans:
+        _put_back(store, sha256)
+    return orphans
+
+
+def _put_back(store: EvidenceStore, sha256: str) -> None:
+    aside, final = aside_path(store, sha256), store.path_of(sha256)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(aside, final)
+    fsync_dir(final.parent)
+
+
+def tombstones(session: Session) -> list[Tombstone]:
+    return list(session.scalars(select(Tombstone).order_by(Tombstone.removed_at_utc)))

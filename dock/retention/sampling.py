@@ -1,0 +1,145 @@
+"""Supervisors' sampling audits: a seeded, reproducible sample of a period's clips.
+
+000 art.16, 003 art.28 and 002 art.17 have supervisors sample recordings at a proportion and
+score them against the agency's checklist. The draw is spread over officers (each officer's
+clips are sampled at the share, at least one each), and the seed is recorded, so anyone can
+draw the same sample again from the same clips and see it was not picked by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+
+from dock import journal
+from dock.db.models import Clip
+from dock.errors import DockError
+from dock.events import SampleDrawn, SampleScored
+from dock.retention.models import AuditSample, AuditSampleClip, AuditScore
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dock.config import RetentionSettings
+
+
+class SampleError(DockError):
+    """A sample or score named something that does not exist or is not on the checklist."""
+
+
+def draw(clips: list[tuple[int, str | None]], share: float, seed: int) -> list[int]:
+    """The sampled clip ids from (clip_id, officer) pairs: pure, the same for the same seed."""
+    by_officer: dict[str, list[int]] = defaultdict(list)
+    for clip_id, officer in clips:
+        by_officer[officer or ""].append(clip_id)
+    rng = random.Random(seed)
+    chosen: list[int] = []
+    for officer in sorted(by_officer):
+        ids = sorted(by_officer[officer])
+        chosen += rng.sample(ids, min(len(ids), max(1, math.ceil(share * len(ids)))))
+    return sorted(chosen)
+
+
+def period_clips(session: Session, start: datetime, end: datetime) -> list[tuple[int, str | None]]:
+    query = select(Clip.id, Clip.officer_number).where(
+        Clip.recorded_start_utc >= start, Clip.recorded_start_utc < end
+    )
+    return [(clip_id, officer) for clip_id, officer in session.execute(query)]
+
+
+def draw_sample(
+    session: Session,
+    settings: RetentionSettings,
+    start: datetime,
+    end: datetime,
+    *,
+    seed: int | None,
+    actor: str,
+    now: datetime,
+) -> tuple[AuditSample, list[int]]:
+    seed = int.from_bytes(os.urandom(6), "big") if seed is None else seed
+    share = settings.sample_share
+    chosen = draw(period_clips(session, start, end), share, seed)
+    sample = AuditSample(
+        period_start=start,
+        period_end=end,
+        seed=seed,
+        share=repr(share),
+        drawn_by=actor,
+        drawn_at_utc=now,
+    )
+    session.add(sample)
+    session.flush()
+    session.execute(
+        insert(AuditSampleClip),
+        [{"sample_id": sample.id, "clip_id": c} for c in chosen],
+    )
+    event = SampleDrawn(
+        sample_id=sample.id,
+        period_start=start,
+        period_end=end,
+        seed=seed,
+        share=share,
+        clip_count=len(chosen),
+    )
+    journal.append(session, event, actor=actor, at=now)
+    return sample, chosen
+
+
+def sample_clips(session: Session, sample_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(AuditSampleClip.clip_id)
+            .where(AuditSampleClip.sample_id == sample_id)
+            .order_by(AuditSampleClip.clip_id)
+        )
+    )
+
+
+def score(
+    session: Session,
+    settings: RetentionSettings,
+    sample_id: int,
+    clip_id: int,
+    *,
+    passed: tuple[str, ...],
+    failed: tuple[str, ...],
+    comment: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """One auditor's checklist answers for one sampled clip; every item must be answered."""
+    if session.get(AuditSampleClip, (sample_id, clip_id)) is None:
+        raise SampleError(f"clip {clip_id} is not in sample {sample_id}; `dock sample show`")
+    answered = set(passed) | set(failed)
+    unknown = sorted(answered - set(settings.checklist))
+    if unknown or set(passed) & set(failed):
+        raise SampleError(
+            f"not on the checklist (or both passed and failed): {', '.join(unknown) or '-'}; "
+            f"the items are: {'; '.join(settings.checklist)}"
+        )
+    missing = [item for item in settings.checklist if item not in answered]
+    if missing:
+        raise SampleError(f"answer every checklist item; missing: {'; '.join(missing)}")
+    for item in settings.checklist:
+        session.add(
+            AuditScore(
+                sample_id=sample_id,
+                clip_id=clip_id,
+                item=item,
+                is_passed=item in passed,
+                comment=comment,
+                auditor=actor,
+                at_utc=now,
+            )
+        )
+    event = SampleScored(
+        sample_id=sample_id, clip_id=clip_id, passed=passed, failed=failed, comment=comment
+    )
+    journal.append(session, event, actor=actor, at=now)
