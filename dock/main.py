@@ -259,8 +259,45 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
             )
             simulated.plug_all(hotplug)
             hotplug.scan_done()  # those were the recorders in their bays at start
+        status = f"serving {len(service.bays)} bays with {what}"
+        tell_systemd(service, settings, cleanup, status, stop)
         service.run(stop)
     echo("dock stopped")
+
+
+# Threads of the journal readers started above; one that has ended stops the watchdog.
+READER_THREADS = ["report-publisher", "replicator", "lights", "note-ticks"]
+
+
+def tell_systemd(
+    service: DockService,
+    settings: Settings,
+    cleanup: contextlib.ExitStack,
+    status: str,
+    stop: threading.Event,
+) -> None:
+    """READY now, watchdog pings while healthy, STOPPING as soon as `stop` is set."""
+    from dock import notify
+
+    notifier = notify.Notifier.from_environment()
+    cleanup.callback(notifier.close)
+    saying_stopping = threading.Thread(
+        target=lambda: stop.wait() and notifier.stopping(), name="notify-stopping", daemon=True
+    )
+    interval_s = notify.watchdog_interval_s()
+    if interval_s is not None:
+        health = notify.all_of(
+            service.health,
+            notify.threads_alive(READER_THREADS),
+            notify.writable_directory(settings.dock.data_dir / "store", "the evidence store"),
+        )
+        watchdog = notify.Watchdog(notifier, health, interval_s)
+        watchdog.healthy_status = status
+        watchdog.start()
+        cleanup.callback(watchdog.stop)
+    notifier.ready(status)
+    saying_stopping.start()
+    cleanup.callback(saying_stopping.join, 5)  # before the watchdog stops: run last-in first
 
 
 def fixed_bays(settings: Settings) -> tuple[Settings, tuple[HotplugSource, VolumeFinder]]:

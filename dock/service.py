@@ -17,6 +17,11 @@ the start-up scan (hw.hotplug.StartupScanDone) says whether its recorder is stil
 the same recorder (same serial) resumes with a new check and no ledger rows (it never left
 its officer's dock); a different one, or none, means the first left while the dock was
 stopped, and only then is it undocked (a READY one is issued, as when it is taken out).
+
+Health (for systemd's watchdog, dock.notify): a bay is stuck when its thread has died or has
+been on one step for STUCK_AFTER_S without a sign of life (the step starting, or bytes of
+its own offload copied). A step that has copied nothing yet may be queued for an offload
+slot, so it counts as alive while some bay's offload moves bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +49,7 @@ from hw.hotplug import HotplugSource, RecorderAttached, RecorderDetached, Startu
 log = logging.getLogger(__name__)
 
 RESUMED = "the dock restarted with this recorder in its bay"
+STUCK_AFTER_S = 300.0  # far beyond a conversation's link timeouts; an offload shows bytes
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,9 @@ class BayWorker:
         self._usb_port_path = ""  # of the recorder docked now
         self._client_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"bay-{machine.number}", daemon=True)
+        self.busy_since: float | None = None  # monotonic start of the step in hand, if any
+        self.last_sign_of_life = 0.0  # monotonic: the step starting or its own bytes copied
+        self.has_copied_in_step = False
 
     def start(self) -> None:
         self._thread.start()
@@ -108,6 +118,8 @@ class BayWorker:
             item = self.inbox.get()
             if item is None:
                 break
+            self.busy_since = self.last_sign_of_life = time.monotonic()
+            self.has_copied_in_step = False
             try:
                 self._handle(item)
             except DockError as err:
@@ -115,7 +127,27 @@ class BayWorker:
             except Exception as err:
                 log.exception("bay %d: unexpected failure (a dock bug)", self.machine.number)
                 self._fault(f"dock error: {type(err).__name__}; see the service log")
+            finally:
+                self.busy_since = None
         self._close_client()
+
+    def copied_bytes(self) -> None:
+        """Its offload moved bytes: a sign of life for the watchdog."""
+        self.last_sign_of_life = time.monotonic()
+        self.has_copied_in_step = True
+
+    def problem(self, now: float, stuck_after_s: float, offloads_moving: bool) -> str | None:
+        """Why this bay is unhealthy now, or None (see the module docstring)."""
+        if self._thread.ident is not None and not self._thread.is_alive():
+            return f"bay {self.machine.number}: its thread has ended"
+        if self.busy_since is None or now - self.last_sign_of_life <= stuck_after_s:
+            return None
+        if not self.has_copied_in_step and offloads_moving:
+            return None  # may be waiting for an offload slot
+        return (
+            f"bay {self.machine.number}: stuck for {now - self.last_sign_of_life:.0f} s "
+            f"in {self.machine.state}"
+        )
 
     def _fault(self, reason: str) -> None:
         """Leave the bay in a defined state after a bug: FAULT, until the recorder leaves."""
@@ -223,10 +255,13 @@ class DockService:
         offloader: Offloader | None = None,
         on_result: Callable[[int, DockingResult], None] | None = None,
         on_wake: Callable[[], None] | None = None,
+        stuck_after_s: float = STUCK_AFTER_S,
     ) -> None:
         self.settings = settings
         self.hotplug = hotplug
         self.on_wake = on_wake
+        self.stuck_after_s = stuck_after_s
+        self._last_bytes_at: float | None = None  # monotonic: any bay's offload moving bytes
         self.bays: dict[int, BayWorker] = {}
         for number in range(1, settings.bays.count + 1):
             # A bay left occupied waits for the start-up scan (see the module docstring).
@@ -239,6 +274,25 @@ class DockService:
                 offloader=offloader,
                 on_result=on_result,
             )
+        if offloader is not None:  # each bay's copied bytes are its sign of life
+            shown = offloader.on_bytes
+
+            def on_bytes(bay: int, done: int, total: int) -> None:
+                self._last_bytes_at = time.monotonic()
+                if bay in self.bays:
+                    self.bays[bay].copied_bytes()
+                if shown is not None:
+                    shown(bay, done, total)
+
+            offloader.on_bytes = on_bytes
+
+    def health(self) -> list[str]:
+        """The bays that are stuck or dead now; empty when every bay is well."""
+        now = time.monotonic()
+        last = self._last_bytes_at
+        moving = last is not None and now - last <= self.stuck_after_s
+        found = (w.problem(now, self.stuck_after_s, moving) for w in self.bays.values())
+        return [problem for problem in found if problem is not None]
 
     def bay_for(self, usb_port_path: str) -> BayWorker | None:
         number = self.settings.bays.usb_port_paths.get(usb_port_path)
