@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBS := mtools dosfstools exfatprogs exfat-fuse mosquitto espeak-ng sox ffmpeg \
-	postgresql-15 chromium chromium-driver fonts-wqy-microhei
+	postgresql-15 chromium chromium-driver fonts-wqy-microhei xorriso
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup run test lint bench crashtest clean debs firmware

@@ -756,6 +756,89 @@ class OffloadAwaitingConfirmation(Event):
     needed: int
 
 
+# -- evidence discs (issue 13; see dock/export/) ---------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportWritten(Event):
+    """Two labelled disc images of approved clips, each image named by its SHA-256."""
+
+    type: ClassVar[str] = "export.written"
+    approval_id: str
+    case: str
+    maker: str
+    extractor: str
+    confirmers: tuple[str, ...]
+    clip_sha256s: tuple[str, ...]
+    image_names: tuple[str, ...]
+    image_sha256s: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportVerified(Event):
+    """`dock export verify` read a whole image: intact, or how many problems it found."""
+
+    type: ClassVar[str] = "export.verified"
+    image_name: str
+    image_sha256: str
+    is_intact: bool
+    problems: tuple[str, ...] = ()
+
+
+# -- technician reflash (issue 15) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareImageStaged(Event):
+    type: ClassVar[str] = "reflash.image_staged"
+    model: str
+    version: str
+    image_sha256: str  # hex, of the payload
+    staged_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReflashDowngradeApproved(Event):
+    type: ClassVar[str] = "reflash.downgrade_approved"
+    from_version: str
+    to_version: str
+    forced_by: str  # the technician who asked for it
+    approved_by: str  # the second person
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReflashStarted(Event):
+    type: ClassVar[str] = "reflash.started"
+    technician: str
+    from_version: str
+    to_version: str
+    image_sha256: str
+    resumed_from_bytes: int  # 0 for a new transfer
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReflashProgress(Event):
+    type: ClassVar[str] = "reflash.progress"
+    done_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReflashStopped(Event):
+    type: ClassVar[str] = "reflash.stopped"
+    to_version: str
+    reason: str  # one line: what was refused or lost, and what to do
+    done_bytes: int  # what the recorder holds: a new try resumes from there
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReflashFinished(Event):
+    type: ClassVar[str] = "reflash.finished"
+    to_version: str
+    running_version: str
+    result: str  # "confirmed" or "rolled back"
+
+
 # -- the bus ----------------------------------------------------------------------------------
 
 Listener = Callable[[Event], None]

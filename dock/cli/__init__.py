@@ -8,6 +8,7 @@ the service uses, so the CLI and the service cannot disagree about what a change
 from dock.cli import (  # noqa: F401 (registers)
     bay_commands,
     evidence_commands,
+    export_commands,
     interruption_commands,
     ledger_commands,
     period_report_commands,

@@ -1,0 +1,71 @@
+"""`dock export verify IMAGE`: is this evidence disc image intact? (exit 0 yes, 1 no)
+
+It reads the image through pycdlib (no mount, no root), so it runs on any machine with the
+dock installed. On the dock itself (its database exists) each verification is journaled
+as export.verified with the image's SHA-256; elsewhere it only reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dock.cli.common import app, cli_actor, one_line_errors, settings_of, utc_now
+from dock.errors import DockError
+
+export_app = typer.Typer(
+    help="Evidence discs (光盘): check an exported image.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
+
+
+class ImageNotFound(DockError):
+    """`dock export verify` was given a path that is not a file."""
+
+
+@export_app.command("verify")
+@one_line_errors
+def verify_command(
+    ctx: typer.Context,
+    image: Annotated[Path, typer.Argument(help="The disc image (.iso) to check.")],
+) -> None:
+    """Check every file of the bag, the tag files, the note's hashes and the label."""
+    from dock.export.verify import verify_image
+
+    if not image.is_file():
+        raise ImageNotFound(f"{image}: no such image file; give the path of an exported .iso")
+    problems = verify_image(image)
+    _journal_verified(ctx, image, problems)
+    for problem in problems:
+        typer.echo(f"{image.name}: {problem}", err=True)
+    if problems:
+        typer.echo(f"{image.name}: NOT INTACT, {len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{image.name}: intact (Joliet and UDF trees, bag, note and label checked)")
+
+
+def _journal_verified(ctx: typer.Context, image: Path, problems: list[str]) -> None:
+    from dock.db.database import DB_FILE_NAME
+
+    data_dir = settings_of(ctx).dock.data_dir
+    if not (data_dir / DB_FILE_NAME).is_file():
+        return  # not on a dock: verifying needs no dock data
+    from dock import journal
+    from dock.db import open_database
+    from dock.events import ExportVerified
+    from dock.offload.store import sha256_of_file
+
+    happened = ExportVerified(
+        image_name=image.name,
+        image_sha256=sha256_of_file(image),
+        is_intact=not problems,
+        problems=tuple(problems),
+    )
+    db = open_database(data_dir)
+    try:
+        with db.transaction() as session:
+            journal.append(session, happened, actor=cli_actor(), at=utc_now())
+    finally:
+        db.close()
