@@ -29,7 +29,8 @@ from dock.offload.store import EvidenceStore
 from dock.service import DockService
 from hw.clock_sync import ClockSync, FakeClockSync, TimedatectlClockSync
 from hw.hotplug import HotplugSource, SimulatedHotplug
-from hw.volumes import MountedVolumes, SimulatedVolumes, VolumeFinder
+from hw.mount_helper import HelperVolumes
+from hw.volumes import SimulatedVolumes, VolumeFinder
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 NOTABLE_DRIFT_S = 1.0  # smaller corrections happen at every check and are not news
@@ -61,7 +62,7 @@ def build_service(
             store,
             settings,
             clock,
-            volumes if volumes is not None else MountedVolumes(settings.dock.data_dir / "mnt"),
+            volumes if volumes is not None else HelperVolumes(),  # mounts: bodycam-dock-mount
         )
         service = DockService(
             settings,

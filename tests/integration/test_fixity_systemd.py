@@ -65,7 +65,7 @@ def test_the_timer_runs_the_service_daily_catching_up_missed_runs_at_a_random_de
 def test_the_service_runs_store_verify_as_the_dock_user_in_the_docks_sandbox(tmp_path):
     verify, dock = unit(SERVICE)["Service"], unit("bodycam-dock.service")["Service"]
     assert verify["Type"] == ["oneshot"]
-    for key in ("User", "Group", "Environment", "ReadWritePaths", "ProtectSystem"):
+    for key in ("User", "Group", "Environment", "StateDirectory", "ProtectSystem"):
         assert set(dock[key]) <= set(verify[key]) | {"MALLOC_ARENA_MAX=2"}, key
     for key in ("ProtectHome", "NoNewPrivileges"):
         assert verify[key] == dock[key], key
