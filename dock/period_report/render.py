@@ -115,7 +115,7 @@ def interruptions_chart(report: PeriodReport) -> Figure:
         label="未说明 unexplained",
     )
     ax.set_title("中断 interruptions per unit")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over a bar
     fig.tight_layout()
     return fig
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dock.config import Settings, parse_settings
-from dock.db import open_database
+from dock.db import DB_FILE_NAME, open_database
 from dock.db.database import Database
 from dock.db.models import Clip, Officer
 from dock.offload.store import EvidenceStore, fsync_dir
@@ -81,6 +81,10 @@ class Records:
             session.add(clip)
             session.flush()
             return clip.id
+
+    @property
+    def db_path(self) -> Path:
+        return self.store.root.parent / DB_FILE_NAME
 
     def sha_of(self, clip_id: int) -> str:
         with self.db.transaction() as session:
