@@ -25,6 +25,7 @@ from dock.db.database import Database
 from dock.db.models import JournalRow, Replica
 from dock.events import CentralObjectChecked, CentralObjectDamaged
 from dock.offload.store import EvidenceStore
+from dock.replication import records
 from dock.replication.central import (
     CentralObjectRefused,
     CentralStore,
@@ -118,10 +119,7 @@ def check_central_sample(
                 actor=actor,
                 at=now,
             )
-            row = session.get(Replica, sha256)
-            if row is not None:  # no longer a copy: the replicator takes it up again
-                row.confirmed_at_utc, row.checksum, row.refused_reason = None, "", ""
-                row.upload_id, row.done_parts = "", "[]"
+            records.unconfirm(session, sha256)
         report.damaged.append(
             f"central copy of {sha256} {outcome}: {detail}; it no longer counts as a copy, "
             "its clips stay on their recorders until the replicator confirms a new one"

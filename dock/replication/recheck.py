@@ -17,6 +17,7 @@ from dock import journal
 from dock.db.database import Database
 from dock.db.models import Replica
 from dock.events import ReplicationRefused
+from dock.replication import records
 from dock.replication.central import CentralStore, CentralStoreError, object_key
 from dock.replication.records import ACTOR
 
@@ -42,10 +43,7 @@ def copy_still_held(db: Database, central: CentralStore, sha256: str, now: datet
         return True
     detail = "HEAD found nothing" if found is None else f"store now says {found.checksum_sha256}"
     with db.transaction() as session:
-        row = session.get(Replica, sha256)
-        if row is not None and row.confirmed_at_utc is not None:
-            row.confirmed_at_utc = None  # no longer a copy: the replicator uploads it again
-            row.checksum = ""
+        if records.unconfirm(session, sha256):
             journal.append(
                 session,
                 ReplicationRefused(

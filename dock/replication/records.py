@@ -112,6 +112,17 @@ def confirm(
     return happened
 
 
+def unconfirm(session: Session, sha256: str) -> bool:
+    """No longer a copy (lost or changed in the store): the replicator uploads it afresh.
+    False if it was not confirmed; the caller journals why."""
+    row = session.get(Replica, sha256)
+    if row is None or row.confirmed_at_utc is None:
+        return False
+    row.confirmed_at_utc, row.checksum, row.refused_reason = None, "", ""
+    row.upload_id, row.done_parts = "", "[]"
+    return True
+
+
 def refuse(session: Session, sha256: str, reason: str, detail: str, now: datetime) -> None:
     """Never a copy: record why, journal replication.refused, and stop retrying it."""
     row = session.get(Replica, sha256)
