@@ -81,19 +81,24 @@ class Reflash:
     def run(
         self,
         open_client: Callable[[], RecorderClient],
-        key: bytes,
+        key_for: Callable[[str], bytes],
         image: Image,
         *,
         bay: BayMachine | None = None,
         downgrade_approved_by: str | None = None,
     ) -> ReflashOutcome:
-        """Update the recorder `open_client` reaches; ReflashError when it did not happen."""
+        """Update the recorder `open_client` reaches; ReflashError when it did not happen.
+
+        `key_for(serial)` is the key the recorder was paired with (the privileged frames
+        come after its proof).
+        """
         number = bay.number if bay is not None else None
         with open_client() as client:
             client.hello()
             identity = client.identify()
-            client.authenticate(key)
             serial, from_version = identity.device_serial, identity.firmware_version
+            key = key_for(serial)
+            client.authenticate(key)
             allow_downgrade = self._check_downgrade(
                 number, serial, from_version, image, downgrade_approved_by
             )
