@@ -29,6 +29,8 @@ from dock.events import (
     InterruptionExplained,
     OffloadProgress,
     OffloadStarted,
+    ReflashProgress,
+    ReflashStarted,
     VoiceNoteRefused,
     VoiceNoteSkipped,
     VoiceNotesNeeded,
@@ -61,7 +63,7 @@ class BayLight:
     state: BayState = BayState.EMPTY
     is_note_needed: bool = False
     is_recording_note: bool = False
-    progress: float | None = None  # offloaded fraction, 0 to 1, while offloading
+    progress: float | None = None  # offloaded or reflashed fraction, 0 to 1, while either runs
 
 
 def pattern_for(bay: BayLight) -> Pattern:
@@ -76,7 +78,9 @@ def pattern_for(bay: BayLight) -> Pattern:
     if bay.state in (BayState.IDENTIFYING, BayState.CHECKING):
         return gpio.WORKING
     if bay.state is BayState.REFLASHING:
-        return gpio.REFLASHING
+        if bay.progress is None:  # the recorder is still checking the image's manifest
+            return gpio.REFLASHING
+        return gpio.reflashing(min(4, int(bay.progress * 4) + 1))
     if bay.state is BayState.FAULT:
         return gpio.FAULT
     if bay.is_note_needed:  # READY or ATTENTION, with interruptions to explain first
@@ -92,8 +96,12 @@ def apply(bay: BayLight, happened: Event) -> BayLight:
             return BayLight()
         progress = bay.progress if target is BayState.OFFLOADING else None
         return replace(bay, state=target, progress=progress)
-    if isinstance(happened, OffloadStarted):
+    if isinstance(happened, OffloadStarted | ReflashStarted):
         return replace(bay, progress=0.0)
+    if isinstance(happened, ReflashProgress):
+        if happened.total_bytes > 0:
+            return replace(bay, progress=happened.done_bytes / happened.total_bytes)
+        return bay
     if isinstance(happened, OffloadProgress):
         if happened.total_bytes > 0:
             return replace(bay, progress=happened.done_bytes / happened.total_bytes)

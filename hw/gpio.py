@@ -104,6 +104,15 @@ def offloading(quarter: int) -> Pattern:
     return flashes(f"offloading_{quarter}_of_4", Color.GREEN, quarter)
 
 
+def reflashing(quarter: int) -> Pattern:
+    """Sending firmware shows progress like offloading, in red: 1 to 4 red flashes, a rest.
+
+    REFLASHING (red and green) is shown before the recorder has taken the image's manifest.
+    """
+    quarter = min(4, max(1, quarter))
+    return flashes(f"reflashing_{quarter}_of_4", Color.RED, quarter)
+
+
 @dataclass(frozen=True)
 class LightPins:
     """One light's GPIO pins: a red/green pair, or an RGB LED (blue wired, kept off)."""
