@@ -11,6 +11,7 @@ from dock.cli import (  # noqa: F401 (registers)
     export_commands,
     interruption_commands,
     ledger_commands,
+    people_commands,
     period_report_commands,
     replication_commands,
     report_commands,

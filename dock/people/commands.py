@@ -249,6 +249,15 @@ class Commands:
                 waiting += [request] if actor.has(Permission.CONFIRM_EXPORT) else []
         return waiting
 
+    def clips_of(self, session: Session, request: Request) -> list[Clip]:
+        """The clips a request covers: its one clip, or every clip of its case, oldest first."""
+        ids = self._clip_ids(session, request.clip_id, request.case_number)
+        return list(
+            session.scalars(
+                select(Clip).where(Clip.id.in_(ids)).order_by(Clip.recorded_start_utc, Clip.id)
+            )
+        )
+
     # -- helpers --------------------------------------------------------------------------
 
     def _clip_ids(self, session: Session, clip_id: int | None, case: str | None) -> list[int]:
