@@ -55,11 +55,10 @@ def carry_out_export(
         clips = commands.clips_of(session, request)
         for clip in clips:
             session.expunge(clip)
-        names = dict(
-            session.execute(
-                select(Staff.username, Staff.display_name).where(Staff.username.in_(confirmers))
-            ).tuples()
+        rows = session.execute(
+            select(Staff.username, Staff.display_name).where(Staff.username.in_(confirmers))
         )
+        names = {username: display_name for username, display_name in rows}
         case = request.case_number or next((c.case_number for c in clips if c.case_number), "")
         case = case or t("clip {clip}, no case", clip=request.clip_id)
         approved_at = request.decided_at_utc
