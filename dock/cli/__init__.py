@@ -13,6 +13,7 @@ from dock.cli import (  # noqa: F401 (registers)
     ledger_commands,
     people_commands,
     period_report_commands,
+    reflash_commands,
     replication_commands,
     report_commands,
     retention_commands,

@@ -178,7 +178,7 @@ class Reflash:
         if not approved_by or approved_by.strip() == self.technician:
             reason = (
                 f"firmware {image.version} is older than the running {from_version}: a downgrade"
-                " needs --force-downgrade and a second person's --approved-by NAME"
+                " needs --force and a second person's --approved-by NAME"
             )
             self._journal(
                 ReflashStopped(

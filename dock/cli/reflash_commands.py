@@ -1,0 +1,227 @@
+"""`dock reflash BAY IMAGE`: a technician updates the firmware of the recorder in one bay.
+
+The technician signs in (--user, the password from a prompt or --password-file, `-` for
+standard input) and must hold the technician role. A downgrade needs --force and a second
+person, a technician or a leader, who signs in too (--approved-by, their password from a
+prompt or --approver-password-file): both names are journaled. Every step is a journal row
+(dock/reflash/session.py), and the bay goes REFLASHING, then back to identifying.
+
+The command talks to the bay's serial port itself ([bays.fixed.N] port, or --port), so it
+refuses while `dock serve` runs: the service owns the bays' ports, and reflashing through
+the running service is not built yet.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dock.cli.common import app, one_line_errors, require_records, settings_of
+from dock.errors import DockError
+
+if TYPE_CHECKING:
+    from dock.bays.machine import BayMachine
+    from dock.clock import Clock
+    from dock.config import Settings
+    from dock.db.database import Database
+    from dock.people import Actor
+    from dock.reflash.session import Reflash, ReflashOutcome
+    from firmware_bridge.image import Image
+
+
+class ReflashRefused(DockError):
+    """The reflash cannot start as asked: the message says what to give or do."""
+
+
+@app.command("reflash")
+@one_line_errors
+def reflash_command(
+    ctx: typer.Context,
+    bay: Annotated[int, typer.Argument(min=1, metavar="BAY", help="The bay holding the recorder.")],
+    image_path: Annotated[Path, typer.Argument(metavar="IMAGE", help="A signed firmware image.")],
+    user: Annotated[str | None, typer.Option("--user", help="Your staff user name.")] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file", help="Read your password from this file (- for stdin), not a prompt."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a downgrade (needs --approved-by).")
+    ] = False,
+    approved_by: Annotated[
+        str | None,
+        typer.Option("--approved-by", help="The technician or leader approving a downgrade."),
+    ] = None,
+    approver_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--approver-password-file",
+            help="The approver's password from this file (- for stdin), not a prompt.",
+        ),
+    ] = None,
+    port: Annotated[
+        str | None,
+        typer.Option("--port", help="The recorder's serial port, if the bay has no fixed port."),
+    ] = None,
+) -> None:
+    """Send a signed firmware image to the recorder in BAY; exit 0 once it is confirmed."""
+    from dock.clock import SystemClock
+    from dock.db import open_database
+    from dock.people.roles import NotAllowed, Role, require
+    from dock.reflash.session import Reflash
+    from firmware_bridge.image import ImageError, read_image
+
+    settings = settings_of(ctx)
+    if approved_by and not force:
+        raise ReflashRefused("--approved-by is for a downgrade: give --force with it")
+    if force and not approved_by:
+        raise ReflashRefused("--force needs a second person: give --approved-by NAME")
+    port_path = _port_of(settings, bay, port)
+    _refuse_while_serving(settings.dock.data_dir, bay)
+    try:
+        image = read_image(image_path)
+    except ImageError as err:
+        raise ReflashRefused(f"{err}; give an image made by `make firmware`") from None
+    require_records(settings.dock.data_dir)
+    db = open_database(settings.dock.data_dir)
+    clock = SystemClock()
+    try:
+        technician = _sign_in(settings, db, clock, user, password_file)
+        require(technician, Role.TECHNICIAN)
+        approver = None
+        if approved_by:
+            approver = _sign_in(settings, db, clock, approved_by, approver_password_file)
+            if not (approver.has(Role.TECHNICIAN) or approver.has(Role.LEADER)):
+                raise NotAllowed(
+                    f"{approver.username} may not approve a downgrade: it needs the role"
+                    " technician or leader"
+                )
+            if approver.username == technician.username:
+                raise ReflashRefused(
+                    "a downgrade needs a second person: --approved-by must name someone else"
+                )
+        outcome = _run(
+            Reflash(db, clock, technician=technician.journal_name),
+            db,
+            _bay_machine(db, clock, bay),
+            port_path,
+            settings.link.timeout_s,
+            image,
+            approver.journal_name if approver else None,
+        )
+    finally:
+        db.close()
+    resumed = f", resumed at {outcome.resumed_from_bytes}" if outcome.resumed_from_bytes else ""
+    typer.echo(
+        f"bay {bay}: recorder {outcome.serial} {outcome.from_version} -> {outcome.to_version}:"
+        f" {outcome.result}, running {outcome.running_version}"
+        f" ({outcome.sent_bytes} bytes sent{resumed})"
+    )
+    if not outcome.is_confirmed:
+        raise typer.Exit(1)
+
+
+def _run(
+    reflash: Reflash,
+    db: Database,
+    machine: BayMachine | None,
+    port_path: str,
+    timeout_s: float,
+    image: Image,
+    approver: str | None,
+) -> ReflashOutcome:
+    """The session over the port, with the recorder's paired key; link trouble in one line."""
+    from dock import ledger
+    from firmware_bridge.client import RecorderClient
+    from firmware_bridge.errors import RecorderError
+
+    def key_for(serial: str) -> bytes:
+        with db.transaction() as session:
+            key = ledger.paired_key(session, serial)
+        if key is None:
+            raise ReflashRefused(
+                f"recorder {serial} is not paired with this dock: pair it first"
+                f" (`dock device pair {serial} --port {port_path}`)"
+            )
+        return key
+
+    try:
+        return reflash.run(
+            lambda: RecorderClient.open(port_path, timeout_s=timeout_s),
+            key_for,
+            image,
+            bay=machine,
+            downgrade_approved_by=approver,
+        )
+    except (RecorderError, OSError) as err:
+        raise ReflashRefused(
+            f"recorder on {port_path}: {err}; check it is docked and run the command again"
+            " (a transfer resumes where it stopped)"
+        ) from None
+
+
+def _port_of(settings: Settings, bay: int, port: str | None) -> str:
+    if port:
+        return port
+    fixed = settings.bays.fixed.get(bay)
+    if fixed is None:
+        raise ReflashRefused(
+            f"bay {bay} has no fixed serial port in the config: give --port /dev/ttyACM0"
+        )
+    return fixed.port
+
+
+def _refuse_while_serving(data_dir: Path, bay: int) -> None:
+    from dock import control
+
+    try:
+        control.request(data_dir, {"op": "bays"}, timeout_s=1.0)
+    except control.ControlError:
+        return  # no service: this command may use the port
+    raise ReflashRefused(
+        f"the dock service is running and holds bay {bay}'s port: stop it"
+        " (systemctl stop dock) and run `dock reflash` again"
+    )
+
+
+def _sign_in(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    user: str | None,
+    password_file: Path | None,
+) -> Actor:
+    """Authenticate one person (a wrong password counts towards the lock-out)."""
+    from dock.people import authenticate
+
+    if not user:
+        raise ReflashRefused("a reflash needs a technician: give --user with your staff user name")
+    password = _read_password(password_file, f"password for {user}")
+    return authenticate(db, user, password, limits=settings.people, clock=clock)
+
+
+def _read_password(password_file: Path | None, prompt: str) -> str:
+    if password_file is None:
+        return str(typer.prompt(prompt, hide_input=True))
+    if str(password_file) == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    try:
+        return password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or "not UTF-8 text"
+        raise ReflashRefused(
+            f"{password_file}: cannot read the password file ({reason}); give a readable file"
+        ) from None
+
+
+def _bay_machine(db: Database, clock: Clock, bay: int) -> BayMachine | None:
+    """The bay's machine when its recorder is docked and checked; None leaves it untouched."""
+    from dock.bays.machine import BayMachine
+    from dock.bays.states import BayState
+
+    machine = BayMachine(bay, db, clock)
+    return machine if machine.state in (BayState.READY, BayState.ATTENTION) else None
