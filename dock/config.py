@@ -544,17 +544,27 @@ def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
     data_dir = Path(settings.dock.data_dir).expanduser()
     if not data_dir.is_absolute():
         data_dir = base_dir / data_dir
-    mqtt_files: dict[str, Any] = {}
-    for key in ("tls_ca_file", "tls_cert_file", "tls_key_file", "password_file"):
-        value = getattr(settings.mqtt, key)
-        if value and not Path(value).expanduser().is_absolute():
-            mqtt_files[key] = str(base_dir / Path(value).expanduser())
     return replace(
         settings,
         dock=replace(settings.dock, data_dir=data_dir),
         bays=replace(settings.bays, fixed=MappingProxyType(fixed)),
-        mqtt=replace(settings.mqtt, **mqtt_files),
+        mqtt=_files_from(
+            base_dir, settings.mqtt, "tls_ca_file", "tls_cert_file", "tls_key_file", "password_file"
+        ),
+        central=_files_from(base_dir, settings.central, "secret_access_key_file", "ca_bundle"),
     )
+
+
+def _files_from(base_dir: Path, section: Any, *keys: str) -> Any:
+    """The section with each relative file path among `keys` read from the config's folder."""
+    from dataclasses import replace
+
+    files = {}
+    for key in keys:
+        value = getattr(section, key)
+        if value and not Path(value).expanduser().is_absolute():
+            files[key] = str(base_dir / Path(value).expanduser())
+    return replace(section, **files)
 
 
 def _show(value: Any) -> str:

@@ -63,6 +63,15 @@ def test_relative_data_dir_is_taken_from_the_config_files_folder(tmp_path):
     assert load_settings(path, env={}).dock.data_dir == tmp_path / "state"
 
 
+def test_relative_central_files_are_taken_from_the_config_files_folder(tmp_path):
+    path = write(
+        tmp_path, '[central]\nsecret_access_key_file = "s3/secret"\nca_bundle = "s3/ca.pem"\n'
+    )
+    central = load_settings(path, env={}).central
+    assert central.secret_access_key_file == str(tmp_path / "s3" / "secret")
+    assert central.ca_bundle == str(tmp_path / "s3" / "ca.pem")
+
+
 def test_settings_are_frozen():
     settings = load_settings(env={})
     with pytest.raises(dataclasses.FrozenInstanceError):
