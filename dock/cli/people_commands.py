@@ -81,10 +81,13 @@ def read_password(password_file: Path | None, prompt: str = "password") -> str:
     try:
         return password_file.read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as error:
+        from dock.i18n import t
+
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         raise PasswordUnreadable(
-            f"{password_file}: cannot read the password file ({reason}); give a readable file"
-        ) from None
+            t("{path}: cannot read the password file ({reason}); give a readable file",
+              path=password_file, reason=reason)
+        ) from None  # fmt: skip
 
 
 def sign_in(
@@ -451,13 +454,15 @@ def _moment(text: str | None, zone: str) -> datetime | None:
     from datetime import UTC
     from zoneinfo import ZoneInfo
 
+    from dock.i18n import t
+
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise BadTime(
-            f"{text!r} is not a date or time; write 2026-12-01 or 2026-12-01T08:00"
+            t("{text} is not a date or time; write 2026-12-01 or 2026-12-01T08:00", text=repr(text))
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))

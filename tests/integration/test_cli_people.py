@@ -223,3 +223,10 @@ def test_without_a_password_file_the_password_is_asked_for_and_not_echoed(
     os.close(main)
     assert b"nothing waits for you" in seen
     assert PASSWORD.encode() not in seen
+
+
+def test_the_commands_speak_chinese_by_default(cli: DockCli) -> None:
+    text = cli.config.read_text(encoding="utf-8").replace('language = "en"\n', "")
+    cli.config.write_text(text, encoding="utf-8")
+    assert cli.ok("queue", user="dora").strip() == "没有等待您处理的事项"
+    assert cli.fails("queue") == "error: 请登录：用 --user 给出您的工作人员用户名"
