@@ -13,7 +13,6 @@ the running service is not built yet.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -196,26 +195,13 @@ def _sign_in(
     password_file: Path | None,
 ) -> Actor:
     """Authenticate one person (a wrong password counts towards the lock-out)."""
+    from dock.cli.people_commands import read_password
     from dock.people import authenticate
 
     if not user:
         raise ReflashRefused("a reflash needs a technician: give --user with your staff user name")
-    password = _read_password(password_file, f"password for {user}")
+    password = read_password(password_file, f"password for {user}")
     return authenticate(db, user, password, limits=settings.people, clock=clock)
-
-
-def _read_password(password_file: Path | None, prompt: str) -> str:
-    if password_file is None:
-        return str(typer.prompt(prompt, hide_input=True))
-    if str(password_file) == "-":
-        return sys.stdin.readline().rstrip("\r\n")
-    try:
-        return password_file.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or "not UTF-8 text"
-        raise ReflashRefused(
-            f"{password_file}: cannot read the password file ({reason}); give a readable file"
-        ) from None
 
 
 def _bay_machine(db: Database, clock: Clock, bay: int) -> BayMachine | None:
