@@ -47,10 +47,11 @@ class Expired:
     rule: str
 
     def line(self) -> str:
+        # date().isoformat(), not strftime: a dry run may print hundreds of thousands of lines.
         return (
             f"clip {self.clip_id} ({self.officer_number or '-'}, recorded "
-            f"{self.recorded_start_utc:%Y-%m-%d}): expired {self.retention_end:%Y-%m-%d} "
-            f"under {self.rule}; {self.sha256}"
+            f"{self.recorded_start_utc.date().isoformat()}): expired "
+            f"{self.retention_end.date().isoformat()} under {self.rule}; {self.sha256}"
         )
 
 
