@@ -198,33 +198,6 @@ def test_a_time_that_is_not_a_time_is_one_line(cli: DockCli) -> None:
     assert "is not a date or time" in cli.fails("search", "--since", "yesterday", user="cora")
 
 
-def test_without_a_password_file_the_password_is_asked_for_and_not_echoed(
-    cli: DockCli,
-) -> None:
-    import os
-    import pty
-
-    main, terminal = pty.openpty()
-    argv = [str(DOCK), "--config", str(cli.config), "queue", "--user", "dora"]
-    with subprocess.Popen(
-        argv, stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True
-    ) as dock:
-        os.close(terminal)
-        seen = b""
-        while b"assword" not in seen:
-            seen += os.read(main, 1024)
-        os.write(main, PASSWORD.encode() + b"\n")
-        assert dock.wait(timeout=120) == 0
-        try:
-            while chunk := os.read(main, 1024):
-                seen += chunk
-        except OSError:  # EIO: the command has closed its terminal
-            pass
-    os.close(main)
-    assert b"nothing waits for you" in seen
-    assert PASSWORD.encode() not in seen
-
-
 def test_the_commands_speak_chinese_by_default(cli: DockCli) -> None:
     text = cli.config.read_text(encoding="utf-8").replace('language = "en"\n', "")
     cli.config.write_text(text, encoding="utf-8")
