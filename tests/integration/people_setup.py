@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from dock.clock import FixedClock
 from dock.config import parse_settings
@@ -32,6 +33,25 @@ STAFF = {
 }
 
 
+def add_team(session: Any, staff: dict[str, list[str]], clock: FixedClock) -> None:
+    """Every account in `staff`, all with PASSWORD; the first one must be "admin", the
+    administrator who adds the rest."""
+    admin = None
+    for username, roles in staff.items():
+        add_staff(
+            session,
+            admin,
+            username=username,
+            display_name=username.title(),
+            roles=roles,
+            password=PASSWORD,
+            clock=clock,
+        )
+        if admin is None:
+            session.flush()
+            admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+
+
 class People:
     def __init__(self, tmp_path: Path, people: dict | None = None) -> None:
         self.settings = parse_settings(
@@ -44,20 +64,7 @@ class People:
         self.store = EvidenceStore(self.settings.dock.data_dir / "store")
         self.commands = Commands(self.settings.people, self.clock)
         with self.db.transaction() as session:
-            admin = None
-            for username, roles in STAFF.items():
-                add_staff(
-                    session,
-                    admin,
-                    username=username,
-                    display_name=username.title(),
-                    roles=roles,
-                    password=PASSWORD,
-                    clock=self.clock,
-                )
-                if admin is None:
-                    session.flush()
-                    admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+            add_team(session, STAFF, self.clock)
 
     def sign_in(self, username: str) -> Actor:
         return authenticate(

@@ -17,11 +17,10 @@ from dock.bays.states import BayState, Trigger
 from dock.cli import app
 from dock.clock import FixedClock
 from dock.db import open_database
-from dock.people import Actor, Role, add_staff
 from firmware_bridge.image import DEV_KEY_PATH, build_image, load_private_key
 from firmware_bridge.sim.recorder import directory_recorder
+from tests.integration.people_setup import PASSWORD, add_team
 
-PASSWORD = "correct horse battery"
 SERIAL = "ZFY00001"
 STAFF = {"admin": ["administrator"], "tom": ["technician"], "lee": ["leader"], "olga": ["officer"]}
 CLOCK = FixedClock(datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
@@ -39,19 +38,7 @@ class Dock:
         self.password_file.write_text(PASSWORD + "\n", encoding="utf-8")
         self.db = open_database(tmp_path / "data")
         with self.db.transaction() as session:
-            admin = None
-            for username, roles in STAFF.items():
-                add_staff(
-                    session,
-                    admin,
-                    username=username,
-                    display_name=username.title(),
-                    roles=roles,
-                    password=PASSWORD,
-                    clock=CLOCK,
-                )
-                session.flush()
-                admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+            add_team(session, STAFF, CLOCK)
             device = ledger.register_device(
                 session,
                 serial=SERIAL,
