@@ -24,6 +24,7 @@ from dock.control import ControlServer
 from dock.db.database import Database, open_database
 from dock.errors import DockError
 from dock.events import ClockSet, Event, EventBus, VoiceNotesNeeded
+from dock.i18n import choose, t
 from dock.offload.ingest import Offloader
 from dock.offload.store import EvidenceStore
 from dock.service import DockService
@@ -140,11 +141,13 @@ class VerdictPrinter:
         report = result.offload
         if report is not None:
             self._say(f"bay {bay} {serial}: offload: {report.summary()}")
+        # The word in the agency's language; the reasons as the check wrote them.
         if result.verdict is not None:
-            text = result.verdict.summary()
+            reasons = "; ".join(r.text for r in result.verdict.reasons)
+            text = t(result.verdict.word) + (f": {reasons}" if reasons else "")
         else:
             reason = self.service.bays[bay].machine.reason if self.service is not None else ""
-            text = f"{result.state.upper()}" + (f": {reason}" if reason else "")
+            text = t(result.state.upper()) + (f": {reason}" if reason else "")
         self._say(f"bay {bay} {serial}: {text}")
 
     def event(self, happened: Event) -> None:
@@ -174,6 +177,7 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
     """
     from dock.simulation import SimulatedBays, simulated_settings  # pulls in the simulator
 
+    choose(settings.people.language, settings.people.time_zone)  # as every CLI command does
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     printer = VerdictPrinter(echo)

@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 from typing import IO
 
-VERDICT_LINE = re.compile(r"^bay (\d+) (\S+): (READY|NOT READY|FAULT|ATTENTION)\b:?\s*(.*)$")
+# The verdict word as the dock says it in Chinese (the default language) or English.
+SAID_WORDS = {"就绪": "READY", "未就绪": "NOT READY", "故障": "FAULT", "需人工处理": "ATTENTION"}
+VERDICT_LINE = re.compile(
+    r"^bay (\d+) (\S+): (READY|NOT READY|FAULT|ATTENTION|未就绪|就绪|故障|需人工处理)\b:?\s*(.*)$"
+)
 
 
 class SimulatedDockProcess:
@@ -65,7 +69,7 @@ class SimulatedDockProcess:
                 raise RuntimeError(self._story("dock serve ended before its verdicts"))
             match = VERDICT_LINE.match(line)
             if match:
-                verdicts[int(match[1])] = (match[3], match[4])
+                verdicts[int(match[1])] = (SAID_WORDS.get(match[3], match[3]), match[4])
         return verdicts
 
     def stop(self, timeout_s: float = 30) -> int:
