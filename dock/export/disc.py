@@ -43,6 +43,9 @@ from dock.offload.store import EvidenceStore
 LABEL_NAME = "LABEL.txt"
 BAG_DIR = "bag"
 VOLUME_PREFIX = "EVIDENCE_COPY_"  # + "1" or "2": the volume id readers show
+# An image is written under this suffix and renamed only once both copies are whole and
+# fsync'd: a dock killed mid-export leaves `.partial` files, never a disc that looks finished.
+PARTIAL_SUFFIX = ".partial"
 
 
 class ExportRefused(DockError):
@@ -141,17 +144,23 @@ def write_export(
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"export-{safe_name(approval_id, 'export')}-{now:%Y%m%dT%H%M%SZ}"
     paths = (out_dir / f"{stem}-copy1.iso", out_dir / f"{stem}-copy2.iso")
+    for stale in out_dir.glob(f"export-{safe_name(approval_id, 'export')}-*{PARTIAL_SUFFIX}"):
+        stale.unlink()  # a killed earlier run of this export: copies, never whole, never journaled
+    partials = tuple(p.with_name(p.name + PARTIAL_SUFFIX) for p in paths)
     sha256s = []
     payload = note_files(facts)
     try:
-        for copy, path in enumerate(paths, start=1):
+        for copy, partial in enumerate(partials, start=1):
             files = disc_files(facts, store, copy, payload)
-            sha256s.append(write_image(path, f"{VOLUME_PREFIX}{copy}", files))
+            sha256s.append(write_image(partial, f"{VOLUME_PREFIX}{copy}", files))
     except BaseException:
-        for path in paths:  # a half export is no export: nothing unjournaled is left
+        for partial in partials:  # a half export is no export: nothing unjournaled is left
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                os.unlink(partial)
         raise
+    for partial, path in zip(partials, paths, strict=True):
+        os.rename(partial, path)
+    _fsync_dir(out_dir)
     with db.transaction() as session:
         journal.append(
             session,
@@ -169,3 +178,11 @@ def write_export(
             at=now,
         )
     return ExportImages(paths, (sha256s[0], sha256s[1]), facts)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pycdlib
+from sqlalchemy import select
 
 from dock.db.database import Database, open_database
 from dock.db.models import Clip
@@ -51,6 +52,13 @@ class Evidence:
             session.add(clip)
         self.clips.append(clip)
         return clip
+
+    def db_clips(self) -> list[Clip]:
+        """The clips already in the database (a new Evidence over an earlier run's data dir)."""
+        with self.db.transaction() as session:
+            clips = list(session.scalars(select(Clip).order_by(Clip.id)))
+            session.expunge_all()
+        return clips
 
     def export(self, out_dir: Path | None = None) -> ExportImages:
         return write_export(
