@@ -427,6 +427,24 @@ class PeopleSettings:
     time_zone: str = _setting("Asia/Shanghai", _time_zone)
 
 
+def _listen(value: Any) -> str:
+    host, sep, port = str(value).rpartition(":") if isinstance(value, str) else ("", "", "")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise _Refused('must be "host:port", e.g. "127.0.0.1:8470"')
+    return value
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The custodians' pages (issue 13): served on the dock's own network only."""
+
+    enabled: bool = _setting(False, _boolean)  # `dock serve` starts the pages when true
+    listen: str = _setting("127.0.0.1:8470", _listen)
+    session_minutes: int = _setting(30, _integer(1, 24 * 60))  # idle sign-in lifetime
+    tls_cert_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
+    tls_key_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
+
+
 @dataclass(frozen=True)
 class Settings:
     dock: DockSettings = field(default_factory=DockSettings)
@@ -441,6 +459,7 @@ class Settings:
     fixity: FixitySettings = field(default_factory=FixitySettings)
     people: PeopleSettings = field(default_factory=PeopleSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -461,6 +480,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "fixity": FixitySettings,
     "people": PeopleSettings,
     "retention": RetentionSettings,
+    "web": WebSettings,
 }
 
 
@@ -552,6 +572,7 @@ def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
             base_dir, settings.mqtt, "tls_ca_file", "tls_cert_file", "tls_key_file", "password_file"
         ),
         central=_files_from(base_dir, settings.central, "secret_access_key_file", "ca_bundle"),
+        web=_files_from(base_dir, settings.web, "tls_cert_file", "tls_key_file"),
     )
 
 

@@ -1,7 +1,8 @@
 """The one place officer- and custodian-facing text is translated and times are shown.
 
 Messages are written in English in the code (`t("...")`) and translated from the gettext
-catalogs in dock/locale (Babel reads the .po files: no compile step to forget); Chinese is
+catalogs in dock/locale (Babel reads the .po files: no compile step to forget; every .po of
+a language is read, dock.po first, so a face such as the web pages keeps its own); Chinese is
 the default, `[people] language` chooses. Times are stored in UTC and shown in the agency's
 zone (`[people] time_zone`, default Asia/Shanghai), with the zone named.
 """
@@ -33,11 +34,18 @@ def _catalog(language: str) -> gettext.NullTranslations:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not path.is_file():
+    # dock.po, then one catalog per face (web.po: the custodians' pages), merged into one.
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    paths = sorted(folder.glob("*.po"), key=lambda p: (p.stem != DOMAIN, p.name))
+    if not paths:
         return gettext.NullTranslations()
-    with path.open("rb") as po:
+    with paths[0].open("rb") as po:
         catalog = read_po(po, locale=language)
+    for path in paths[1:]:
+        with path.open("rb") as po:
+            for message in read_po(po, locale=language):
+                if message.id:
+                    catalog[message.id] = message
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
