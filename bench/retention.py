@@ -74,8 +74,8 @@ def _fill(path: Path) -> None:
         )
     )
     raw.execute(
-        "INSERT INTO clip_retention (clip_id, case_number, retention_end, rule, computed_at_utc) "
-        "SELECT id, case_number, CASE WHEN case_number IS NOT NULL THEN NULL "
+        "INSERT INTO clip_retention (clip_id, retention_end, rule, computed_at_utc) "
+        "SELECT id, CASE WHEN case_number IS NOT NULL THEN NULL "
         "WHEN category IS NOT NULL THEN datetime(recorded_start_utc, '+1095 days') || '.000000' "
         "ELSE datetime(recorded_start_utc, '+180 days') || '.000000' END, "
         "CASE WHEN case_number IS NOT NULL THEN 'case ' || case_number || ': kept while open' "

@@ -390,7 +390,8 @@ def classify(
     with signed_in(ctx, user, password_file) as desk:
         set_fields(
             desk.session, desk.actor, clip, changes,
-            categories=desk.settings.people.record_categories, clock=desk.commands.clock,
+            categories=desk.settings.people.record_categories,
+            retention=desk.settings.retention, clock=desk.commands.clock,
         )  # fmt: skip
     typer.echo(t("clip {clip} classified: {fields}", clip=clip, fields=", ".join(changes)))
 

@@ -211,10 +211,12 @@ class JournalRow(Base):
     """
 
     __tablename__ = "journal"
+    # Migration 0009: rows of one type over a period (the period report, fixity figures).
+    __table_args__ = (Index("ix_journal_type_at", "type", "at_utc"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(100))
     bay: Mapped[int | None] = mapped_column(Integer, nullable=True)
     device: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

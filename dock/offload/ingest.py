@@ -346,6 +346,7 @@ class _Run:
                 card_modified_utc=entry.modified_utc,
             ),
             handover_limit_hours=o.settings.offload.handover_limit_hours,
+            retention=o.settings.retention,
             now=o.clock.now_utc(),
             extra_events=repair,
         )

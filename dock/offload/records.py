@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from dock import journal
 from dock.bays.machine import ACTOR
+from dock.config import RetentionSettings
 from dock.db.database import Database
 from dock.db.models import Clip, JournalRow, Quarantined
 from dock.events import (
@@ -30,6 +31,7 @@ from dock.events import (
 )
 from dock.offload.card_names import ClipFacts
 from dock.offload.source import Verification
+from dock.retention import policy
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,12 @@ def record_clip(
     officer_number: str | None,
     clip: StoredClip,
     handover_limit_hours: float,
+    retention: RetentionSettings,
     now: datetime,
     extra_events: tuple[Event, ...] = (),
 ) -> bool:
-    """Commit the clip's row with its journal row; False when it was already recorded."""
+    """Commit the clip's row, its retention end and its journal row; False when it was
+    already recorded."""
     with db.transaction() as session:
         for happened in extra_events:  # e.g. the repair of its damaged stored object
             journal.append(session, happened, actor=ACTOR, at=now)
@@ -88,35 +92,35 @@ def record_clip(
             delay_s = delay.total_seconds()
             is_late = delay > timedelta(hours=handover_limit_hours)
         disagreements = "; ".join(facts.disagreements)
-        session.add(
-            Clip(
-                agency=agency,
-                dock_id=dock_id,
-                bay=bay,
-                device_serial=serial,
-                officer_number=officer_number or facts.card_officer_number,
-                recorded_start_utc=start,
-                recorded_end_utc=end,
-                stored_at_utc=now,
-                place=clip.place,
-                category=None,
-                is_important=facts.is_important,
-                size_bytes=clip.size_bytes,
-                sha256=clip.sha256,
-                source_path=clip.source_path,
-                handover_delay_s=delay_s,
-                is_late=is_late,
-                verification=clip.verification.value,
-                verification_reason=clip.verification_reason,
-                raw_path=clip.raw_path,
-                name_encoding=clip.name_encoding,
-                is_listed=clip.is_listed,
-                card_created_utc=clip.card_created_utc,
-                card_modified_utc=clip.card_modified_utc,
-                time_source=facts.time_source,
-                metadata_disagreements=disagreements,
-            )
+        stored = Clip(
+            agency=agency,
+            dock_id=dock_id,
+            bay=bay,
+            device_serial=serial,
+            officer_number=officer_number or facts.card_officer_number,
+            recorded_start_utc=start,
+            recorded_end_utc=end,
+            stored_at_utc=now,
+            place=clip.place,
+            category=None,
+            is_important=facts.is_important,
+            size_bytes=clip.size_bytes,
+            sha256=clip.sha256,
+            source_path=clip.source_path,
+            handover_delay_s=delay_s,
+            is_late=is_late,
+            verification=clip.verification.value,
+            verification_reason=clip.verification_reason,
+            raw_path=clip.raw_path,
+            name_encoding=clip.name_encoding,
+            is_listed=clip.is_listed,
+            card_created_utc=clip.card_created_utc,
+            card_modified_utc=clip.card_modified_utc,
+            time_source=facts.time_source,
+            metadata_disagreements=disagreements,
         )
+        session.add(stored)
+        policy.store_end(session, retention, stored, now)  # its retention end, issue 14
         journal.append(
             session,
             ClipStored(

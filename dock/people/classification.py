@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dock.clock import Clock
+    from dock.config import RetentionSettings
 
 FIELDS = ("case_name", "case_number", "party", "enforcement_type", "category", "place")
 PAGE_SIZE = 50
@@ -55,9 +56,15 @@ def classify(
     changes: dict[str, str | None],
     *,
     categories: tuple[str, ...],
+    retention: RetentionSettings,
     clock: Clock,
+    why: str = "",
 ) -> None:
-    """Set some classification fields of one clip; the journal row keeps the new values."""
+    """Set some classification fields of one clip; the journal row keeps the new values.
+
+    A new case number or category moves the clip's retention end (issue 14), recomputed in
+    the same transaction and journaled with the custodian and `why`.
+    """
     require(actor, Permission.CLASSIFY)
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown or not changes:
@@ -80,6 +87,13 @@ def classify(
     journal.append(
         session, happened, actor=actor.journal_name, at=clock.now_utc()
     )  # fmt: skip
+    if {"case_number", "category"} & set(changes):
+        from dock.retention.policy import recompute
+
+        reason = why or t("classified: {fields}", fields=", ".join(sorted(changes)))
+        recompute(
+            session, retention, clip, actor=actor.journal_name, why=reason, now=clock.now_utc()
+        )
 
 
 def search(

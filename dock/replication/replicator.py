@@ -61,6 +61,7 @@ from dock.replication.central import (
     composite_checksum,
     part_checksums,
 )
+from dock.retention.holds import mirror_new_copy
 
 log = logging.getLogger(__name__)
 CURSOR_NAME = "replication.cursor.json"
@@ -248,6 +249,11 @@ class Replicator:
         if self._counts(found, path, retain_until, sent):
             with self.db.transaction() as session:
                 records.confirm(session, found, self.central.endpoint_url, self.clock.now_utc())
+            with self.db.transaction() as session:  # issue 14: its hold and retention end
+                mirror_new_copy(
+                    session, self.central, found.sha256, actor=records.ACTOR,
+                    now=self.clock.now_utc(),
+                )  # fmt: skip
             return 1
         if found.lock_mode != "COMPLIANCE" or found.retain_until is None:
             self._refuse(found.sha256, "lock_missing", f"lock {found.lock_mode}")

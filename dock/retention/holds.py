@@ -98,7 +98,7 @@ def active_holds(session: Session) -> list[Hold]:
 
 def is_held(session: Session, clip_id: int) -> bool:
     """Held directly or through its case."""
-    case = session.scalar(select(ClipRetention.case_number).where(ClipRetention.clip_id == clip_id))
+    case = session.scalar(select(Clip.case_number).where(Clip.id == clip_id))
     on_clip = Hold.clip_id == clip_id
     found = select(Hold.id).where(
         Hold.lifted_at_utc.is_(None),
@@ -110,11 +110,7 @@ def is_held(session: Session, clip_id: int) -> bool:
 def clips_of_hold(session: Session, hold: Hold) -> list[int]:
     if hold.clip_id is not None:
         return [hold.clip_id]
-    return list(
-        session.scalars(
-            select(ClipRetention.clip_id).where(ClipRetention.case_number == hold.case_number)
-        )
-    )
+    return list(session.scalars(select(Clip.id).where(Clip.case_number == hold.case_number)))
 
 
 def mirror_clip(
@@ -142,3 +138,21 @@ def mirror_clip(
     event = HoldMirrored(sha256=clip.sha256, is_legal_hold=is_on, retain_until=until)
     journal.append(session, event, actor=actor, at=now)
     return event
+
+
+def mirror_new_copy(
+    session: Session, central: CentralStore, sha256: str, *, actor: str, now: datetime
+) -> HoldMirrored | None:
+    """After a clip's copy is confirmed: mirror its hold and retention end if it has either
+    beyond the copy's own lock (most clips have neither, and cost no further request)."""
+    clip = session.scalar(select(Clip).where(Clip.sha256 == sha256))
+    replica = session.get(Replica, sha256)
+    if clip is None or replica is None:
+        return None  # a voice note, or not a copy
+    end = session.scalar(
+        select(ClipRetention.retention_end).where(ClipRetention.clip_id == clip.id)
+    )
+    is_later = end is not None and (replica.retain_until is None or end > replica.retain_until)
+    if not is_later and not is_held(session, clip.id):
+        return None
+    return mirror_clip(session, central, clip.id, actor=actor, now=now)

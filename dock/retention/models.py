@@ -27,13 +27,16 @@ class CaseFile(Base):
 
 
 class ClipRetention(Base):
-    """A clip's computed retention end and the rule that set it (the longest period wins)."""
+    """A clip's computed retention end and the rule that set it (the longest period wins).
+
+    No case link of its own: the clip's case is clips.case_number, set by classification,
+    so the end and the purge read the one link a custodian sees and sets.
+    """
 
     __tablename__ = "clip_retention"
     __table_args__ = (Index("ix_clip_retention_end", "retention_end", "clip_id"),)
 
     clip_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    case_number: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     retention_end: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     rule: Mapped[str] = mapped_column(Text)
     computed_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -69,11 +69,12 @@ def retention_end(
 def compute_missing(
     session: Session, settings: RetentionSettings, actor: str, now: datetime
 ) -> int:
-    """Store an end for every clip without one (new clips); one journal row per call."""
+    """Store an end for every clip without one (clips from before issue 14's offload hook);
+    one journal row per call, not per clip."""
     done = 0
     while True:
         rows = session.execute(
-            select(Clip.id, Clip.recorded_start_utc, Clip.category)
+            select(Clip.id, Clip.recorded_start_utc, Clip.category, Clip.case_number)
             .outerjoin(ClipRetention, ClipRetention.clip_id == Clip.id)
             .where(ClipRetention.clip_id.is_(None))
             .limit(BATCH)
@@ -81,12 +82,11 @@ def compute_missing(
         if not rows:
             break
         batch = []
-        for clip_id, start, category in rows:
-            end = retention_end(start, category, None, settings)
+        for clip_id, start, category, case_number in rows:
+            end = retention_end(start, category, _case_file(session, case_number), settings)
             batch.append(
                 {
                     "clip_id": clip_id,
-                    "case_number": None,
                     "retention_end": end.end,
                     "rule": end.rule,
                     "computed_at_utc": now,
@@ -97,6 +97,21 @@ def compute_missing(
     if done:
         journal.append(session, RetentionComputed(clip_count=done), actor=actor, at=now)
     return done
+
+
+def store_end(session: Session, settings: RetentionSettings, clip: Clip, now: datetime) -> None:
+    """A newly stored clip's end, in the transaction that records it.
+
+    Not journaled on its own: it follows from the clip.stored row and the configured rule
+    written beside it; every later change is journaled (`recompute`).
+    """
+    session.flush()  # the clip's id
+    end = retention_end(
+        clip.recorded_start_utc, clip.category, _case_file(session, clip.case_number), settings
+    )
+    session.add(
+        ClipRetention(clip_id=clip.id, retention_end=end.end, rule=end.rule, computed_at_utc=now)
+    )
 
 
 def reclassify(
@@ -114,12 +129,8 @@ def reclassify(
     clip = session.get(Clip, clip_id)
     if clip is None:
         raise UnknownClip(f"no clip {clip_id} at this dock; `dock clips` lists them")
-    compute_missing(session, settings, actor, now)
-    clip.category = category
-    row = session.get(ClipRetention, clip_id)
-    assert row is not None
-    row.case_number = case_number
-    return _recompute(session, settings, clip, row, actor, why, now)
+    clip.case_number, clip.category = case_number, category
+    return recompute(session, settings, clip, actor=actor, why=why, now=now)
 
 
 def set_case_retention(
@@ -141,32 +152,32 @@ def set_case_retention(
     session.flush()
     event = CaseRetentionSet(case_number=case_number, retain_until=retain_until, why=why)
     journal.append(session, event, actor=actor, at=now)
-    linked = session.scalars(
-        select(ClipRetention).where(ClipRetention.case_number == case_number)
-    ).all()
-    return [
-        _recompute(session, settings, session.get_one(Clip, r.clip_id), r, actor, why, now)
-        for r in linked
-    ]
+    linked = session.scalars(select(Clip).where(Clip.case_number == case_number)).all()
+    return [recompute(session, settings, clip, actor=actor, why=why, now=now) for clip in linked]
 
 
-def _recompute(
+def recompute(
     session: Session,
     settings: RetentionSettings,
     clip: Clip,
-    row: ClipRetention,
+    *,
     actor: str,
     why: str,
     now: datetime,
 ) -> RetentionEnd:
-    case = session.get(CaseFile, row.case_number) if row.case_number else None
-    if row.case_number and case is None:  # linked before the file's retention was set: open
-        case = CaseFile(case_number=row.case_number, retain_until=None, set_by=actor)
+    """A clip's end from its case link and category as they are now, journaled with who and
+    why. The case link is the clip's own (clips.case_number, set by classification)."""
+    session.flush()
+    case = _case_file(session, clip.case_number)
     end = retention_end(clip.recorded_start_utc, clip.category, case, settings)
+    row = session.get(ClipRetention, clip.id)
+    if row is None:
+        row = ClipRetention(clip_id=clip.id)
+        session.add(row)
     row.retention_end, row.rule, row.computed_at_utc = end.end, end.rule, now
     event = RetentionChanged(
         clip_id=clip.id,
-        case_number=row.case_number,
+        case_number=clip.case_number,
         category=clip.category,
         retention_end=end.end,
         rule=end.rule,
@@ -174,6 +185,16 @@ def _recompute(
     )
     journal.append(session, event, actor=actor, at=now)
     return end
+
+
+def _case_file(session: Session, case_number: str | None) -> CaseFile | None:
+    """The case's file; a case linked before its file's retention was set is open."""
+    if not case_number:
+        return None
+    case = session.get(CaseFile, case_number)
+    if case is None:
+        return CaseFile(case_number=case_number, retain_until=None)
+    return case
 
 
 def ends_of(session: Session, clip_ids: Iterable[int]) -> dict[int, ClipRetention]:

@@ -73,7 +73,7 @@ def expired_clips(session: Session, now: datetime) -> list[Expired]:
         .where(
             and_(
                 ClipRetention.retention_end <= now,
-                ClipRetention.case_number.is_(None),
+                Clip.case_number.is_(None),
                 ~held_clip,
                 ~purged,
             )

@@ -17,7 +17,7 @@ def classified(people, clip_id: int, username: str = "cora", **changes: str) -> 
     actor = people.sign_in(username)
     with people.db.transaction() as session:
         classify(session, actor, clip_id, changes, categories=people.settings.people.record_categories,
-                 clock=people.clock)  # fmt: skip
+                 retention=people.settings.retention, clock=people.clock)  # fmt: skip
 
 
 def test_custodian_sets_case_party_type_category_place_and_search_finds_each(people):
