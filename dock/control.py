@@ -4,7 +4,12 @@ A unix socket at `<data_dir>/control.sock`, mode 0600 inside the service's priva
 folder, so only the service's user can ask. One JSON object per line each way:
     {"op": "bays"}               -> {"ok": true, "bays": [{"number", "state", "device", "reason"}]}
     {"op": "recheck", "bay": N}  -> {"ok": true} once the bay's worker has the request queued
+    {"op": "offload_confirm", "bay": N, "user", "password"}
+                                 -> {"ok": true, "confirmed_by": [...], "needed": 2}
     anything else                -> {"ok": false, "error": "<one line>"}
+Every op that changes something but `recheck` carries a person: "user" and "password" are
+checked by the command layer (dock.people.accounts, a wrong password counting towards the
+lock-out), and what the person may do is decided there and in the bay's step, not here.
 Why a socket and not the database: a recheck must reach the thread that owns the bay's
 link; the database only tells what happened afterwards (the CLI reads the journal for that).
 Every connection is bounded: a line length, a read timeout, and one request per connection.
@@ -30,7 +35,8 @@ from dock.bays.states import BayState
 from dock.errors import DockError
 
 if TYPE_CHECKING:  # the CLI's side imports this module: it must not load the whole service
-    from dock.service import DockService
+    from dock.people.roles import Actor
+    from dock.service import BayWorker, DockService
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +102,53 @@ def answer(service: DockService, line: bytes) -> dict[str, Any]:
             return _error(f"no bay {number!r}: this dock has bays 1 to {len(service.bays)}")
         if worker.machine.state is BayState.EMPTY:
             return _error(f"bay {number} is empty: dock a recorder first")
+        if worker.waiting is not None:
+            return _error(
+                f"bay {number} waits for two staff to confirm its offload:"
+                f" `dock offload confirm {number}`"
+            )
         worker.recheck()
         return {"ok": True}
-    return _error(f"unknown op {op!r}: use bays or recheck")
+    change = _CHANGES.get(op) if isinstance(op, str) else None
+    if change is None:
+        return _error(f"unknown op {op!r}: use bays, recheck, {', '.join(_CHANGES)}")
+    try:
+        return change(service, request)
+    except DockError as err:
+        return _error(str(err))
+
+
+def _actor(service: DockService, request: dict[str, Any]) -> Actor:
+    """The person the request names, signed in with its password (a DockError if not)."""
+    from dock.people.accounts import authenticate
+
+    user, password = request.get("user"), request.get("password")
+    if not isinstance(user, str) or not user or not isinstance(password, str):
+        raise ControlError('this op needs a person: give "user" and "password"')
+    return authenticate(
+        service.db, user, password, limits=service.settings.people, clock=service.clock
+    )
+
+
+def _worker(service: DockService, request: dict[str, Any]) -> BayWorker:
+    number = request.get("bay")
+    worker = service.bays.get(number) if isinstance(number, int) else None
+    if worker is None:
+        raise ControlError(f"no bay {number!r}: this dock has bays 1 to {len(service.bays)}")
+    return worker
+
+
+def _offload_confirm(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    from dock.people.offload_confirmations import OFFLOAD_CONFIRMATIONS
+
+    worker = _worker(service, request)
+    names = worker.confirm_offload(_actor(service, request))
+    return {"ok": True, "confirmed_by": names, "needed": OFFLOAD_CONFIRMATIONS}
+
+
+_CHANGES: dict[str, Callable[[DockService, dict[str, Any]], dict[str, Any]]] = {
+    "offload_confirm": _offload_confirm,
+}
 
 
 def _bay_view(service: DockService, number: int) -> dict[str, Any]:

@@ -756,6 +756,14 @@ class OffloadAwaitingConfirmation(Event):
     needed: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class OffloadNotConfirmed(Event):
+    """The recorder left (or the dock gave up) while waiting: nothing was offloaded."""
+
+    type: ClassVar[str] = "offload.not_confirmed"
+    confirmed_by: tuple[str, ...]  # who had confirmed before it left
+
+
 # -- evidence discs (issue 13; see dock/export/) ---------------------------------------------
 
 
@@ -837,6 +845,27 @@ class ReflashFinished(Event):
     to_version: str
     running_version: str
     result: str  # "confirmed" or "rolled back"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TechnicianModeAsked(Event):
+    """The technician button was held: the bay waits for a technician's credential."""
+
+    type: ClassVar[str] = "technician.mode_asked"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TechnicianModeEntered(Event):
+    """A technician signed in at the dock for this bay (the control socket or `dock reflash`)."""
+
+    type: ClassVar[str] = "technician.mode_entered"
+    username: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TechnicianModeLeft(Event):
+    type: ClassVar[str] = "technician.mode_left"
+    reason: str
 
 
 # -- the bus ----------------------------------------------------------------------------------

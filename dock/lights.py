@@ -27,10 +27,15 @@ from dock.events import (
     BayStateChanged,
     Event,
     InterruptionExplained,
+    OffloadAwaitingConfirmation,
+    OffloadNotConfirmed,
     OffloadProgress,
     OffloadStarted,
     ReflashProgress,
     ReflashStarted,
+    TechnicianModeAsked,
+    TechnicianModeEntered,
+    TechnicianModeLeft,
     VoiceNoteRefused,
     VoiceNoteSkipped,
     VoiceNotesNeeded,
@@ -58,12 +63,22 @@ BROKER_DOWN = gpio.Pattern(
 )
 
 
+# Two-person offload (003 art.21): two amber flashes, a rest: "two people", storage locked.
+AWAITING_TWO_STAFF = gpio.flashes("awaiting_two_staff", gpio.Color.AMBER, 2)
+# Technician mode: red and amber, quick while it waits for a technician's credential, slow
+# once a technician has signed in at the dock.
+TECHNICIAN_AWAITED = gpio.blink("technician_awaited", gpio.Color.RED, 0.2, 0.2, gpio.Color.AMBER)
+TECHNICIAN_MODE = gpio.blink("technician_mode", gpio.Color.RED, 1.0, 1.0, gpio.Color.AMBER)
+
+
 @dataclass(frozen=True)
 class BayLight:
     state: BayState = BayState.EMPTY
     is_note_needed: bool = False
     is_recording_note: bool = False
     progress: float | None = None  # offloaded or reflashed fraction, 0 to 1, while either runs
+    is_awaiting_staff: bool = False  # the offload waits for two staff to confirm
+    technician: str = ""  # "awaited" (the button was held) or "signed_in"; "" outside the mode
 
 
 def pattern_for(bay: BayLight) -> Pattern:
@@ -72,6 +87,10 @@ def pattern_for(bay: BayLight) -> Pattern:
         return gpio.OFF
     if bay.is_recording_note:
         return gpio.NOTE_RECORDING
+    if bay.technician and bay.state in (BayState.READY, BayState.ATTENTION):
+        return TECHNICIAN_MODE if bay.technician == "signed_in" else TECHNICIAN_AWAITED
+    if bay.state is BayState.OFFLOADING and bay.is_awaiting_staff:
+        return AWAITING_TWO_STAFF
     if bay.state is BayState.OFFLOADING:
         done = bay.progress or 0.0
         return gpio.offloading(min(4, int(done * 4) + 1))
@@ -95,9 +114,21 @@ def apply(bay: BayLight, happened: Event) -> BayLight:
         if target is BayState.EMPTY:
             return BayLight()
         progress = bay.progress if target is BayState.OFFLOADING else None
-        return replace(bay, state=target, progress=progress)
-    if isinstance(happened, OffloadStarted | ReflashStarted):
-        return replace(bay, progress=0.0)
+        return replace(bay, state=target, progress=progress, is_awaiting_staff=False)
+    if isinstance(happened, OffloadAwaitingConfirmation):
+        return replace(bay, is_awaiting_staff=True)
+    if isinstance(happened, OffloadNotConfirmed):
+        return replace(bay, is_awaiting_staff=False)
+    if isinstance(happened, TechnicianModeAsked):
+        return replace(bay, technician="awaited")
+    if isinstance(happened, TechnicianModeEntered):
+        return replace(bay, technician="signed_in")
+    if isinstance(happened, TechnicianModeLeft):
+        return replace(bay, technician="")
+    if isinstance(happened, OffloadStarted):
+        return replace(bay, progress=0.0, is_awaiting_staff=False)
+    if isinstance(happened, ReflashStarted):  # the technician's work has begun: mode over
+        return replace(bay, progress=0.0, technician="")
     if isinstance(happened, ReflashProgress):
         if happened.total_bytes > 0:
             return replace(bay, progress=happened.done_bytes / happened.total_bytes)
@@ -143,6 +174,9 @@ def _from_json(state: dict[str, Any], numbers: Iterable[int]) -> dict[int, BayLi
                 is_note_needed=bool(value["is_note_needed"]),
                 is_recording_note=bool(value["is_recording_note"]),
                 progress=value["progress"],
+                # Absent from a file an older dock saved.
+                is_awaiting_staff=bool(value.get("is_awaiting_staff", False)),
+                technician=str(value.get("technician", "")),
             )
     return bays
 

@@ -18,6 +18,13 @@ the same recorder (same serial) resumes with a new check and no ledger rows (it 
 its officer's dock); a different one, or none, means the first left while the dock was
 stopped, and only then is it undocked (a READY one is issued, as when it is taken out).
 
+A person's request (dock.control: a two-person offload's confirmation, a reflash, the
+technician's credential) is an `_Ask` in the bay's inbox: it runs in the bay's thread between
+its other steps, over the same link and conversation, and answers the asker as soon as the
+request is accepted or refused, before any long part (the offload, the transfer) runs.
+A two-person offload's wait is not a step in hand: the conversation is kept, the bay thread
+goes back to its inbox, and the second confirmation (an `_Ask`) takes the offload on.
+
 Health (for systemd's watchdog, dock.notify): a bay is stuck when its thread has died or has
 been on one step for STUCK_AFTER_S without a sign of life (the step starting, or bytes of
 its own offload copied). A step that has copied nothing yet may be queued for an offload
@@ -31,7 +38,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from dock.bays.docking import DockingConversation, DockingResult, undock
 from dock.bays.machine import BayMachine
@@ -40,7 +48,10 @@ from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
 from dock.errors import DockError
+from dock.i18n import t
 from dock.offload.ingest import Offloader
+from dock.people import offload_confirmations
+from dock.people.roles import Actor
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import LinkError, RecorderError
 from hw.clock_sync import ClockSync
@@ -52,12 +63,45 @@ RESUMED = "the dock restarted with this recorder in its bay"
 STUCK_AFTER_S = 300.0  # far beyond a conversation's link timeouts; an offload shows bytes
 
 
+ASK_QUEUED_S = 30.0  # how long a person's request may wait behind a bay's step in hand
+
+
+class BayBusy(DockError):
+    """The bay's thread did not take a person's request in time: it was not carried out."""
+
+
 @dataclass(frozen=True)
 class _Recheck:
     pass
 
 
-_Item = RecorderAttached | RecorderDetached | StartupScanDone | _Recheck
+@dataclass(eq=False)
+class _Ask:
+    """A person's request, run in the bay's thread; `answer` is delivered once, at most.
+
+    Cancelled when the asker stopped waiting before it started, so nobody is surprised
+    later by a confirmation or a reflash they were told did not happen."""
+
+    run: Callable[[_Ask], None]
+    replies: queue.Queue[Any] = field(default_factory=lambda: queue.Queue(maxsize=1))
+    is_started: bool = False
+    is_cancelled: bool = False
+    is_answered: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> bool:
+        with self.lock:
+            self.is_started = not self.is_cancelled
+            return self.is_started
+
+    def answer(self, value: Any) -> None:
+        with self.lock:
+            if not self.is_answered:
+                self.is_answered = True
+                self.replies.put(value)
+
+
+_Item = RecorderAttached | RecorderDetached | StartupScanDone | _Recheck | _Ask
 
 
 class BayWorker:
@@ -79,7 +123,11 @@ class BayWorker:
         self.clock = clock
         self.clock_sync = clock_sync
         self.on_result = on_result
+        self.db = machine.db
         self.inbox: queue.Queue[_Item | None] = queue.Queue()
+        # Two-person offload: the conversation whose offload waits for two staff.
+        self.waiting: DockingConversation | None = None
+        self._last_conversation: DockingConversation | None = None
         # Occupied when the dock started: wait for the start-up scan before undocking it.
         self._left_by_last_run = machine.state is not BayState.EMPTY
         self._client: RecorderClient | None = None
@@ -112,6 +160,31 @@ class BayWorker:
 
     def scan_done(self, event: StartupScanDone) -> None:
         self.inbox.put(event)
+
+    def ask(self, run: Callable[[_Ask], None], *, queued_s: float = ASK_QUEUED_S) -> Any:
+        """Run `run` in the bay's thread; its answer, or its DockError raised here.
+
+        BayBusy when the thread has not taken it within queued_s (it is then dropped)."""
+        item = _Ask(run)
+        self.inbox.put(item)
+        try:
+            value = item.replies.get(timeout=queued_s)
+        except queue.Empty:
+            with item.lock:
+                item.is_cancelled = not item.is_started
+            if item.is_cancelled:
+                raise BayBusy(
+                    t("bay {bay} is busy with another step: nothing was done; try again in a "
+                      "minute", bay=self.number)
+                ) from None  # fmt: skip
+            value = item.replies.get()  # it started: its answer comes before its long part
+        if isinstance(value, DockError):
+            raise value
+        return value
+
+    def confirm_offload(self, actor: Actor) -> list[str]:
+        """One person's confirmation of the waiting offload; who has confirmed so far."""
+        return self.ask(lambda item: self._confirm(item, actor))  # type: ignore[no-any-return]
 
     def _run(self) -> None:
         while True:
@@ -151,6 +224,7 @@ class BayWorker:
 
     def _fault(self, reason: str) -> None:
         """Leave the bay in a defined state after a bug: FAULT, until the recorder leaves."""
+        self.waiting = None
         if self.machine.state in (BayState.EMPTY, BayState.FAULT):
             return
         try:
@@ -169,12 +243,17 @@ class BayWorker:
                 )
                 undock(self.machine)
             return
+        if isinstance(item, _Ask):
+            self._asked(item)
+            return
         if isinstance(item, RecorderDetached):
             self._close_client()
+            self._abandon_wait()
             undock(self.machine)
             return
         if isinstance(item, RecorderAttached):
             self._close_client()
+            self._abandon_wait()
             try:
                 client = RecorderClient.open(
                     item.serial_port,
@@ -196,10 +275,71 @@ class BayWorker:
         else:
             if self._client is None or self.machine.state is BayState.EMPTY:
                 return
+            if self.waiting is not None:
+                log.info("bay %d: no recheck while the offload waits for two staff", self.number)
+                return
             self.machine.move(Trigger.RECHECK, reason="check asked for")
             result = self._conversation(self._client).identify_and_check()
+        self._settled(result)
+
+    @property
+    def number(self) -> int:
+        return self.machine.number
+
+    def _settled(self, result: DockingResult) -> None:
+        """A conversation's step ended: keep it when it waits for two staff, and say so."""
+        if result.is_awaiting_staff:
+            self.waiting = self._last_conversation
         if self.on_result is not None:
             self.on_result(self.machine.number, result)
+
+    # -- people's requests (dock.control) -----------------------------------------------------
+
+    def _asked(self, item: _Ask) -> None:
+        if not item.start():
+            return  # its asker was told it did not happen
+        try:
+            item.run(item)
+        except DockError as err:
+            if item.is_answered:
+                raise  # after the answer: a failure of the bay's step, logged as any other
+            item.answer(err)
+        finally:
+            item.answer(DockError(f"bay {self.number}: the request ended without an answer"))
+
+    def _confirm(self, item: _Ask, actor: Actor) -> None:
+        """003 art.21: the second distinct person's confirmation takes the offload on."""
+        conversation, serial = self.waiting, self.machine.device
+        if conversation is None or serial is None:
+            raise DockError(
+                t("bay {bay} has no offload waiting for confirmation: nothing to confirm",
+                  bay=self.number)
+            )  # fmt: skip
+        with self.db.transaction() as session:
+            names = offload_confirmations.confirm(
+                session, actor, self.number, serial, at=self.clock.now_utc()
+            )
+        if not offload_confirmations.is_confirmed(names):
+            item.answer(names)
+            return
+        with self.db.transaction() as session:
+            confirmed_by = offload_confirmations.close_wait(session, self.number, serial)
+        item.answer(names)
+        self.waiting = None
+        self._settled(conversation.offload_confirmed(confirmed_by))
+
+    def _abandon_wait(self) -> None:
+        """The recorder left while its offload waited: journaled, nothing was offloaded."""
+        if self.waiting is None:
+            return
+        self.waiting = None
+        serial = self.machine.device
+        if serial is None:
+            return
+        with self.db.transaction() as session:
+            offload_confirmations.abandon_wait(
+                session, self.number, serial, at=self.clock.now_utc()
+            )
 
     def _is_same_recorder(self, client: RecorderClient) -> bool:
         """Whether the recorder in the bay says it is the one the database has there.
@@ -224,7 +364,7 @@ class BayWorker:
         return self._conversation(client).identify_and_check()
 
     def _conversation(self, client: RecorderClient) -> DockingConversation:
-        return DockingConversation(
+        self._last_conversation = DockingConversation(
             self.machine,
             client,
             self._usb_port_path,
@@ -232,7 +372,9 @@ class BayWorker:
             clock_sync=self.clock_sync,
             check=self.settings.check,
             offloader=self.offloader,
+            awaits_two_staff=self.settings.people.two_person_offload,
         )
+        return self._last_conversation
 
     def _close_client(self) -> None:
         with self._client_lock:
@@ -258,6 +400,8 @@ class DockService:
         stuck_after_s: float = STUCK_AFTER_S,
     ) -> None:
         self.settings = settings
+        self.db = db
+        self.clock = clock
         self.hotplug = hotplug
         self.on_wake = on_wake
         self.stuck_after_s = stuck_after_s

@@ -32,6 +32,9 @@ LIGHT_COLOURS = {
     "note_recording": "amber",
     "fault": "red",
     "reflashing": "red",
+    "awaiting_two_staff": "amber",
+    "technician_awaited": "red",
+    "technician_mode": "red",
 }
 
 

@@ -8,6 +8,7 @@ recorder that stops answering must not hold the journal's write lock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -44,6 +45,7 @@ from dock.interruptions import reading
 from dock.interruptions.timeline import Interruption
 from dock.offload import deferred_delete
 from dock.offload.ingest import Offloader, OffloadReport
+from dock.people import offload_confirmations
 from firmware_bridge.client import EPOCH, ClipInfo, Identity, RecorderClient
 from firmware_bridge.errors import (
     AuthenticationFailed,
@@ -65,12 +67,26 @@ _NEEDS_PERSON = {
 }
 
 
+AWAITING_STAFF = "waiting for two staff to confirm the offload at the dock"
+
+
 @dataclass(frozen=True)
 class DockingResult:
     state: BayState
     verdict: Verdict | None = None
     identity: Identity | None = None
     offload: OffloadReport | None = None
+    is_awaiting_staff: bool = False  # two-person offload: storage locked until two confirm
+
+
+@dataclass(frozen=True)
+class _Identified:
+    """What the conversation knows once the recorder proved itself: the offload's context."""
+
+    identity: Identity
+    facts: LedgerFacts
+    recorded_by: str | None
+    clips: list[ClipInfo]
 
 
 class DockingConversation:
@@ -86,8 +102,12 @@ class DockingConversation:
         clock_sync: ClockSync,
         check: CheckSettings,
         offloader: Offloader | None = None,
+        awaits_two_staff: bool = False,
     ) -> None:
+        """awaits_two_staff: the offload waits (storage locked) for `offload_confirmed`."""
         self.machine = machine
+        self.awaits_two_staff = awaits_two_staff
+        self._identified: _Identified | None = None
         self.offloader = offloader
         self.usb_port_path = usb_port_path  # where its storage appears once unlocked
         self.last_offload: OffloadReport | None = None
@@ -111,8 +131,16 @@ class DockingConversation:
         A recorder that answers "no" has not stopped answering: its refusal, or a claim the
         dock will not take, is journaled and the bay asks for a person, saying which.
         """
+        return self._guarded(self._identify_and_check)
+
+    def offload_confirmed(self, confirmed_by: tuple[str, ...]) -> DockingResult:
+        """The step after the wait: two staff confirmed, so offload and check on this link."""
+        assert self._identified is not None, "offload_confirmed before the recorder waited"
+        return self._guarded(lambda: self._offload_and_check(confirmed_by))
+
+    def _guarded(self, step: Callable[[], DockingResult]) -> DockingResult:
         try:
-            return self._identify_and_check()
+            return step()
         except LinkError as err:
             self.machine.move(Trigger.LINK_LOST, reason=f"the recorder stopped answering: {err}")
             return DockingResult(self.machine.state)
@@ -188,30 +216,57 @@ class DockingConversation:
             verdict = Verdict(tuple(judge_ledger(serial, facts)))
             self._finish(Trigger.NOT_ACCEPTED, serial, verdict, [identified])
             return DockingResult(self.machine.state, verdict, identity)
-        unexplained: list[Interruption] = []  # the recorder's, once its clips are stored
         # Even an empty listing is offloaded: the card, not the listing, says what is on it.
         if self.offloader is None:
             self.machine.move(Trigger.IDENTIFIED, device=serial, events=[identified])
-        else:
-            clips = self._list_clips()
-            self._read_events(serial)
-            self.machine.move(Trigger.NEEDS_OFFLOAD, device=serial, events=[identified])
-            problem = self._offload(serial, recorded_by, clips)
-            if problem:
-                also = [r.text for r in self._offload_reasons()]
-                self.machine.move(Trigger.OFFLOAD_FAILED, reason="; ".join([problem, *also]))
-                return DockingResult(self.machine.state, None, identity, self.last_offload)
-            self.machine.move(Trigger.OFFLOAD_DONE)
-            unexplained = reading.update_interruptions(
-                self.db,
-                serial,
-                self.machine.number,
-                self.clock,
-                self.offloader.settings.interruptions,
+            self._identified = _Identified(identity, facts, recorded_by, [])
+            return self._checked([])
+        clips = self._list_clips()
+        self._read_events(serial)
+        self._identified = _Identified(identity, facts, recorded_by, clips)
+        if self.awaits_two_staff:  # 003 art.21: the storage stays locked until two confirm
+            bay = self.machine.number
+            self.machine.move(
+                Trigger.NEEDS_OFFLOAD,
+                device=serial,
+                reason=AWAITING_STAFF,
+                events=[identified],
+                also=lambda session: offload_confirmations.open_wait(
+                    session, bay, serial, at=self.clock.now_utc()
+                ),
             )
+            return DockingResult(self.machine.state, None, identity, is_awaiting_staff=True)
+        self.machine.move(Trigger.NEEDS_OFFLOAD, device=serial, events=[identified])
+        return self._offload_and_check(())
+
+    def _offload_and_check(self, confirmed_by: tuple[str, ...]) -> DockingResult:
+        """From OFFLOADING: take the clips off, then the check (confirmed_by: two-person)."""
+        assert self.offloader is not None and self._identified is not None
+        identity, recorded_by = self._identified.identity, self._identified.recorded_by
+        serial = identity.device_serial
+        problem = self._offload(serial, recorded_by, self._identified.clips, confirmed_by)
+        if problem:
+            also = [r.text for r in self._offload_reasons()]
+            self.machine.move(Trigger.OFFLOAD_FAILED, reason="; ".join([problem, *also]))
+            return DockingResult(self.machine.state, None, identity, self.last_offload)
+        self.machine.move(Trigger.OFFLOAD_DONE)
+        unexplained = reading.update_interruptions(
+            self.db,
+            serial,
+            self.machine.number,
+            self.clock,
+            self.offloader.settings.interruptions,
+        )
+        return self._checked(unexplained)
+
+    def _checked(self, unexplained: list[Interruption]) -> DockingResult:
+        """From CHECKING: the verdict, then the voice notes the recorder's interruptions owe."""
+        assert self._identified is not None
+        identity, facts = self._identified.identity, self._identified.facts
         verdict = self._check(identity, facts, self._offload_reasons())
         if unexplained:
-            self._ask_for_notes(serial, recorded_by, unexplained)
+            serial = identity.device_serial
+            self._ask_for_notes(serial, self._identified.recorded_by, unexplained)
         return DockingResult(self.machine.state, verdict, identity, self.last_offload)
 
     def _list_clips(self) -> list[ClipInfo]:
@@ -248,12 +303,24 @@ class DockingConversation:
         with self.db.transaction() as session:
             journal.append(session, asked, actor=ACTOR, at=self.clock.now_utc())
 
-    def _offload(self, serial: str, officer_number: str | None, clips: list[ClipInfo]) -> str:
+    def _offload(
+        self,
+        serial: str,
+        officer_number: str | None,
+        clips: list[ClipInfo],
+        confirmed_by: tuple[str, ...] = (),
+    ) -> str:
         """Take the clips off; return why the bay needs a person, or "" when all went well."""
         assert self.offloader is not None
         try:
             report = self.offloader.offload(
-                self.machine.number, self.usb_port_path, self.client, serial, officer_number, clips
+                self.machine.number,
+                self.usb_port_path,
+                self.client,
+                serial,
+                officer_number,
+                clips,
+                confirmed_by=confirmed_by,
             )
         except DockError as err:  # the volume could not be found or read
             return f"offload stopped: {err}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -167,12 +168,37 @@ def _say_verdict(bay: int, outcome: tuple[str, list[str]] | None, missing: str) 
 @one_line_errors
 def offload_command(
     ctx: typer.Context,
-    bay: Annotated[int, typer.Argument(min=1, help="The bay number.")],
+    word: Annotated[
+        str,
+        typer.Argument(
+            metavar="[confirm] BAY",
+            help="The bay number; `confirm BAY` confirms a two-person offload waiting there.",
+        ),
+    ],
+    confirm_bay: Annotated[int | None, typer.Argument(hidden=True)] = None,
     wait_s: Annotated[
         float, typer.Option("--wait-s", min=1, help="How long to wait for the offload.")
     ] = OFFLOAD_WAIT_S,
+    user: Annotated[
+        str | None, typer.Option("--user", help="confirm: your staff user name.")
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option("--password-file", help="confirm: your password from this file (- stdin)."),
+    ] = None,
 ) -> None:
-    """Offload the recorder in BAY now and show its progress; exit 0 when it ends READY."""
+    """Offload the recorder in BAY now and show its progress; exit 0 when it ends READY.
+
+    `dock offload confirm BAY --user NAME`: one of the two staff a two-person offload
+    ([people] two_person_offload) waits for; the second different person starts it."""
+    if word == "confirm":
+        from dock.cli.offload_commands import confirm_offload
+
+        confirm_offload(ctx, confirm_bay, user, password_file)
+        return
+    if not word.isdigit() or int(word) < 1 or confirm_bay is not None:
+        raise DockError(f"{word!r} is not a bay: give `dock offload BAY` or `confirm BAY`")
+    bay = int(word)
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 

@@ -130,8 +130,12 @@ class Offloader:
         serial: str,
         officer_number: str | None,
         clips: Iterable[ClipInfo],
+        *,
+        confirmed_by: tuple[str, ...] = (),
     ) -> OffloadReport:
         """Take everything on the card of the recorder in `bay`; `clips` is its listing.
+
+        confirmed_by: the two staff who confirmed a two-person offload, in each clip's record.
 
         Raises LinkError when the recorder stops answering and MassStorageError when its
         volume cannot be opened; everything stored until then stays stored and journaled.
@@ -143,7 +147,17 @@ class Offloader:
             try:
                 volume = self.volumes.open_volume(usb_port_path, serial)
                 try:
-                    _Run(self, bay, client, serial, officer_number, listing, volume, report).go()
+                    _Run(
+                        self,
+                        bay,
+                        client,
+                        serial,
+                        officer_number,
+                        listing,
+                        volume,
+                        report,
+                        confirmed_by=confirmed_by,
+                    ).go()
                 finally:
                     volume.close()
             finally:
@@ -176,6 +190,8 @@ class _Run:
         listing: dict[str, ClipInfo],
         volume: MassStorage,
         report: OffloadReport,
+        *,
+        confirmed_by: tuple[str, ...] = (),
     ) -> None:
         self.o = offloader
         self.bay = bay
@@ -192,6 +208,7 @@ class _Run:
         self.stored: dict[str, tuple[str, Verification]] = {}
         self.deletable: list[_Deletable] = []
         self.is_walk_whole = True  # no directory left unread, no budget hit, not stopped
+        self.confirmed_by = confirmed_by  # two-person offload: who confirmed it
 
     def go(self) -> None:
         o, report = self.o, self.report
@@ -331,6 +348,7 @@ class _Run:
             bay=self.bay,
             serial=self.serial,
             officer_number=self.officer_number,
+            offload_confirmed_by=self.confirmed_by,
             clip=records.StoredClip(
                 sha256=result.sha256,
                 size_bytes=result.size_bytes,

@@ -65,9 +65,12 @@ def record_clip(
     retention: RetentionSettings,
     now: datetime,
     extra_events: tuple[Event, ...] = (),
+    offload_confirmed_by: tuple[str, ...] = (),
 ) -> bool:
     """Commit the clip's row, its retention end and its journal row; False when it was
-    already recorded."""
+    already recorded.
+
+    offload_confirmed_by: the two staff who confirmed a two-person offload (003 art.21)."""
     with db.transaction() as session:
         for happened in extra_events:  # e.g. the repair of its damaged stored object
             journal.append(session, happened, actor=ACTOR, at=now)
@@ -118,6 +121,7 @@ def record_clip(
             card_modified_utc=clip.card_modified_utc,
             time_source=facts.time_source,
             metadata_disagreements=disagreements,
+            offload_confirmed_by=",".join(offload_confirmed_by),
         )
         session.add(stored)
         policy.store_end(session, retention, stored, now)  # its retention end, issue 14
