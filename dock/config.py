@@ -342,9 +342,8 @@ class RetentionSettings:
     default_days: int = _setting(180, _integer(1, 36500))
     # Categories with their own period; when several apply the longest wins.
     category_days: Mapping[str, int] = _setting({}, _day_table)
-    # Roles whose approval a purge, and the lifting of a hold, needs (dock.people roles).
-    purge_approver_roles: tuple[str, ...] = _setting(["leader"], _names)
-    hold_lift_approver_roles: tuple[str, ...] = _setting(["leader"], _names)
+    # Who reviews and approves a purge or the lifting of a hold: [people] reviewers and
+    # approvers, kinds "purge" and "lift_hold", like every other request.
     # A purged object is kept aside this long; `dock purge undo` puts it back until then.
     undo_days: int = _setting(30, _integer(0, 3650))
     # Sampling audits: the share of a period's clips drawn, and what each is scored on.
@@ -358,9 +357,11 @@ class RetentionSettings:
 def _role_table(value: Any) -> Mapping[str, str]:
     from dock.people.roles import ROLE_NAMES
 
-    kinds = ("view", "copy", "export")
+    kinds = ("view", "copy", "export", "purge", "lift_hold")
     if not isinstance(value, dict) or set(value) - set(kinds):
-        raise _Refused('must be a table of view, copy, export = a role, e.g. view = "leader"')
+        raise _Refused(
+            'must be a table of view, copy, export, purge, lift_hold = a role, e.g. view = "leader"'
+        )
     for kind, role in value.items():
         if role not in ROLE_NAMES:
             raise _Refused(f"{kind} = {role!r}: the roles are {', '.join(ROLE_NAMES)}")
@@ -403,11 +404,24 @@ class PeopleSettings:
     lockout_minutes: float = _setting(15.0, _number(0, 24 * 60, is_low_open=True))
     approval_hours: float = _setting(24.0, _number(0, 24 * 365, is_low_open=True))
     reviewers: Mapping[str, str] = _setting(
-        {"view": "office_director", "copy": "legal_reviewer", "export": "legal_reviewer"},
+        {
+            "view": "office_director",
+            "copy": "legal_reviewer",
+            "export": "legal_reviewer",
+            "purge": "legal_reviewer",
+            "lift_hold": "legal_reviewer",
+        },
         _role_table,
     )
     approvers: Mapping[str, str] = _setting(
-        {"view": "leader", "copy": "leader", "export": "leader"}, _role_table
+        {
+            "view": "leader",
+            "copy": "leader",
+            "export": "leader",
+            "purge": "leader",
+            "lift_hold": "leader",
+        },
+        _role_table,
     )
     # Roles that may be approved to view a clip carrying each confidentiality mark.
     mark_roles: Mapping[str, tuple[str, ...]] = _setting(

@@ -129,6 +129,8 @@ def describe(request: Request) -> str:
         t("clip {clip}", clip=request.clip_id)
         if request.clip_id is not None
         else t("case {case}", case=request.case_number)
+        if request.case_number is not None
+        else t("what had expired by {at}", at=local_time(request.requested_at_utc))
     )
     line = t(
         "request {id}: {kind} {target}, {state}", id=request.id, kind=request.kind,

@@ -1,30 +1,23 @@
 """`dock retention|hold|purge|sample`: retention ends, holds, the one purge, sampling audits.
 
-A purge and the lifting of a hold name their approver (`--approved-by`), whose roles are
-read from the staff register; dock.retention.approval decides whether they may approve.
+Every command signs its person in (--user, a prompt or --password-file, as the people
+commands do) and runs in one transaction through dock.retention. A purge and the lifting of
+a hold are requests of the command layer: `dock purge --request` or `dock hold lift HOLD`
+asks, `dock review` and `dock approve` decide (the roles [people] reviewers and approvers
+name for purge and lift_hold), and the requester carries it out once it is approved.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from dock.cli.common import (
-    app,
-    cli_actor,
-    one_line_errors,
-    open_transaction,
-    settings_of,
-    utc_now,
-)
+from dock.cli.common import app, one_line_errors
 from dock.cli.interruption_commands import BadTime, parse_utc
+from dock.cli.people_commands import PasswordFileOption, UserOption, signed_in
 from dock.errors import DockError
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from dock.retention.approval import Approval
+from dock.people.roles import Permission, require
 
 retention_app = typer.Typer(help="How long each clip is kept, and why.", no_args_is_help=True)
 hold_app = typer.Typer(help="Long-term holds on a clip or a case.", no_args_is_help=True)
@@ -36,36 +29,10 @@ app.add_typer(purge_app, name="purge")
 app.add_typer(sample_app, name="sample")
 
 Why = Annotated[str, typer.Option("--why", help="Why (journaled).")]
-ApprovedBy = Annotated[
-    str | None, typer.Option("--approved-by", help="The approving staff member's username.")
-]
 
 
-class UnknownApprover(DockError):
-    """--approved-by named nobody in the staff register."""
-
-
-def approval_of(session: Session, username: str | None) -> Approval | None:
-    """The approver's roles from the staff register (issue 13's staff table)."""
-    from sqlalchemy import text
-
-    from dock.retention.approval import Approval
-
-    if username is None:
-        return None
-    has_staff = session.execute(
-        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'staff'")
-    ).first()
-    roles = (
-        session.execute(
-            text("SELECT roles FROM staff WHERE username = :u"), {"u": username}
-        ).scalar()
-        if has_staff
-        else None
-    )
-    if roles is None:
-        raise UnknownApprover(f"{username} is not in the staff register; add them first")
-    return Approval(username, frozenset(r for r in str(roles).split(",") if r))
+class PurgeOptions(DockError):
+    """`dock purge` was given none, or more than one, of its ways to run."""
 
 
 # -- retention ------------------------------------------------------------------------------
@@ -73,13 +40,17 @@ def approval_of(session: Session, username: str | None) -> Approval | None:
 
 @retention_app.command("refresh")
 @one_line_errors
-def refresh_command(ctx: typer.Context) -> None:
+def refresh_command(
+    ctx: typer.Context, user: UserOption = None, password_file: PasswordFileOption = None
+) -> None:
     """Compute the retention end of every clip that has none yet."""
     from dock.retention import policy
 
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
-        done = policy.compute_missing(session, settings.retention, cli_actor(), utc_now())
+    with signed_in(ctx, user, password_file) as desk:
+        session, settings = desk.session, desk.settings
+        done = policy.compute_missing(
+            session, settings.retention, desk.actor.journal_name, desk.commands.clock.now_utc()
+        )
     typer.echo(f"retention ends computed: {done}")
 
 
@@ -91,21 +62,24 @@ def classify_command(
     why: Why,
     case: Annotated[str | None, typer.Option("--case", help="Its case number.")] = None,
     category: Annotated[str | None, typer.Option("--category", help="Its category.")] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Set a clip's case and category; its retention end follows (journaled)."""
     from dock.retention import policy
 
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        require(desk.actor, Permission.CLASSIFY)
+        session, settings = desk.session, desk.settings
         end = policy.reclassify(
             session,
             settings.retention,
             clip_id,
             case_number=case,
             category=category,
-            actor=cli_actor(),
+            actor=desk.actor.journal_name,
             why=why,
-            now=utc_now(),
+            now=desk.commands.clock.now_utc(),
         )
     typer.echo(f"clip {clip_id}: kept until {end.end or 'its case file closes'} ({end.rule})")
 
@@ -117,21 +91,24 @@ def case_command(
     case_number: Annotated[str, typer.Argument(help="The case number.")],
     why: Why,
     until: Annotated[str | None, typer.Option("--until", help="Kept until (UTC).")] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Set how long a case file is kept (no --until: open, kept without end)."""
     from dock.retention import policy
 
-    settings = settings_of(ctx)
     until_utc = None if until is None else parse_utc(until, "--until")
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        require(desk.actor, Permission.CLASSIFY)
+        session, settings = desk.session, desk.settings
         ends = policy.set_case_retention(
             session,
             settings.retention,
             case_number,
             until_utc,
-            actor=cli_actor(),
+            actor=desk.actor.journal_name,
             why=why,
-            now=utc_now(),
+            now=desk.commands.clock.now_utc(),
         )
     typer.echo(f"case {case_number}: {len(ends)} clips recomputed")
 
@@ -147,21 +124,25 @@ def place_command(
     note: Annotated[str, typer.Option("--note", help="Why the footage is held.")],
     clip_id: Annotated[int | None, typer.Option("--clip", help="One clip's id.")] = None,
     case: Annotated[str | None, typer.Option("--case", help="Every clip of a case.")] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Hold a clip or a case beyond any retention period."""
     from dock.retention.holds import HoldError, HoldKind, place_hold
 
     if kind not in HoldKind.__members__.values():
         raise HoldError(f"--kind is one of {', '.join(k.value for k in HoldKind)}")
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        require(desk.actor, Permission.MARK)
+        session = desk.session
         hold = place_hold(
             session,
             clip_id=clip_id,
             case_number=case,
             kind=HoldKind(kind),
             note=note,
-            actor=cli_actor(),
-            now=utc_now(),
+            actor=desk.actor.journal_name,
+            now=desk.commands.clock.now_utc(),
         )
         hold_id = hold.id
     typer.echo(f"hold {hold_id} placed")
@@ -172,33 +153,33 @@ def place_command(
 def lift_command(
     ctx: typer.Context,
     hold_id: Annotated[int, typer.Argument(help="The hold's id.")],
-    why: Why,
-    approved_by: ApprovedBy = None,
+    why: Annotated[str, typer.Option("--why", help="Why (journaled); asks for the lift.")] = "",
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
-    """Lift a hold; needs an approval (retention.hold_lift_approver_roles)."""
-    from dock.retention.holds import lift_hold
+    """With --why: request the lifting (lift_hold). Without: lift it once that is approved."""
+    from dock.retention import holds
 
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
-        lift_hold(
-            session,
-            settings.retention,
-            hold_id,
-            approval=approval_of(session, approved_by),
-            why=why,
-            actor=cli_actor(),
-            now=utc_now(),
-        )
-    typer.echo(f"hold {hold_id} lifted")
+    with signed_in(ctx, user, password_file) as desk:
+        if why:
+            request = holds.request_lift(desk.session, desk.commands, desk.actor, hold_id, why=why)
+            line = f"hold {hold_id}: request {request.id} waits for review and approval"
+        else:
+            holds.lift_hold(desk.session, desk.commands, desk.actor, hold_id)
+            line = f"hold {hold_id} lifted"
+    typer.echo(line)
 
 
 @hold_app.command("list")
 @one_line_errors
-def list_command(ctx: typer.Context) -> None:
+def list_command(
+    ctx: typer.Context, user: UserOption = None, password_file: PasswordFileOption = None
+) -> None:
     """The active holds."""
     from dock.retention.holds import active_holds
 
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        session = desk.session
         lines = [
             f"hold {h.id}: {'clip ' + str(h.clip_id) if h.clip_id else 'case ' + str(h.case_number)}"
             f" {h.kind} by {h.placed_by} {h.placed_at_utc:%Y-%m-%d}: {h.note}"
@@ -215,7 +196,15 @@ def list_command(ctx: typer.Context) -> None:
 def purge_command(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List only.")] = False,
-    approved_by: ApprovedBy = None,
+    request: Annotated[
+        bool, typer.Option("--request", help="Ask to purge what has expired (needs --why).")
+    ] = False,
+    why: Annotated[str, typer.Option("--why", help="Why (journaled).")] = "",
+    approved: Annotated[
+        int | None, typer.Option("--approved", help="Carry out this approved purge request.")
+    ] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Remove expired, unheld footage not linked to a case; kept aside for undo_days."""
     if ctx.invoked_subcommand is not None:
@@ -223,47 +212,68 @@ def purge_command(
     from dock.offload.store import EvidenceStore
     from dock.retention import policy, purge
 
-    settings = settings_of(ctx)
-    now, actor = utc_now(), cli_actor()
-    with open_transaction(ctx) as session:
+    if [dry_run, request, approved is not None].count(True) != 1:
+        raise PurgeOptions("give one of --dry-run, --request --why WHY, --approved REQUEST")
+    with signed_in(ctx, user, password_file) as desk:
+        session, settings = desk.session, desk.settings
+        now, actor = desk.commands.clock.now_utc(), desk.actor.journal_name
         policy.compute_missing(session, settings.retention, actor, now)
-        if dry_run:
+        if request:
+            asked = purge.request_purge(session, desk.commands, desk.actor, why=why)
+            found = purge.expired_clips(session, asked.requested_at_utc)
+            verb = f"request {asked.id} (review, approve, then --approved {asked.id}) covers"
+        elif dry_run:
             found = purge.expired_clips(session, now)
+            verb = "would remove"
         else:
+            assert approved is not None
             store = EvidenceStore(settings.dock.data_dir / "store", sweeps_temp_files=False)
             purge.finalize(session, store, actor=actor, now=now)
-            approval = approval_of(session, approved_by)
             found = purge.purge(
-                session, store, settings.retention, approval=approval, actor=actor, now=now
+                session, store, settings.retention, desk.commands, desk.actor, approved
             )
+            verb = "removed (undo with `dock purge undo CLIP`)"
     lines = [e.line() for e in found]
-    verb = "would remove" if dry_run else "removed (undo with `dock purge undo CLIP`)"
     typer.echo("\n".join([*lines, f"{verb}: {len(found)} clips"]))
 
 
 @purge_app.command("undo")
 @one_line_errors
 def undo_command(
-    ctx: typer.Context, clip_id: Annotated[int, typer.Argument(help="The clip's id.")], why: Why
+    ctx: typer.Context,
+    clip_id: Annotated[int, typer.Argument(help="The clip's id.")],
+    why: Why,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Put a purged clip back while its undo window is open."""
     from dock.offload.store import EvidenceStore
     from dock.retention import purge
 
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        session, settings = desk.session, desk.settings
         store = EvidenceStore(settings.dock.data_dir / "store", sweeps_temp_files=False)
-        purge.undo(session, store, clip_id, why=why, actor=cli_actor(), now=utc_now())
+        purge.undo(
+            session,
+            store,
+            clip_id,
+            why=why,
+            actor=desk.actor.journal_name,
+            now=desk.commands.clock.now_utc(),
+        )
     typer.echo(f"clip {clip_id} is back in the store")
 
 
 @purge_app.command("list")
 @one_line_errors
-def tombstones_command(ctx: typer.Context) -> None:
+def tombstones_command(
+    ctx: typer.Context, user: UserOption = None, password_file: PasswordFileOption = None
+) -> None:
     """Every tombstone: what was removed, when, under which rule, approved by whom."""
     from dock.retention import purge
 
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        session = desk.session
         lines = [
             f"clip {t.clip_id} {t.sha256}: removed {t.removed_at_utc:%Y-%m-%d %H:%M} under "
             f"{t.rule}, approved by {t.approved_by}; "
@@ -283,6 +293,8 @@ def draw_command(
     since: Annotated[str, typer.Option("--since", help="Period start (UTC).")],
     until: Annotated[str, typer.Option("--until", help="Period end, excluded (UTC).")],
     seed: Annotated[int | None, typer.Option("--seed", help="Redraw a recorded sample.")] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Draw a seeded sample of the period's clips at retention.sample_share, per officer."""
     from dock.retention import sampling
@@ -290,10 +302,16 @@ def draw_command(
     start, end = parse_utc(since, "--since"), parse_utc(until, "--until")
     if start >= end:
         raise BadTime("--since must be before --until")
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        session, settings = desk.session, desk.settings
         sample, chosen = sampling.draw_sample(
-            session, settings.retention, start, end, seed=seed, actor=cli_actor(), now=utc_now()
+            session,
+            settings.retention,
+            start,
+            end,
+            seed=seed,
+            actor=desk.actor.journal_name,
+            now=desk.commands.clock.now_utc(),
         )
         sample_id, seed_used = sample.id, sample.seed
     typer.echo(f"sample {sample_id} (seed {seed_used}): clips {' '.join(map(str, chosen))}")
@@ -302,13 +320,16 @@ def draw_command(
 @sample_app.command("show")
 @one_line_errors
 def show_command(
-    ctx: typer.Context, sample_id: Annotated[int, typer.Argument(help="The sample's id.")]
+    ctx: typer.Context,
+    sample_id: Annotated[int, typer.Argument(help="The sample's id.")],
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """A sample's clips and the checklist to score them on."""
     from dock.retention import sampling
 
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        session, settings = desk.session, desk.settings
         clips = sampling.sample_clips(session, sample_id)
     typer.echo(f"sample {sample_id}: clips {' '.join(map(str, clips)) or '(none)'}")
     typer.echo("checklist: " + "; ".join(settings.retention.checklist))
@@ -323,12 +344,14 @@ def score_command(
     passed: Annotated[list[str] | None, typer.Option("--pass", help="A met item.")] = None,
     failed: Annotated[list[str] | None, typer.Option("--fail", help="A missed item.")] = None,
     comment: Annotated[str, typer.Option("--comment", help="The auditor's comment.")] = "",
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Score one sampled clip against every checklist item (journaled)."""
     from dock.retention import sampling
 
-    settings = settings_of(ctx)
-    with open_transaction(ctx) as session:
+    with signed_in(ctx, user, password_file) as desk:
+        session, settings = desk.session, desk.settings
         sampling.score(
             session,
             settings.retention,
@@ -337,7 +360,7 @@ def score_command(
             passed=tuple(passed or ()),
             failed=tuple(failed or ()),
             comment=comment,
-            actor=cli_actor(),
-            now=utc_now(),
+            actor=desk.actor.journal_name,
+            now=desk.commands.clock.now_utc(),
         )
     typer.echo(f"sample {sample_id} clip {clip_id}: scored")

@@ -7,7 +7,9 @@ configuration ([people] reviewers, approvers); the rules that do not vary live h
 only here: nobody reviews or approves their own request, nothing is approved before it is
 reviewed, a marked clip needs the leader (who names the mark to let it leave), an approval
 lasts approval_hours and serves its one kind and its one clip or case, and an export needs
-export_confirmations distinct people to confirm it at the dock.
+export_confirmations distinct people to confirm it at the dock. Issue 14 adds two kinds:
+a purge (no clip or case: it covers what had expired when it was asked for) and the lifting
+of a hold (the hold's clip or case); the retention code carries them out with `approved`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Kind(StrEnum):
     VIEW = "view"
     COPY = "copy"
     EXPORT = "export"
+    PURGE = "purge"  # what had expired by the request's time (dock.retention.purge)
+    LIFT_HOLD = "lift_hold"  # one hold (dock.retention.holds)
 
 
 class Step(StrEnum):
@@ -81,9 +85,12 @@ class Commands:
         kind = _kind(kind)
         if not reason.strip():
             raise RequestRefused(t("say why: a request needs a reason"))
-        if (clip_id is None) == (case_number is None):
+        if kind == Kind.PURGE:
+            if clip_id is not None or case_number is not None:
+                raise RequestRefused(t("a purge covers what has expired: name no clip or case"))
+        elif (clip_id is None) == (case_number is None):
             raise RequestRefused(t("a request is for one clip or one case, not both or neither"))
-        if not self._clip_ids(session, clip_id, case_number):
+        elif not self._clip_ids(session, clip_id, case_number):
             raise RequestRefused(t("no such clip or case; check the number"))
         now = self.clock.now_utc()
         request = Request(
@@ -185,6 +192,16 @@ class Commands:
             )  # fmt: skip
         return tuple(confirmed)
 
+    def approved(self, session: Session, actor: Actor, request_id: int, kind: str) -> Request:
+        """The requester's own approved, unexpired request of this kind, to carry out now."""
+        request = self._live(session, request_id, _kind(kind))
+        if request.requested_by != actor.username:
+            raise RequestRefused(
+                t("request {id} is {username}'s: they carry it out", id=request_id,
+                  username=request.requested_by)
+            )  # fmt: skip
+        return request
+
     def carried_out(self, session: Session, actor: Actor, request: Request, note: str) -> None:
         """A copy or export is written: the approval is spent (views stay live until expiry)."""
         request.state = Step.CARRIED_OUT
@@ -263,6 +280,8 @@ class Commands:
     def _clip_ids(self, session: Session, clip_id: int | None, case: str | None) -> list[int]:
         if clip_id is not None:
             return [clip_id] if session.get(Clip, clip_id) is not None else []
+        if case is None:
+            return []  # a purge: it names no clip
         return list(session.scalars(select(Clip.id).where(Clip.case_number == case)))
 
     def _marks(self, session: Session, request: Request) -> set[str]:
@@ -347,5 +366,6 @@ def _kind(kind: str) -> Kind:
         return Kind(kind)
     except ValueError:
         raise RequestRefused(
-            t("unknown request kind {kind}: use view, copy or export", kind=kind)
-        ) from None
+            t("unknown request kind {kind}: use view, copy, export, purge or lift_hold",
+              kind=kind)
+        ) from None  # fmt: skip

@@ -1,7 +1,8 @@
 """Long-term holds on a clip or a case: they outlive any period, and lifting needs approval.
 
 002 art.16 keeps footage of disputes, obstruction of officers and major or sensitive matters
-long-term; a custodian may also hold footage by hand. A held clip is never purged. Holds and
+long-term; a custodian may also hold footage by hand. A held clip is never purged, and a
+hold is lifted only through an approved lift_hold request (dock.people.commands). Holds and
 retention ends are mirrored to the central copy as an S3 legal hold and a COMPLIANCE
 retain-until (`mirror_clip`), so the agency's store refuses the deletion too.
 """
@@ -18,13 +19,15 @@ from dock import journal
 from dock.db.models import Clip, Replica
 from dock.errors import DockError
 from dock.events import HoldLifted, HoldMirrored, HoldPlaced
-from dock.retention.approval import Approval, require_approval
+from dock.people.commands import Kind
 from dock.retention.models import ClipRetention, Hold
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dock.config import RetentionSettings
+    from dock.people.commands import Commands
+    from dock.people.models import Request
+    from dock.people.roles import Actor
     from dock.replication.central import CentralStore
 
 
@@ -70,25 +73,42 @@ def place_hold(
     return hold
 
 
-def lift_hold(
-    session: Session,
-    settings: RetentionSettings,
-    hold_id: int,
-    *,
-    approval: Approval | None,
-    why: str,
-    actor: str,
-    now: datetime,
-) -> Hold:
+def request_lift(
+    session: Session, commands: Commands, actor: Actor, hold_id: int, *, why: str
+) -> Request:
+    """Ask for a hold to be lifted: a lift_hold request, reviewed and approved by the roles
+    [people] reviewers and approvers name, then carried out by `lift_hold`."""
+    hold = _active(session, hold_id)
+    request = commands.request(
+        session, actor, Kind.LIFT_HOLD, reason=why, clip_id=hold.clip_id,
+        case_number=hold.case_number,
+    )  # fmt: skip
+    hold.lift_request_id = request.id
+    return request
+
+
+def lift_hold(session: Session, commands: Commands, actor: Actor, hold_id: int) -> Hold:
+    """Lift a hold whose lift request is approved; the approval is then spent."""
+    hold = _active(session, hold_id)
+    if hold.lift_request_id is None:
+        raise HoldError(f"hold {hold_id}: request its lifting first (`dock hold lift {hold_id}`)")
+    request = commands.approved(session, actor, hold.lift_request_id, Kind.LIFT_HOLD)
+    now = commands.clock.now_utc()
+    hold.lifted_by, hold.lift_approved_by, hold.lifted_at_utc = (
+        actor.username,
+        request.decided_by,
+        now,
+    )
+    event = HoldLifted(hold_id=hold_id, approved_by=str(request.decided_by), why=request.reason)
+    journal.append(session, event, actor=actor.journal_name, at=now)
+    commands.carried_out(session, actor, request, f"hold {hold_id} lifted")
+    return hold
+
+
+def _active(session: Session, hold_id: int) -> Hold:
     hold = session.get(Hold, hold_id)
     if hold is None or hold.lifted_at_utc is not None:
         raise HoldError(f"no active hold {hold_id}; `dock hold list` shows the active ones")
-    approved_by = require_approval(
-        approval, settings.hold_lift_approver_roles, actor, f"lifting hold {hold_id}"
-    )
-    hold.lifted_by, hold.lift_approved_by, hold.lifted_at_utc = actor, approved_by, now
-    event = HoldLifted(hold_id=hold_id, approved_by=approved_by, why=why)
-    journal.append(session, event, actor=actor, at=now)
     return hold
 
 

@@ -58,6 +58,7 @@ class Hold(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     placed_by: Mapped[str] = mapped_column(String(100))
     placed_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    lift_request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # requests.id
     lifted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lift_approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lifted_at_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

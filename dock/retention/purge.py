@@ -1,5 +1,9 @@
 """The one way footage leaves the evidence store: an approved purge of what has expired.
 
+A purge is a request through the command layer (kind purge: requested, reviewed, approved
+by the roles [people] names, carried out here by its requester); it covers what had expired
+when it was asked for, so nothing expiring after the reviewers looked is removed.
+
 Only expired, unheld footage not linked to a case is removed. Its object is first moved
 aside (``<store>/purged/<sha256>``) in the same step that writes its tombstone and journal
 row, and `dock purge undo` puts it back until the undo window closes; a later run removes
@@ -22,7 +26,7 @@ from dock.db.models import Clip
 from dock.errors import DockError
 from dock.events import ClipPurged, PurgeFinalized, PurgeUndone
 from dock.offload.store import fsync_dir
-from dock.retention.approval import Approval, require_approval
+from dock.people.commands import Kind
 from dock.retention.models import ClipRetention, Hold, Tombstone
 
 if TYPE_CHECKING:
@@ -30,6 +34,9 @@ if TYPE_CHECKING:
 
     from dock.config import RetentionSettings
     from dock.offload.store import EvidenceStore
+    from dock.people.commands import Commands
+    from dock.people.models import Request
+    from dock.people.roles import Actor
 
 
 class PurgeError(DockError):
@@ -87,20 +94,27 @@ def aside_path(store: EvidenceStore, sha256: str) -> Path:
     return store.root / "purged" / sha256
 
 
+def request_purge(session: Session, commands: Commands, actor: Actor, *, why: str) -> Request:
+    """Ask to purge what has expired by now; reviewers see it with `dock purge --dry-run`."""
+    return commands.request(session, actor, Kind.PURGE, reason=why)
+
+
 def purge(
     session: Session,
     store: EvidenceStore,
     settings: RetentionSettings,
-    *,
-    approval: Approval | None,
-    actor: str,
-    now: datetime,
+    commands: Commands,
+    actor: Actor,
+    request_id: int,
 ) -> list[Expired]:
-    """Remove every expired clip's object from the store (aside until the window closes)."""
-    approved_by = require_approval(approval, settings.purge_approver_roles, actor, "a purge")
+    """Carry out an approved purge request: every clip expired by the request's time and
+    still unheld and not case-linked now leaves the store (aside until the window closes)."""
+    request = commands.approved(session, actor, request_id, Kind.PURGE)
+    approved_by = str(request.decided_by)
+    now = commands.clock.now_utc()
     restore_orphans(session, store)
     undo_until = now + timedelta(days=settings.undo_days)
-    found = expired_clips(session, now)
+    found = expired_clips(session, request.requested_at_utc)
     (store.root / "purged").mkdir(exist_ok=True)
     for clip in found:
         source, aside = store.path_of(clip.sha256), aside_path(store, clip.sha256)
@@ -113,7 +127,7 @@ def purge(
                 size_bytes=clip.size_bytes,
                 removed_at_utc=now,
                 rule=clip.rule,
-                requested_by=actor,
+                requested_by=request.requested_by,
                 approved_by=approved_by,
                 undo_until=undo_until,
             )
@@ -125,7 +139,8 @@ def purge(
             approved_by=approved_by,
             undo_until=undo_until,
         )
-        journal.append(session, event, actor=actor, at=now)
+        journal.append(session, event, actor=actor.journal_name, at=now)
+    commands.carried_out(session, actor, request, f"{len(found)} clips purged")
     if found:
         fsync_dir(store.root / "purged")
     return found

@@ -11,16 +11,26 @@ from typing import Any
 
 import pytest
 
+from dock.clock import FixedClock
 from dock.config import Settings, parse_settings
 from dock.db import DB_FILE_NAME, open_database
 from dock.db.database import Database
 from dock.db.models import Clip, Officer
 from dock.offload.store import EvidenceStore, fsync_dir
-from dock.retention.approval import Approval
+from dock.people import Actor, authenticate
+from dock.people.commands import Commands
+from tests.integration.people_setup import PASSWORD, add_team
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-LEADER = Approval("li.leader", frozenset({"leader"}))
-CUSTODIAN = "staff:wang.custodian"
+CUSTODIAN = "staff:wang"
+# Who asks for a purge or a lift, who reviews and who approves it ([people] defaults).
+TEAM = {
+    "admin": ["administrator"],
+    "wang": ["custodian"],
+    "lena": ["legal_reviewer"],
+    "li": ["leader"],
+    "zhao": ["auditor"],
+}
 
 
 @dataclass
@@ -28,6 +38,22 @@ class Records:
     db: Database
     store: EvidenceStore
     settings: Settings
+
+    @property
+    def commands(self) -> Commands:
+        return Commands(self.settings.people, FixedClock(NOW))
+
+    def actor(self, username: str) -> Actor:
+        return authenticate(
+            self.db, username, PASSWORD, limits=self.settings.people, clock=FixedClock(NOW)
+        )
+
+    def approve(self, request_id: int) -> None:
+        """Reviewed by the legal reviewer, approved by the leader, as [people] says."""
+        lena, li = self.actor("lena"), self.actor("li")
+        with self.db.transaction() as session:
+            self.commands.review(session, lena, request_id, is_passed=True, note="lawful")
+            self.commands.approve(session, li, request_id, note="approved")
 
     def add_officer(self, number: str, unit: str) -> None:
         with self.db.transaction() as session:
@@ -106,6 +132,9 @@ def make_records(tmp_path):
         store = EvidenceStore(tmp_path / "store", reserve_bytes=0)
         fsync_dir(store.root)
         made.append(db)
+        if len(made) == 1:  # one database per test: its staff once
+            with db.transaction() as session:
+                add_team(session, TEAM, FixedClock(NOW))
         return Records(db, store, settings)
 
     yield make

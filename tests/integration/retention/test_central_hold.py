@@ -15,7 +15,7 @@ from dock.replication.replicator import Replicator
 from dock.retention import holds, policy
 from dock.retention.holds import HoldKind
 from dock.retention.models import ClipRetention
-from tests.integration.retention.conftest import CUSTODIAN, LEADER, NOW
+from tests.integration.retention.conftest import CUSTODIAN, NOW
 from tests.servers.seaweed import SECRET_KEY, SeaweedServer, seaweed  # noqa: F401
 
 
@@ -109,11 +109,15 @@ def test_lifting_the_hold_turns_the_legal_hold_off_but_the_retain_until_still_re
         )  # fmt: skip
     mirror(records, central, clip_id)
     assert legal_hold_of(seaweed, central, sha) == "ON"
+    wang = records.actor("wang")
     with records.db.transaction() as session:
-        holds.lift_hold(
-            session, records.settings.retention, hold.id, approval=LEADER,
-            why="complaint withdrawn", actor=CUSTODIAN, now=NOW,
-        )  # fmt: skip
+        request = holds.request_lift(
+            session, records.commands, wang, hold.id, why="complaint withdrawn"
+        )
+        request_id = request.id
+    records.approve(request_id)
+    with records.db.transaction() as session:
+        holds.lift_hold(session, records.commands, wang, hold.id)
 
     event = mirror(records, central, clip_id)
 

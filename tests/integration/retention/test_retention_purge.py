@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 
 from dock.journal import read_after
+from dock.people import NotAllowed
+from dock.people.commands import RequestRefused
 from dock.retention import holds, policy, purge
-from dock.retention.approval import Approval, NotApproved
 from dock.retention.holds import HoldKind
 from dock.retention.models import Tombstone
-from tests.integration.retention.conftest import CUSTODIAN, LEADER, NOW
+from tests.integration.retention.conftest import CUSTODIAN, NOW
 
 
 def compute(records):
@@ -19,17 +20,27 @@ def compute(records):
         policy.compute_missing(session, records.settings.retention, CUSTODIAN, NOW)
 
 
-def run_purge(records, approval=LEADER, now=NOW):
+def request_purge(records, why="expired footage, quarter end"):
+    wang = records.actor("wang")
+    with records.db.transaction() as session:
+        return purge.request_purge(session, records.commands, wang, why=why).id
+
+
+def carry_out(records, request_id, settings=None):
+    wang = records.actor("wang")
     with records.db.transaction() as session:
         found = purge.purge(
-            session,
-            records.store,
-            records.settings.retention,
-            approval=approval,
-            actor=CUSTODIAN,
-            now=now,
-        )
+            session, records.store, settings or records.settings.retention, records.commands,
+            wang, request_id,
+        )  # fmt: skip
     return [e.clip_id for e in found]
+
+
+def run_purge(records):
+    """Requested by the custodian, reviewed, approved by the leader, carried out."""
+    request_id = request_purge(records)
+    records.approve(request_id)
+    return carry_out(records, request_id)
 
 
 def journal_of(records, type_):
@@ -124,34 +135,62 @@ def test_purge_is_logged_with_rule_and_approver_and_keeps_a_tombstone(records):
     [event] = journal_of(records, "clip.purged")
     assert event.data["clip_id"] == clip
     assert event.data["rule"] == "default 180 days"
-    assert event.data["approved_by"] == "li.leader"
+    assert event.data["approved_by"] == "li"
     assert event.actor == CUSTODIAN
     with records.db.transaction() as session:
         tomb = session.get_one(Tombstone, clip)
         assert (tomb.rule, tomb.approved_by, tomb.removed_at_utc) == (
             "default 180 days",
-            "li.leader",
+            "li",
             NOW,
         )
         assert tomb.undo_until == NOW + timedelta(days=30)
 
 
-@pytest.mark.parametrize(
-    "approval",
-    [
-        None,
-        Approval("wang.custodian", frozenset({"leader"})),
-        Approval("zhao", frozenset({"auditor"})),
-    ],
-    ids=["none", "own request", "not an approver role"],
-)
-def test_purge_without_an_accepted_approval_removes_nothing(records, approval):
+def test_purge_without_an_approval_through_the_command_layer_removes_nothing(records):
     clip = records.add_clip(days_old=200)
     compute(records)
-    with pytest.raises(NotApproved):
-        run_purge(records, approval=approval)
+    request_id = request_purge(records)
+    zhao, lena = records.actor("zhao"), records.actor("lena")
+    with pytest.raises(RequestRefused):  # requested only: not reviewed, not approved
+        carry_out(records, request_id)
+    with records.db.transaction() as session, pytest.raises(NotAllowed):
+        records.commands.review(session, zhao, request_id, is_passed=True)  # not the reviewer
+    with records.db.transaction() as session:
+        records.commands.review(session, lena, request_id, is_passed=True)
+    with records.db.transaction() as session, pytest.raises(NotAllowed):
+        records.commands.approve(session, lena, request_id)  # the reviewer is not the approver
+    with pytest.raises(RequestRefused):  # reviewed, not approved
+        carry_out(records, request_id)
     assert records.store.has(records.sha_of(clip))
     assert journal_of(records, "clip.purged") == []
+
+
+def test_an_approved_purge_is_carried_out_once_by_its_requester(records):
+    clip = records.add_clip(days_old=200)
+    compute(records)
+    request_id = request_purge(records)
+    records.approve(request_id)
+    li = records.actor("li")
+    with records.db.transaction() as session, pytest.raises(RequestRefused):
+        purge.purge(
+            session, records.store, records.settings.retention, records.commands, li, request_id
+        )
+    assert carry_out(records, request_id) == [clip]
+    with pytest.raises(RequestRefused):  # spent
+        carry_out(records, request_id)
+    steps = [e.data["step"] for e in journal_of(records, "request.step")]
+    assert steps == ["requested", "reviewed", "approved", "carried_out"]
+
+
+def test_a_purge_covers_only_what_had_expired_when_it_was_requested(records, make_records):
+    before = records.add_clip(days_old=200)
+    after = records.add_clip(days_old=179.5)  # expires half a day after the request
+    compute(records)
+    request_id = request_purge(records)
+    records.approve(request_id)
+    assert carry_out(records, request_id) == [before]
+    assert records.store.has(records.sha_of(after))
 
 
 def test_purge_is_undoable_within_the_window_and_final_after_it(records):
@@ -183,38 +222,28 @@ def test_an_object_set_aside_by_a_purge_that_crashed_goes_back(records):
     assert records.store.verify(sha)
 
 
-def test_lifting_a_hold_needs_an_approval(records):
+def test_lifting_a_hold_needs_an_approved_lift_hold_request(records):
     clip = records.add_clip(days_old=200)
+    wang = records.actor("wang")
     with records.db.transaction() as session:
         hold = holds.place_hold(
-            session,
-            clip_id=clip,
-            case_number=None,
-            kind=HoldKind.MAJOR,
-            note="major matter",
-            actor=CUSTODIAN,
-            now=NOW,
-        )
-        with pytest.raises(NotApproved):
-            holds.lift_hold(
-                session,
-                records.settings.retention,
-                hold.id,
-                approval=None,
-                why="x",
-                actor=CUSTODIAN,
-                now=NOW,
-            )
+            session, clip_id=clip, case_number=None, kind=HoldKind.MAJOR,
+            note="major matter", actor=CUSTODIAN, now=NOW,
+        )  # fmt: skip
+        hold_id = hold.id
+        with pytest.raises(holds.HoldError):  # nothing requested yet
+            holds.lift_hold(session, records.commands, wang, hold_id)
+        request = holds.request_lift(session, records.commands, wang, hold_id, why="matter closed")
+        request_id = request.id
+        assert request.kind == "lift_hold" and request.clip_id == clip
+    with records.db.transaction() as session, pytest.raises(RequestRefused):
+        holds.lift_hold(session, records.commands, wang, hold_id)  # not yet approved
+    with records.db.transaction() as session:
         assert holds.is_held(session, clip)
-        holds.lift_hold(
-            session,
-            records.settings.retention,
-            hold.id,
-            approval=LEADER,
-            why="matter closed",
-            actor=CUSTODIAN,
-            now=NOW,
-        )
+    records.approve(request_id)
+    with records.db.transaction() as session:
+        holds.lift_hold(session, records.commands, wang, hold_id)
         assert not holds.is_held(session, clip)
     [lifted] = journal_of(records, "hold.lifted")
-    assert lifted.data == {"hold_id": hold.id, "approved_by": "li.leader", "why": "matter closed"}
+    assert lifted.data == {"hold_id": hold_id, "approved_by": "li", "why": "matter closed"}
+    assert lifted.actor == "staff:wang"
