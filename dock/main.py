@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from dock.bays.docking import DockingResult
 from dock.clock import Clock, SystemClock
@@ -32,6 +33,9 @@ from hw.clock_sync import ClockSync, FakeClockSync, TimedatectlClockSync
 from hw.hotplug import HotplugSource, SimulatedHotplug
 from hw.mount_helper import HelperVolumes
 from hw.volumes import SimulatedVolumes, VolumeFinder
+
+if TYPE_CHECKING:
+    from dock.simulation import SimulatedDock
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 NOTABLE_DRIFT_S = 1.0  # smaller corrections happen at every check and are not news
@@ -168,14 +172,23 @@ class VerdictPrinter:
             self.echo(line)
 
 
-def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] = print) -> None:
+def serve(
+    settings: Settings,
+    *,
+    simulate: int = 0,
+    echo: Callable[[str], None] = print,
+    scenario: Callable[[SimulatedDock], None] | None = None,
+) -> None:
     """Run the bays until SIGTERM or SIGINT; each bay finishes the step it is in, then stops.
 
     simulate=N: N simulated recorders in bays 1..N (dock.simulation) instead of udev; the
     dock's own clock then counts as synchronised, as on a Pi with a time source. Otherwise,
     bays bound in the config ([bays.fixed.N]) are watched on their fixed ports instead of udev.
+    scenario (`make run`, dock.localrun): with simulate=N, it docks and undocks simulated
+    recorders itself, on its own thread, instead of one per bay at start; it returns once
+    `stop` is set, and the dock waits for it before stopping.
     """
-    from dock.simulation import SimulatedBays, simulated_settings  # pulls in the simulator
+    from dock.simulation import SimulatedBays, SimulatedDock, simulated_settings
 
     choose(settings.people.language, settings.people.time_zone)  # as every CLI command does
     stop = threading.Event()
@@ -240,7 +253,7 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
         printer.service = service
         assert db.bus is not None
         db.bus.subscribe(printer.event)
-        if simulate:
+        if simulate and scenario is None:
             assert volumes is not None
             simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock(), volumes)
             cleanup.callback(simulated.stop)
@@ -262,8 +275,14 @@ def serve(settings: Settings, *, simulate: int = 0, echo: Callable[[str], None] 
                 f"meanwhile, in another terminal: {program}{config} bays | clips | journal | "
                 "audit verify | check 3 | offload 1"
             )
-            simulated.plug_all(hotplug)
+            if scenario is None:
+                simulated.plug_all(hotplug)
             hotplug.scan_done()  # those were the recorders in their bays at start
+        if scenario is not None and hotplug is not None and volumes is not None:
+            dock = SimulatedDock(settings, db, service, hotplug, volumes, panel, stop)
+            acting = threading.Thread(target=scenario, args=(dock,), name="scenario", daemon=True)
+            acting.start()
+            cleanup.callback(acting.join, 60)
         status = f"serving {len(service.bays)} bays with {what}"
         tell_systemd(service, settings, cleanup, status, stop)
         service.run(stop)

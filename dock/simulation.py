@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import replace
+import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from dock import ledger
 from dock.clock import Clock
@@ -35,6 +37,10 @@ from firmware_bridge.client import RecorderClient
 from firmware_bridge.sim import DirectoryStorage, GeneratedClip, SimRecorder, generate_clips
 from hw.hotplug import SimulatedHotplug
 from hw.volumes import SimulatedVolumes
+
+if TYPE_CHECKING:
+    from dock.panel import Panel
+    from dock.service import DockService
 
 ACTOR = "simulator"
 MAX_RECORDERS = 16
@@ -101,6 +107,21 @@ def shift_clips(bay: int, now_utc_s: int) -> tuple[list[GeneratedClip], list[dic
     return late + clips, log
 
 
+@dataclass(frozen=True)
+class SimulatedDock:
+    """What a scenario (dock.localrun) gets from `serve(..., scenario=)` once the dock is up:
+    the simulated hot-plug and volumes to dock its recorders with, the panel to press the
+    bays' mock buttons, and `stop`, set when the dock is stopping."""
+
+    settings: Settings
+    db: Database
+    service: DockService
+    hotplug: SimulatedHotplug
+    volumes: SimulatedVolumes
+    panel: Panel | None
+    stop: threading.Event
+
+
 class SimulatedBays:
     """N simulated recorders, known to the ledger, plugged into bays 1..N."""
 
@@ -144,32 +165,7 @@ class SimulatedBays:
         shutil.rmtree(self.cards_dir, ignore_errors=True)
 
     def _enrol(self, bay: int) -> None:
-        serial, officer_number = serial_for(bay), f"9{bay:05d}"
-        now = self.clock.now_utc()
-        with self.db.transaction() as session:
-            if ledger.find_device(session, serial) is None:
-                ledger.register_device(
-                    session,
-                    serial=serial,
-                    model="ZFY-SIM",
-                    firmware_version="1.0.0",
-                    actor=ACTOR,
-                    at=now,
-                )
-            if ledger.assigned_officer(session, serial) is None:
-                try:
-                    ledger.get_officer(session, officer_number)
-                except ledger.UnknownOfficer:
-                    ledger.register_officer(
-                        session,
-                        officer_number=officer_number,
-                        name=f"Sim Officer {bay}",
-                        unit_number="SIM",
-                        unit_name="Simulated Unit",
-                        actor=ACTOR,
-                        at=now,
-                    )
-                ledger.assign(session, serial, officer_number, actor=ACTOR, at=now)
+        enrol(self.db, self.clock, serial_for(bay), f"9{bay:05d}", f"Sim Officer {bay}")
 
     def _recorder(self, bay: int) -> SimRecorder:
         serial = serial_for(bay)
@@ -177,8 +173,7 @@ class SimulatedBays:
         storage = DirectoryStorage.create(
             self.cards_dir / serial, serial, clips, capacity_bytes=CARD_CAPACITY_BYTES
         )
-        with self.db.transaction() as session:
-            key = ledger.paired_key(session, serial)
+        key = paired_key(self.db, serial)
         return SimRecorder(
             storage,
             serial=serial,
@@ -192,9 +187,48 @@ class SimulatedBays:
         )
 
     def _pair(self, bay: int) -> None:
-        recorder = self.recorders[bay]
-        try:
-            with RecorderClient.open(recorder.plug()) as client:
-                pair_over_link(self.db, client, serial_for(bay), actor=ACTOR, clock=self.clock)
-        finally:
-            recorder.unplug()
+        pair(self.db, self.clock, self.recorders[bay], serial_for(bay))
+
+
+def enrol(db: Database, clock: Clock, serial: str, officer_number: str, name: str) -> None:
+    """Register the recorder and its officer and assign it, unless the ledger has them."""
+    now = clock.now_utc()
+    with db.transaction() as session:
+        if ledger.find_device(session, serial) is None:
+            ledger.register_device(
+                session,
+                serial=serial,
+                model="ZFY-SIM",
+                firmware_version="1.0.0",
+                actor=ACTOR,
+                at=now,
+            )
+        if ledger.assigned_officer(session, serial) is None:
+            try:
+                ledger.get_officer(session, officer_number)
+            except ledger.UnknownOfficer:
+                ledger.register_officer(
+                    session,
+                    officer_number=officer_number,
+                    name=name,
+                    unit_number="SIM",
+                    unit_name="Simulated Unit",
+                    actor=ACTOR,
+                    at=now,
+                )
+            ledger.assign(session, serial, officer_number, actor=ACTOR, at=now)
+
+
+def paired_key(db: Database, serial: str) -> bytes | None:
+    """The key a recorder paired on an earlier run kept in its flash (None: not paired)."""
+    with db.transaction() as session:
+        return ledger.paired_key(session, serial)
+
+
+def pair(db: Database, clock: Clock, recorder: SimRecorder, serial: str) -> None:
+    """Pair a recorder that is not plugged in yet, over a link of its own, then unplug it."""
+    try:
+        with RecorderClient.open(recorder.plug()) as client:
+            pair_over_link(db, client, serial, actor=ACTOR, clock=clock)
+    finally:
+        recorder.unplug()

@@ -297,6 +297,7 @@ class GpioButtons:
         self._handler: PressHandler | None = None
         self._pressed_at: dict[ButtonId, float] = {}
         self._buttons: list[Any] = []
+        self._by_id: dict[ButtonId, Any] = {}
         for button_id, pin in pins.items():
             guard = _Guard(f"button {button_id}")
             guard.run(self._open_button, Button, button_id, pin, pin_factory)
@@ -308,6 +309,12 @@ class GpioButtons:
         button.when_pressed = lambda: self._down(button_id)
         button.when_released = lambda: self._up(button_id)
         self._buttons.append(button)
+        self._by_id[button_id] = button
+
+    def pin(self, button_id: ButtonId) -> Any:
+        """The pin under a button, for a simulated dock to press: under gpiozero's
+        MockFactory, `drive_low()` is a finger on the button and `drive_high()` lets go."""
+        return self._by_id[button_id].pin
 
     def on_press(self, handler: PressHandler) -> None:
         self._handler = handler
