@@ -25,10 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,registry]'
 	@touch $(STAMP)
 
-# A simulated dock on embedded defaults; its data (database, evidence store) stays in .run/.
+# The whole dock at work until Ctrl-C: local broker, object store and registry on loopback,
+# eight simulated bays and officers coming and going (README, "make run"); data in .run/.
 run: setup
-	@mkdir -p .run && printf '[dock]\ndata_dir = "."\n' > .run/dock.toml
-	$(BIN)/dock --config .run/dock.toml serve --simulate 4
+	$(BIN)/python -m dock.localrun --dir .run
 
 lint: setup
 	$(BIN)/ruff check dock hw firmware_bridge registry tests bench
