@@ -72,6 +72,7 @@ class BayView:
     reason: str = ""
     clips_done: int = 0
     clips_total: int = 0
+    late_clips: int = 0  # of this docking
     news: str = ""  # the last thing that happened in this bay, one line
 
 
@@ -139,6 +140,8 @@ def apply_event(projection: Projection, happened: Event) -> None:
     elif isinstance(happened, CheckCompleted):
         reasons = "; ".join(happened.reasons)
         bay.news = happened.verdict + (f": {reasons}" if reasons else "")
+        if bay.late_clips:
+            bay.news += f" · {bay.late_clips} clip(s) handed over late"
         _say(projection, f"{where}: check {bay.news}")
     elif isinstance(happened, OffloadStarted):
         bay.clips_done, bay.clips_total = 0, happened.clip_count
@@ -148,6 +151,7 @@ def apply_event(projection: Projection, happened: Event) -> None:
         projection.stored_clips += 1
         if happened.is_late:
             projection.late_clips += 1
+            bay.late_clips += 1
             hours = happened.handover_delay_s / 3600
             bay.news = f"clip handed over late: {hours:.0f} h after recording"
             _say(projection, f"{where}: {bay.news}")
