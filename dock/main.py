@@ -257,6 +257,10 @@ def serve(
             assert volumes is not None
             simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock(), volumes)
             cleanup.callback(simulated.stop)
+        if settings.web.enabled:  # the custodians' pages (issue 13), on the dock's network only
+            from dock.web.serve import start_web
+
+            cleanup.callback(start_web(settings, db))
         control.start(service)
         what = f"{simulate} simulated recorders" if simulate else "udev hot-plug"
         if fixed is not None:

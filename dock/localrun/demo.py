@@ -126,7 +126,43 @@ class Registry:
             self.process = None
 
 
-def dock_config(run_dir: Path, broker: Mosquitto, weed: WeedMini, language: str) -> Path:
+# The demo's staff, one account a role, for the custodians' pages; a demo password, shown on
+# screen, because this dock holds only simulated footage and listens on loopback only.
+DEMO_PASSWORD = "demo-password"
+DEMO_STAFF = {
+    "admin": ["administrator"],
+    "custodian": ["custodian"],
+    "director": ["office_director"],
+    "legal": ["legal_reviewer"],
+    "leader": ["leader"],
+    "technician": ["technician"],
+}
+
+
+def add_demo_staff(data_dir: Path) -> None:
+    from dock.clock import SystemClock
+    from dock.db.database import open_database
+    from dock.people.accounts import add_staff
+    from dock.people.roles import Actor, Role
+
+    db = open_database(data_dir)
+    try:
+        with db.transaction() as session:
+            admin = None
+            for username, roles in DEMO_STAFF.items():
+                add_staff(
+                    session, admin, username=username, display_name=username,
+                    roles=roles, password=DEMO_PASSWORD, clock=SystemClock(),
+                )  # fmt: skip
+                session.flush()
+                admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+    finally:
+        db.close()
+
+
+def dock_config(
+    run_dir: Path, broker: Mosquitto, weed: WeedMini, language: str, web_port: int
+) -> Path:
     """The dock's config for the demo: everything else stays at its embedded default."""
     folder = run_dir / "dock"
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,7 +176,8 @@ def dock_config(run_dir: Path, broker: Mosquitto, weed: WeedMini, language: str)
         "reconnect_min_s = 1\nreconnect_max_s = 5\nstatus_interval_s = 5\ncheckpoint_minutes = 1\n"
         f'[central]\nendpoint_url = "{weed.endpoint_url}"\nbucket = "{weed.bucket}"\n'
         f'access_key_id = "{weed.access_key_id}"\nsecret_access_key_file = "{weed.secret_path}"\n'
-        f'[people]\nlanguage = "{language}"\n',
+        f'[people]\nlanguage = "{language}"\n'
+        f'[web]\nenabled = true\nlisten = "127.0.0.1:{web_port}"\n',
         encoding="utf-8",
     )
     return config
@@ -206,11 +243,15 @@ def run(run_dir: Path, *, language: str = "zh") -> None:
     fresh_run_dir(run_dir)
     log_to_file(run_dir / LOG_NAME)
     with servers(run_dir, console.print) as (broker, weed, registry):
-        config = dock_config(run_dir, broker, weed, language)
+        web_port = free_port()
+        config = dock_config(run_dir, broker, weed, language, web_port)
         settings = load_settings(config)
+        add_demo_staff(settings.dock.data_dir)
         header = [
             f"body-camera dock, simulated: {BAYS} bays · dashboard {registry.url} · "
             f"broker 127.0.0.1:{broker.port} · store {weed.endpoint_url}",
+            f"custodians' pages http://127.0.0.1:{web_port}/ (sign in as custodian, leader, "
+            f"director, legal or technician; password {DEMO_PASSWORD})",
             f"data and logs in {run_dir} (log: {run_dir / LOG_NAME}) · "
             f"try: dock --config {config} clips --late · Ctrl-C stops everything",
         ]

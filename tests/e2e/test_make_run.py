@@ -149,7 +149,10 @@ def test_make_run_shows_the_bays_and_the_registry_and_ctrl_c_leaves_nothing_behi
         broker_port = int(re.findall(r"mqtt://127\.0\.0\.1:(\d+)", text)[0])
         store_port = int(re.findall(r"store:? +http://127\.0\.0\.1:(\d+)", text)[0])
         registry_port = int(dashboard.rsplit(":", 1)[1].strip("/"))
-        ports = [broker_port, store_port, registry_port]
+        pages = re.findall(r"custodians' pages (http://127\.0\.0\.1:(\d+)/)", text)[0]
+        sign_in = _get(pages[0] + "login")
+        assert sign_in is not None and sign_in.status_code == 200 and "password" in sign_in.text
+        ports = [broker_port, store_port, registry_port, int(pages[1])]
         assert not any(_port_free(p) for p in ports)  # the servers listen while it runs
         started = psutil.Process(terminal.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in started)
