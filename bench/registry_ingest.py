@@ -201,7 +201,7 @@ def ingest_rate(workers: int, port: int, url: str, messages: list[list[tuple[str
 @contextmanager
 def broker_and_postgres(prefix: str) -> Iterator[tuple[Path, Any, Any]]:
     """A scratch folder, a local Mosquitto and a PostgreSQL 15, all gone afterwards."""
-    from tests.servers.mosquitto import Broker
+    from dock.localrun.servers import Mosquitto as Broker
     from tests.servers.postgres import start_postgres
 
     tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))

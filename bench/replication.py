@@ -36,12 +36,13 @@ from dock.clock import SystemClock
 from dock.config import CentralSettings
 from dock.db.database import open_database
 from dock.events import Event, OffloadFinished, OffloadProgress, OffloadStarted
+from dock.localrun.servers import SECRET_KEY
+from dock.localrun.servers import WeedMini as SeaweedServer
 from dock.offload.copy import copy_and_hash
 from dock.offload.store import EvidenceStore
 from dock.replication.central import CentralStore
 from dock.replication.replicator import OffloadRate, Replicator
 from tests.integration.test_replication import journal_stored, put_local
-from tests.servers.seaweed import SECRET_KEY, SeaweedServer
 
 FILES = 6
 FILE_BYTES = 24 * MIB  # three parts of central.part_size_mib's default

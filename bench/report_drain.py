@@ -117,7 +117,7 @@ def publisher_s(port: int, data: Path) -> tuple[float, int]:
 
 
 def run() -> list[dict]:
-    from tests.servers.mosquitto import Broker
+    from dock.localrun.servers import Mosquitto as Broker
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     broker = Broker(tmp / "broker").start()
