@@ -143,8 +143,7 @@ def firmware_state(board):
 
 
 def _check_signature(board, manifest_bytes, signature):
-    # Imported here: its 255-bit constants need big integers, which a recorder that never
-    # updates (and MicroPython built without MPZ) should not have to build at start.
+    # Imported here: a recorder that never updates need not hold its tables in RAM.
     from firmware_bridge.firmware import ed25519
 
     if len(signature) != SIGNATURE_SIZE:
