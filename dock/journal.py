@@ -246,7 +246,7 @@ def latest_table(device: str | None, type_prefixes: tuple[str, ...]) -> str:
     (a registration) would walk a million rows; the type index reads only the matches.
     """
     if device is None and type_prefixes:
-        return "journal INDEXED BY ix_journal_type"
+        return "journal INDEXED BY ix_journal_type_at"
     return "journal"
 
 
