@@ -319,7 +319,8 @@ def tell_systemd(
             notify.threads_alive(READER_THREADS),
             notify.writable_directory(settings.dock.data_dir / "store", "the evidence store"),
         )
-        watchdog = notify.Watchdog(notifier, health, interval_s)
+        # While stopping, bays and readers end on purpose: that is no hang to report.
+        watchdog = notify.Watchdog(notifier, lambda: [] if stop.is_set() else health(), interval_s)
         watchdog.healthy_status = status
         watchdog.start()
         cleanup.callback(watchdog.stop)

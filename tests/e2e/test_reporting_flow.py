@@ -152,7 +152,7 @@ def test_a_truncated_or_recomputed_dock_journal_raises_the_chain_alert_once_it_r
 ) -> None:
     engine, data_dir, dock = start_dock(flow)
     flow.wait("a whole docking reported",  # more rows than the tampering below takes
-              lambda: "READY" in dock.output() and all_reported(engine, "dock-a", data_dir), 60)  # fmt: skip
+              lambda: "就绪" in dock.output() and all_reported(engine, "dock-a", data_dir), 60)  # fmt: skip
     assert dock.stop() == 0
     flow.wait("the last checkpoint", lambda: all_reported(engine, "dock-a", data_dir))
     assert "chain_mismatch" not in alert_kinds(engine, "dock-a")
