@@ -9,6 +9,7 @@ machine without udev can still run `dock serve --simulate`.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import signal
 import sys
@@ -191,6 +192,8 @@ def serve(
     from dock.simulation import SimulatedBays, SimulatedDock, simulated_settings
 
     choose(settings.people.language, settings.people.time_zone)  # as every CLI command does
+    # `kill -USR1` on a dock that will not stop prints every thread's stack to its log.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     printer = VerdictPrinter(echo)

@@ -74,6 +74,9 @@ class Proc:
             try:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
+                if "serve" in self.argv:  # dock serve dumps its threads' stacks to the log
+                    self.process.send_signal(signal.SIGUSR1)
+                    time.sleep(1)
                 self.process.kill()
                 self.process.wait()
         code = self.process.returncode
