@@ -4,6 +4,8 @@ A unix socket at `<data_dir>/control.sock`, mode 0600 inside the service's priva
 folder, so only the service's user can ask. One JSON object per line each way:
     {"op": "bays"}               -> {"ok": true, "bays": [{"number", "state", "device", "reason"}]}
     {"op": "recheck", "bay": N}  -> {"ok": true} once the bay's worker has the request queued
+    {"op": "reflash", "bay": N, "image": PATH, "user", "password"}
+                                 -> {"ok": true, "outcome": "<one line>"} once it is done
     {"op": "offload_confirm", "bay": N, "user", "password"}
                                  -> {"ok": true, "confirmed_by": [...], "needed": 2}
     anything else                -> {"ok": false, "error": "<one line>"}
@@ -146,8 +148,30 @@ def _offload_confirm(service: DockService, request: dict[str, Any]) -> dict[str,
     return {"ok": True, "confirmed_by": names, "needed": OFFLOAD_CONFIRMATIONS}
 
 
+def _reflash(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    """A technician's reflash of a docked recorder; the reply waits for its outcome."""
+    from firmware_bridge.image import ImageError, read_image
+
+    worker = _worker(service, request)
+    technician = _actor(service, request)
+    if request.get("force"):
+        raise ControlError(
+            "a downgrade is not sent through the running dock: stop the service and run "
+            "`dock reflash --force --approved-by NAME`"
+        )
+    path = request.get("image")
+    if not isinstance(path, str) or not path:
+        raise ControlError('reflash needs "image": the path of an image made by `make firmware`')
+    try:
+        image = read_image(Path(path))
+    except (ImageError, OSError) as err:
+        raise ControlError(f"{err}; give an image made by `make firmware`") from None
+    return {"ok": True, "outcome": worker.reflash(image, technician)}
+
+
 _CHANGES: dict[str, Callable[[DockService, dict[str, Any]], dict[str, Any]]] = {
     "offload_confirm": _offload_confirm,
+    "reflash": _reflash,
 }
 
 

@@ -33,6 +33,7 @@ slot, so it counts as alive while some bay's offload moves bytes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -51,9 +52,10 @@ from dock.errors import DockError
 from dock.i18n import t
 from dock.offload.ingest import Offloader
 from dock.people import offload_confirmations
-from dock.people.roles import Actor
+from dock.people.roles import Actor, Role, require
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import LinkError, RecorderError
+from firmware_bridge.image import Image
 from hw.clock_sync import ClockSync
 from hw.hotplug import HotplugSource, RecorderAttached, RecorderDetached, StartupScanDone
 
@@ -63,7 +65,11 @@ RESUMED = "the dock restarted with this recorder in its bay"
 STUCK_AFTER_S = 300.0  # far beyond a conversation's link timeouts; an offload shows bytes
 
 
-ASK_QUEUED_S = 30.0  # how long a person's request may wait behind a bay's step in hand
+ASK_QUEUED_S = 30.0
+CHECKED = (
+    BayState.READY,
+    BayState.ATTENTION,
+)  # a reflash starts only after a verdict  # how long a person's request may wait behind a bay's step in hand
 
 
 class BayBusy(DockError):
@@ -185,6 +191,19 @@ class BayWorker:
     def confirm_offload(self, actor: Actor) -> list[str]:
         """One person's confirmation of the waiting offload; who has confirmed so far."""
         return self.ask(lambda item: self._confirm(item, actor))  # type: ignore[no-any-return]
+
+    def reflash(
+        self, image: Image, technician: Actor, *, downgrade_approved_by: str | None = None
+    ) -> str:
+        """A technician's update of the docked recorder, over the bay's own link; the outcome.
+
+        It runs in the bay's thread, journaled, with REFLASHING on the light; the answer comes
+        once the new firmware has confirmed itself or rolled back, and the insertion then goes
+        on with identify and check."""
+        require(technician, Role.TECHNICIAN)
+        return self.ask(  # type: ignore[no-any-return]
+            lambda item: self._reflash(item, image, technician, downgrade_approved_by)
+        )
 
     def _run(self) -> None:
         while True:
@@ -327,6 +346,47 @@ class BayWorker:
         item.answer(names)
         self.waiting = None
         self._settled(conversation.offload_confirmed(confirmed_by))
+
+    def _reflash(
+        self, item: _Ask, image: Image, technician: Actor, approved_by: str | None
+    ) -> None:
+        from dock import ledger
+        from dock.reflash.session import Reflash, ReflashError
+
+        client, serial = self._client, self.machine.device
+        if client is None or serial is None or self.machine.state not in CHECKED:
+            raise DockError(
+                t("bay {bay} has no checked recorder to reflash: dock one and wait for its "
+                  "verdict", bay=self.number)
+            )  # fmt: skip
+        if self.waiting is not None:
+            raise DockError(t("bay {bay} waits for two staff to confirm its offload: confirm "
+                              "it first", bay=self.number))  # fmt: skip
+        with self.db.transaction() as session:
+            key = ledger.paired_key(session, serial)
+        if key is None:
+            raise DockError(t("recorder {serial} is not paired with this dock: pair it first",
+                              serial=serial))  # fmt: skip
+        try:
+            outcome = Reflash(self.db, self.clock, technician=technician.journal_name).run(
+                lambda: contextlib.nullcontext(client),  # type: ignore[arg-type, return-value]
+                lambda _serial: key,
+                image,
+                bay=self.machine,
+                downgrade_approved_by=approved_by,
+            )
+        except (ReflashError, RecorderError) as err:
+            log.warning("bay %d: reflash stopped: %s", self.number, err)
+            if self.machine.state is BayState.REFLASHING:
+                self._fault(str(err))
+            raise ReflashError(f"bay {self.number}: {err}") from None
+        item.answer(
+            t("bay {bay}: recorder {serial} {old} -> {new}: {result}, running {running}",
+              bay=self.number, serial=serial, old=outcome.from_version, new=outcome.to_version,
+              result=outcome.result, running=outcome.running_version)
+        )  # fmt: skip
+        # The new firmware answers: this insertion goes on with identify and check.
+        self._settled(self._conversation(client).identify_and_check())
 
     def _abandon_wait(self) -> None:
         """The recorder left while its offload waited: journaled, nothing was offloaded."""

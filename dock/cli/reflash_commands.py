@@ -6,9 +6,10 @@ person, a technician or a leader, who signs in too (--approved-by, their passwor
 prompt or --approver-password-file): both names are journaled. Every step is a journal row
 (dock/reflash/session.py), and the bay goes REFLASHING, then back to identifying.
 
-The command talks to the bay's serial port itself ([bays.fixed.N] port, or --port), so it
-refuses while `dock serve` runs: the service owns the bays' ports, and reflashing through
-the running service is not built yet.
+While `dock serve` runs, the service owns the bays' links: the command asks it over the
+control socket, and the bay's own thread reflashes, then identifies and checks the recorder
+again (a downgrade is refused there: stop the service for it). Otherwise the command talks
+to the bay's serial port itself ([bays.fixed.N] port, or --port).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from dock.people import Actor
     from dock.reflash.session import Reflash, ReflashOutcome
     from firmware_bridge.image import Image
+
+
+SERVICE_REFLASH_WAIT_S = 1800.0  # a 1 MiB image over a slow link, its test boot and check
 
 
 class ReflashRefused(DockError):
@@ -79,12 +83,19 @@ def reflash_command(
         raise ReflashRefused("--approved-by is for a downgrade: give --force with it")
     if force and not approved_by:
         raise ReflashRefused("--force needs a second person: give --approved-by NAME")
-    port_path = _port_of(settings, bay, port)
-    _refuse_while_serving(settings.dock.data_dir, bay)
     try:
         image = read_image(image_path)
     except ImageError as err:
         raise ReflashRefused(f"{err}; give an image made by `make firmware`") from None
+    if _is_serving(settings.dock.data_dir):
+        if force:
+            raise ReflashRefused(
+                "a downgrade is not sent through the running dock: stop the service"
+                " (systemctl stop dock) and run `dock reflash --force` again"
+            )
+        typer.echo(_through_service(settings.dock.data_dir, bay, image_path, user, password_file))
+        return
+    port_path = _port_of(settings, bay, port)
     require_records(settings.dock.data_dir)
     db = open_database(settings.dock.data_dir)
     clock = SystemClock()
@@ -174,17 +185,40 @@ def _port_of(settings: Settings, bay: int, port: str | None) -> str:
     return fixed.port
 
 
-def _refuse_while_serving(data_dir: Path, bay: int) -> None:
+def _is_serving(data_dir: Path) -> bool:
     from dock import control
 
     try:
         control.request(data_dir, {"op": "bays"}, timeout_s=1.0)
     except control.ControlError:
-        return  # no service: this command may use the port
-    raise ReflashRefused(
-        f"the dock service is running and holds bay {bay}'s port: stop it"
-        " (systemctl stop dock) and run `dock reflash` again"
-    )
+        return False  # no service: this command may use the port
+    return True
+
+
+def _through_service(
+    data_dir: Path, bay: int, image_path: Path, user: str | None, password_file: Path | None
+) -> str:
+    """The running dock holds the bay's link: its bay thread reflashes; the outcome line."""
+    from dock import control
+    from dock.cli.people_commands import read_password
+
+    if not user:
+        raise ReflashRefused("a reflash needs a technician: give --user with your staff user name")
+    password = read_password(password_file, f"password for {user}")
+    payload = {
+        "op": "reflash",
+        "bay": bay,
+        "image": str(image_path.resolve()),
+        "user": user,
+        "password": password,
+    }
+    try:
+        reply = control.request(data_dir, payload, timeout_s=SERVICE_REFLASH_WAIT_S)
+    except control.ControlError as err:
+        raise ReflashRefused(str(err)) from None
+    if not isinstance(reply.get("outcome"), str):
+        raise ReflashRefused("the dock service did not say how the reflash ended: see its log")
+    return str(reply["outcome"])
 
 
 def _sign_in(

@@ -204,10 +204,12 @@ def test_a_bay_without_a_port_asks_for_one(dock):
     assert "bay 1 has no fixed serial port in the config: give --port" in result.output
 
 
-def test_while_the_dock_service_answers_its_socket_the_command_leaves_the_port_alone(dock):
+def test_while_the_dock_service_answers_its_socket_the_command_asks_it_and_leaves_the_port(dock):
+    asked: list[bytes] = []
+
     class Answer(socketserver.StreamRequestHandler):
         def handle(self) -> None:
-            self.rfile.readline()
+            asked.append(self.rfile.readline())
             self.wfile.write(b'{"ok": true, "bays": []}\n')
 
     path = control.socket_path(dock.tmp_path / "data")
@@ -216,5 +218,6 @@ def test_while_the_dock_service_answers_its_socket_the_command_leaves_the_port_a
         result = dock.reflash("1.1.0", "--user", "tom")
         server.shutdown()
     assert result.exit_code == 1
-    assert "the dock service is running and holds bay 1's port: stop it" in result.output
+    assert "the dock service did not say how the reflash ended" in result.output
+    assert b'"op": "reflash"' in asked[-1]
     assert dock.bytes_held() == 0
