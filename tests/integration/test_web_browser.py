@@ -38,6 +38,13 @@ def sign_in(driver: WebDriver, url: str, username: str, password: str = PASSWORD
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    # The answer has loaded (signed in, or the form again with its message): a next get
+    # sent sooner would go without the session's cookie.
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, "header form") or d.find_elements(By.ID, "message")
+        )
+    )
 
 
 def sign_out(driver: WebDriver) -> None:
