@@ -126,40 +126,6 @@ class Registry:
             self.process = None
 
 
-# The demo's staff, one account a role, for the custodians' pages; a demo password, shown on
-# screen, because this dock holds only simulated footage and listens on loopback only.
-DEMO_PASSWORD = "demo-password"
-DEMO_STAFF = {
-    "admin": ["administrator"],
-    "custodian": ["custodian"],
-    "director": ["office_director"],
-    "legal": ["legal_reviewer"],
-    "leader": ["leader"],
-    "technician": ["technician"],
-}
-
-
-def add_demo_staff(data_dir: Path) -> None:
-    from dock.clock import SystemClock
-    from dock.db.database import open_database
-    from dock.people.accounts import add_staff
-    from dock.people.roles import Actor, Role
-
-    db = open_database(data_dir)
-    try:
-        with db.transaction() as session:
-            admin = None
-            for username, roles in DEMO_STAFF.items():
-                add_staff(
-                    session, admin, username=username, display_name=username,
-                    roles=roles, password=DEMO_PASSWORD, clock=SystemClock(),
-                )  # fmt: skip
-                session.flush()
-                admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
-    finally:
-        db.close()
-
-
 def dock_config(
     run_dir: Path, broker: Mosquitto, weed: WeedMini, language: str, web_port: int
 ) -> Path:
@@ -235,7 +201,7 @@ def run(run_dir: Path, *, language: str = "zh") -> None:
 
     from dock.config import load_settings
     from dock.localrun.board import Board
-    from dock.localrun.scenario import Scenario
+    from dock.localrun.scenario import DEMO_PASSWORD, Scenario, add_demo_staff
     from dock.main import serve
 
     console = Console()

@@ -14,7 +14,10 @@ kind says what is wrong with the recorder, so a person watching sees every path 
   (firmware_bridge.sim.card_damage): that clip is quarantined, the rest taken;
 - interruption: a recording interrupted without a note on the recorder; the dock asks, and
   the scenario presses the bay's (mock) button, the fake microphone speaks the reason, and
-  the second press keeps the note as evidence.
+  the second press keeps the note as evidence;
+- reflash: once the recorder is checked, the demo's technician signs in and the bay's thread
+  sends it the reference firmware (compiled by mpy-cross, signed with the development key):
+  REFLASHING with progress, the test boot, then identify and check again.
 
 The recorders are the simulator running the real firmware over ptys (dock.simulation); the
 scenario only plugs and unplugs them and presses buttons, as people would. It reads what
@@ -86,9 +89,10 @@ OPENING = (
     (4.0, 4, 3, "damaged_card"),
     (5.0, 5, 4, "late"),
     (6.0, 6, 5, "interruption"),
-    (7.0, 7, 6, "normal"),
+    (7.0, 7, 6, "reflash"),
     (20.0, 8, 7, "normal"),
 )
+REFLASH_VERSION = "1.1.0"
 ROTATION_STARTS_S = 40.0
 ROTATE_EVERY_S = 12.0
 OUT_TO_IN_S = 2.0  # an empty bay between one officer's recorder and the next
@@ -102,6 +106,40 @@ ROTATION_KINDS = (
     "clock_skew",
     "damaged_card",
 )
+
+
+# The demo's staff, one account a role, for the custodians' pages; a demo password, shown on
+# screen, because this dock holds only simulated footage and listens on loopback only.
+DEMO_PASSWORD = "demo-password"
+DEMO_STAFF = {
+    "admin": ["administrator"],
+    "custodian": ["custodian"],
+    "director": ["office_director"],
+    "legal": ["legal_reviewer"],
+    "leader": ["leader"],
+    "technician": ["technician"],
+}
+
+
+def add_demo_staff(data_dir: Path) -> None:
+    from dock.clock import SystemClock
+    from dock.db.database import open_database
+    from dock.people.accounts import add_staff
+    from dock.people.roles import Actor, Role
+
+    db = open_database(data_dir)
+    try:
+        with db.transaction() as session:
+            admin = None
+            for username, roles in DEMO_STAFF.items():
+                add_staff(
+                    session, admin, username=username, display_name=username,
+                    roles=roles, password=DEMO_PASSWORD, clock=SystemClock(),
+                )  # fmt: skip
+                session.flush()
+                admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+    finally:
+        db.close()
 
 
 @dataclass(frozen=True)
@@ -257,6 +295,33 @@ class Scenario:
         fleet.dock_in(visit)
         if visit.kind == "interruption":
             self._when_settled_then(dock, visit.bay, self._speak_note)
+        if visit.kind == "reflash":
+            self._when_settled_then(dock, visit.bay, self._reflash)
+
+    def _reflash(self, dock: SimulatedDock, bay: int) -> None:
+        """The technician updates the recorder through the running dock, as `dock reflash`."""
+        from dock.people.accounts import authenticate
+        from firmware_bridge.image import (
+            DEV_KEY_PATH,
+            build_image,
+            compile_firmware,
+            load_private_key,
+            pack_files,
+        )
+
+        image = build_image(
+            pack_files(compile_firmware()),
+            model="ZFY-SIM",
+            version=REFLASH_VERSION,
+            min_version="1.0.0",
+            key=load_private_key(DEV_KEY_PATH),
+        )
+        technician = authenticate(
+            dock.db, "technician", DEMO_PASSWORD, limits=dock.settings.people,
+            clock=self.clock,
+        )  # fmt: skip
+        outcome = dock.service.bays[bay].reflash(image, technician)
+        log.info("demo reflash: %s", outcome)
 
     def _rotate(self, dock: SimulatedDock, fleet: Fleet, kind: str) -> bool:
         """The recorder docked longest goes out (once its bay has settled), another comes in."""

@@ -34,13 +34,14 @@ class Terminal:
     """The demo on a pty: everything it wrote so far, read with deadlines only."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child: the demo, as `make run` starts it
-            os.chdir(ROOT)
-            os.execv(sys.executable, [sys.executable, "-m", "dock.localrun", "--dir", str(run_dir)])
         import fcntl
 
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 180, 0, 0))
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: the demo, as `make run` starts it, in a 180 x 50 terminal
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 180, 0, 0))
+            os.environ.update(COLUMNS="180", LINES="50")  # over any the test runner set
+            os.chdir(ROOT)
+            os.execv(sys.executable, [sys.executable, "-m", "dock.localrun", "--dir", str(run_dir)])
         self.output = b""
         self.is_closed = False
 
@@ -144,6 +145,12 @@ def test_make_run_shows_the_bays_and_the_registry_and_ctrl_c_leaves_nothing_behi
             "the registry holding the dock's rows, on the screen",
             lambda: re.search(r"registry holds [1-9]", terminal.text()),
             60,
+        )
+        # The technician's reflash of bay 7, through the running dock, to its test boot.
+        terminal.until(
+            "bay 7's reflash confirmed, on the screen",
+            lambda: re.search(r"bay 7 SIM00007: firmware 1\.1\.0 confirmed", terminal.text()),
+            90,
         )
         text = terminal.text()
         broker_port = int(re.findall(r"mqtt://127\.0\.0\.1:(\d+)", text)[0])
