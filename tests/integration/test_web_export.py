@@ -5,10 +5,17 @@ hashes the page shows, and `dock export verify`'s own check agrees."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from PIL import Image
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from dock.export.verify import verify_image
 from dock.offload.store import sha256_of_file
+from tests.integration.test_web_browser import sign_in
 from tests.integration.web_setup import Served, csrf_of, served  # noqa: F401
+from tests.servers.chromium import chromium  # noqa: F401
 
 
 def approved_export(pages: Served, clip_id: int) -> int:
@@ -36,6 +43,8 @@ def approved_export(pages: Served, clip_id: int) -> int:
 
 def test_an_export_confirmed_by_two_people_writes_verified_images_shown_on_its_page(
     served: Served,  # noqa: F811
+    chromium: WebDriver,  # noqa: F811
+    tmp_path: Path,
 ):
     clip_id = served.people.add_clip(b"evidence " * 50_000, case_number="城管罚字〔2026〕第7号")
     request_id = approved_export(served, clip_id)
@@ -61,6 +70,17 @@ def test_an_export_confirmed_by_two_people_writes_verified_images_shown_on_its_p
     assert shown.count('data-intact="True"') == 2
     assert "完好" in shown  # the verification, in Chinese
     assert "cora、carl" in shown
+    # And as a browser shows it: the two verified images in green, the text in Chinese glyphs.
+    sign_in(chromium, served.url, "carl")
+    chromium.get(served.url + page)
+    cells = chromium.find_elements(By.CSS_SELECTOR, "#images .verified")
+    assert [c.text for c in cells] == ["完好：已校验数据包、文字说明和标签"] * 2
+    shot = tmp_path / "export.png"
+    chromium.save_screenshot(str(shot))
+    print(f"screenshot: {shot}")
+    pixels = Image.open(shot).convert("RGB").get_flattened_data()
+    verified_green = sum(1 for p in pixels if p == (0xE0, 0xF4, 0xE4))
+    assert verified_green > 500, "the verified cells' green is not on screen"
 
 
 def test_a_flipped_byte_in_an_image_is_found_when_the_page_checks_it_again(
