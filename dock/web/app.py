@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from dock.i18n import choose
 from dock.offload.store import EvidenceStore
 from dock.people.commands import Commands
-from dock.web import approvals, auth, bays, clips, exports, journal_page, viewing
+from dock.web import approvals, auth, bays, clips, exports, journal_page, report_page, viewing
 from dock.web.sessions import Sessions, load_secret
 from dock.web.site import Site, install
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from dock.db.database import Database
 
 HERE = Path(__file__).parent
-PAGES: list[Any] = [auth, bays, clips, approvals, viewing, exports, journal_page]
+PAGES: list[Any] = [auth, bays, clips, approvals, viewing, exports, journal_page, report_page]
 
 
 def create_app(
