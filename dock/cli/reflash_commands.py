@@ -200,11 +200,8 @@ def _through_service(
 ) -> str:
     """The running dock holds the bay's link: its bay thread reflashes; the outcome line."""
     from dock import control
-    from dock.cli.people_commands import read_password
 
-    if not user:
-        raise ReflashRefused("a reflash needs a technician: give --user with your staff user name")
-    password = read_password(password_file, f"password for {user}")
+    user, password = _credential(user, password_file)
     payload = {
         "op": "reflash",
         "bay": bay,
@@ -229,13 +226,19 @@ def _sign_in(
     password_file: Path | None,
 ) -> Actor:
     """Authenticate one person (a wrong password counts towards the lock-out)."""
-    from dock.cli.people_commands import read_password
     from dock.people import authenticate
+
+    user, password = _credential(user, password_file)
+    return authenticate(db, user, password, limits=settings.people, clock=clock)
+
+
+def _credential(user: str | None, password_file: Path | None) -> tuple[str, str]:
+    """The user name given and its password (from the file, or a prompt)."""
+    from dock.cli.people_commands import read_password
 
     if not user:
         raise ReflashRefused("a reflash needs a technician: give --user with your staff user name")
-    password = read_password(password_file, f"password for {user}")
-    return authenticate(db, user, password, limits=settings.people, clock=clock)
+    return user, read_password(password_file, f"password for {user}")
 
 
 def _bay_machine(db: Database, clock: Clock, bay: int) -> BayMachine | None:
