@@ -192,9 +192,7 @@ class BayWorker:
         """One person's confirmation of the waiting offload; who has confirmed so far."""
         return self.ask(lambda item: self._confirm(item, actor))  # type: ignore[no-any-return]
 
-    def reflash(
-        self, image: Image, technician: Actor, *, downgrade_approved_by: str | None = None
-    ) -> str:
+    def reflash(self, image: Image, technician: Actor) -> str:
         """A technician's update of the docked recorder, over the bay's own link; the outcome.
 
         It runs in the bay's thread, journaled, with REFLASHING on the light; the answer comes
@@ -202,7 +200,7 @@ class BayWorker:
         on with identify and check."""
         require(technician, Role.TECHNICIAN)
         return self.ask(  # type: ignore[no-any-return]
-            lambda item: self._reflash(item, image, technician, downgrade_approved_by)
+            lambda item: self._reflash(item, image, technician)
         )
 
     def _run(self) -> None:
@@ -347,9 +345,8 @@ class BayWorker:
         self.waiting = None
         self._settled(conversation.offload_confirmed(confirmed_by))
 
-    def _reflash(
-        self, item: _Ask, image: Image, technician: Actor, approved_by: str | None
-    ) -> None:
+    def _reflash(self, item: _Ask, image: Image, technician: Actor) -> None:
+        """A downgrade is not sent here (dock.control refuses one): no approver to pass."""
         from dock import ledger
         from dock.reflash.session import Reflash, ReflashError
 
@@ -373,18 +370,13 @@ class BayWorker:
                 lambda _serial: key,
                 image,
                 bay=self.machine,
-                downgrade_approved_by=approved_by,
             )
         except (ReflashError, RecorderError) as err:
             log.warning("bay %d: reflash stopped: %s", self.number, err)
             if self.machine.state is BayState.REFLASHING:
                 self._fault(str(err))
             raise ReflashError(f"bay {self.number}: {err}") from None
-        item.answer(
-            t("bay {bay}: recorder {serial} {old} -> {new}: {result}, running {running}",
-              bay=self.number, serial=serial, old=outcome.from_version, new=outcome.to_version,
-              result=outcome.result, running=outcome.running_version)
-        )  # fmt: skip
+        item.answer(f"bay {self.number}: {outcome.summary()}")
         # The new firmware answers: this insertion goes on with identify and check.
         self._settled(self._conversation(client).identify_and_check())
 

@@ -126,11 +126,7 @@ def reflash_command(
     finally:
         db.close()
     resumed = f", resumed at {outcome.resumed_from_bytes}" if outcome.resumed_from_bytes else ""
-    typer.echo(
-        f"bay {bay}: recorder {outcome.serial} {outcome.from_version} -> {outcome.to_version}:"
-        f" {outcome.result}, running {outcome.running_version}"
-        f" ({outcome.sent_bytes} bytes sent{resumed})"
-    )
+    typer.echo(f"bay {bay}: {outcome.summary()} ({outcome.sent_bytes} bytes sent{resumed})")
     if not outcome.is_confirmed:
         raise typer.Exit(1)
 

@@ -61,6 +61,13 @@ class ReflashOutcome:
     def is_confirmed(self) -> bool:
         return self.result == "confirmed"
 
+    def summary(self) -> str:
+        """What a technician reads: from which version to which, and how the boot went."""
+        return (
+            f"recorder {self.serial} {self.from_version} -> {self.to_version}: {self.result},"
+            f" running {self.running_version}"
+        )
+
 
 class Reflash:
     """Runs updates for one dock: the database, the clock and who is doing it."""
