@@ -122,22 +122,13 @@ DEMO_STAFF = {
 
 
 def add_demo_staff(data_dir: Path) -> None:
-    from dock.clock import SystemClock
     from dock.db.database import open_database
-    from dock.people.accounts import add_staff
-    from dock.people.roles import Actor, Role
+    from dock.people.accounts import add_team
 
     db = open_database(data_dir)
     try:
         with db.transaction() as session:
-            admin = None
-            for username, roles in DEMO_STAFF.items():
-                add_staff(
-                    session, admin, username=username, display_name=username,
-                    roles=roles, password=DEMO_PASSWORD, clock=SystemClock(),
-                )  # fmt: skip
-                session.flush()
-                admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+            add_team(session, DEMO_STAFF, password=DEMO_PASSWORD, clock=SystemClock())
     finally:
         db.close()
 

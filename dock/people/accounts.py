@@ -88,6 +88,20 @@ def add_staff(
     return staff
 
 
+def add_team(session: Session, staff: dict[str, list[str]], *, password: str, clock: Clock) -> None:
+    """A new dock's accounts at once (make run's demo team, the tests' staff), all with one
+    password; the first must be an administrator, who adds the rest."""
+    admin = None
+    for username, roles in staff.items():
+        add_staff(
+            session, admin, username=username, display_name=username.title(), roles=roles,
+            password=password, clock=clock,
+        )  # fmt: skip
+        if admin is None:
+            session.flush()
+            admin = Actor(username, frozenset({Role.ADMINISTRATOR}))
+
+
 def authenticate(
     session_or_db: Session | Database,
     username: str,

@@ -15,7 +15,7 @@ from dock.config import parse_settings
 from dock.db.database import open_database
 from dock.db.models import Clip
 from dock.offload.store import EvidenceStore
-from dock.people import Actor, Role, add_staff, authenticate
+from dock.people import Actor, accounts, authenticate
 from dock.people.commands import Commands
 
 START = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
@@ -36,20 +36,7 @@ STAFF = {
 def add_team(session: Any, staff: dict[str, list[str]], clock: FixedClock) -> None:
     """Every account in `staff`, all with PASSWORD; the first one must be "admin", the
     administrator who adds the rest."""
-    admin = None
-    for username, roles in staff.items():
-        add_staff(
-            session,
-            admin,
-            username=username,
-            display_name=username.title(),
-            roles=roles,
-            password=PASSWORD,
-            clock=clock,
-        )
-        if admin is None:
-            session.flush()
-            admin = Actor("admin", frozenset({Role.ADMINISTRATOR}))
+    accounts.add_team(session, staff, password=PASSWORD, clock=clock)
 
 
 class People:
