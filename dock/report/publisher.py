@@ -462,7 +462,11 @@ class Publisher:
         finally:
             self._stop.set()  # the loop ends first: no retained `online` after `stopped`
             self._wake.set()
-            self._thread.join()
+            # A pass stuck in a database or paho call must not hold the dock's stop: the
+            # thread is a daemon, its cursor is saved below, and the next start resends.
+            self._thread.join(timeout=drain_timeout_s + 10.0)
+            if self._thread.is_alive():
+                log.error("report publisher did not stop in time; stopping without it")
             self._thread = None
             if self._unsubscribe is not None:
                 self._unsubscribe()
