@@ -303,6 +303,7 @@ def draw_command(
     if start >= end:
         raise BadTime("--since must be before --until")
     with signed_in(ctx, user, password_file) as desk:
+        sampling.may_audit(desk.actor)
         session, settings = desk.session, desk.settings
         sample, chosen = sampling.draw_sample(
             session,
@@ -351,6 +352,7 @@ def score_command(
     from dock.retention import sampling
 
     with signed_in(ctx, user, password_file) as desk:
+        sampling.may_audit(desk.actor)
         session, settings = desk.session, desk.settings
         sampling.score(
             session,

@@ -21,16 +21,24 @@ from dock import journal
 from dock.db.models import Clip
 from dock.errors import DockError
 from dock.events import SampleDrawn, SampleScored
+from dock.people.roles import Permission, require
 from dock.retention.models import AuditSample, AuditSampleClip, AuditScore
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dock.config import RetentionSettings
+    from dock.people.roles import Actor
 
 
 class SampleError(DockError):
     """A sample or score named something that does not exist or is not on the checklist."""
+
+
+def may_audit(actor: Actor) -> None:
+    """Supervisors and auditors draw and score samples (those who read the registers: the
+    office director, the leader, the auditor), never the officers whose footage is scored."""
+    require(actor, Permission.READ_REGISTER)
 
 
 def draw(clips: list[tuple[int, str | None]], share: float, seed: int) -> list[int]:
