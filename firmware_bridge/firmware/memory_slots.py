@@ -35,7 +35,7 @@ class MemorySlots:
         return len(self.slots[slot])
 
     def slot_sha256(self, slot):
-        return hashlib.sha256(bytes(self.slots[slot])).digest()
+        return hashlib.sha256(self.slots[slot]).digest()
 
     def self_test(self, version):
         return version != self.failing_self_test_version

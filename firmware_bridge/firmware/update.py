@@ -9,11 +9,13 @@ is checked before it may boot; the next boot tries it once, and only a firmware 
 its self-test confirms itself. A test boot that never confirms is undone on the boot after.
 
 The transfer resumes: bytes written to the slot stay, and FirmwareBegin for the same image
-answers with the offset the recorder has, after an unplug or a dock restart alike.
+answers with the offset the recorder has, after an unplug or a dock restart alike; a resume
+with the very manifest and signature checked at the start is not checked again.
 MicroPython subset.
 """
 
 import binascii
+import hashlib
 
 from firmware_bridge import messages
 from firmware_bridge.messages import (
@@ -142,12 +144,17 @@ def firmware_state(board):
     }
 
 
+def _seal(manifest_bytes, signature):
+    """What identifies a checked FirmwareBegin: the hash of its signature and manifest."""
+    if len(signature) != SIGNATURE_SIZE:  # fixed length: the joined bytes split one way only
+        raise UpdateRefused(ERR_BAD_VALUE, "signature must be %d bytes" % SIGNATURE_SIZE)
+    return binascii.hexlify(hashlib.sha256(bytes(signature) + manifest_bytes).digest()).decode()
+
+
 def _check_signature(board, manifest_bytes, signature):
     # Imported here: a recorder that never updates need not hold its tables in RAM.
     from firmware_bridge.firmware import ed25519
 
-    if len(signature) != SIGNATURE_SIZE:
-        raise UpdateRefused(ERR_BAD_VALUE, "signature must be %d bytes" % SIGNATURE_SIZE)
     for key in board.trusted_keys():
         if ed25519.verify(key, manifest_bytes, signature):
             return
@@ -194,17 +201,21 @@ class Updater:
 
     def begin(self, fields):
         manifest_bytes = bytes(fields["manifest"])
-        _check_signature(self.board, manifest_bytes, fields["signature"])
+        seal = _seal(manifest_bytes, fields["signature"])
+        state = load_state(self.board)
+        transfer = state["transfer"]
+        if transfer is None or transfer.get("seal") != seal:
+            # A resume with the very bytes checked when the transfer began needs no second
+            # check: the answer cannot differ, and the check is the costly part of a begin.
+            _check_signature(self.board, manifest_bytes, fields["signature"])
         try:
             manifest = messages.unpack(messages.MANIFEST_FIELDS, manifest_bytes)
         except messages.MessageError as err:
             raise UpdateRefused(ERR_BAD_VALUE, "manifest: %s" % err) from None
         _check_manifest(self.board, manifest, fields["allow_downgrade"])
-        state = load_state(self.board)
         if state["trying"]:
             raise UpdateRefused(ERR_BAD_VALUE, "a test boot is under way; unplug and dock again")
         sha_hex = binascii.hexlify(manifest["sha256"]).decode()
-        transfer = state["transfer"]
         if transfer is not None and transfer["sha256"] == sha_hex:
             return self._progress(transfer)  # the same image: go on from where it stopped
         slot = 1 - _running_slot(state)
@@ -213,6 +224,7 @@ class Updater:
             "size": manifest["size_bytes"],
             "version": manifest["version"],
             "slot": slot,
+            "seal": seal,
         }
         if state["pending"] == slot:  # a committed image not yet tried gives way
             state["pending"] = NO_SLOT
