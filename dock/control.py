@@ -8,10 +8,16 @@ folder, so only the service's user can ask. One JSON object per line each way:
                                  -> {"ok": true, "outcome": "<one line>"} once it is done
     {"op": "offload_confirm", "bay": N, "user", "password"}
                                  -> {"ok": true, "confirmed_by": [...], "needed": 2}
+    {"op": "technician_enter", "bay": N, "user", "password"}
+                                 -> {"ok": true, "technician": "<user name>"}
+    {"op": "technician_leave", "bay": N}
+                                 -> {"ok": true}
     anything else                -> {"ok": false, "error": "<one line>"}
-Every op that changes something but `recheck` carries a person: "user" and "password" are
-checked by the command layer (dock.people.accounts, a wrong password counting towards the
-lock-out), and what the person may do is decided there and in the bay's step, not here.
+Every op that changes something but `recheck` and `technician_leave` (which only take a
+step or a right back) carries a person: "user" and "password" are checked by the command
+layer (dock.people.accounts, a wrong password counting towards the lock-out), and what the
+person may do is decided there and in the bay's step, not here. A `reflash` without them is
+the technician's who put the bay in technician mode (dock.technician), or refused.
 Why a socket and not the database: a recheck must reach the thread that owns the bay's
 link; the database only tells what happened afterwards (the CLI reads the journal for that).
 Every connection is bounded: a line length, a read timeout, and one request per connection.
@@ -153,7 +159,14 @@ def _reflash(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
     from firmware_bridge.image import ImageError, read_image
 
     worker = _worker(service, request)
-    technician = _actor(service, request)
+    technician = service.technicians.technician(worker.number)
+    if "user" in request:
+        technician = _actor(service, request)
+    elif technician is None:
+        raise ControlError(
+            f"bay {worker.number} is not in technician mode: give --user, or"
+            f" `dock technician enter {worker.number}` first"
+        )
     if request.get("force"):
         raise ControlError(
             "a downgrade is not sent through the running dock: stop the service and run "
@@ -166,12 +179,30 @@ def _reflash(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
         image = read_image(Path(path))
     except (ImageError, OSError) as err:
         raise ControlError(f"{err}; give an image made by `make firmware`") from None
-    return {"ok": True, "outcome": worker.reflash(image, technician)}
+    outcome = worker.reflash(image, technician)
+    service.technicians.leave(worker.number, "reflash done", actor=technician.journal_name)
+    return {"ok": True, "outcome": outcome}
+
+
+def _technician_enter(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    worker = _worker(service, request)
+    technician = _actor(service, request)
+    service.technicians.enter(worker.number, technician)
+    return {"ok": True, "technician": technician.username}
+
+
+def _technician_leave(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    worker = _worker(service, request)
+    if not service.technicians.leave(worker.number, "left on request"):
+        raise ControlError(f"bay {worker.number} is not in technician mode: nothing to leave")
+    return {"ok": True}
 
 
 _CHANGES: dict[str, Callable[[DockService, dict[str, Any]], dict[str, Any]]] = {
     "offload_confirm": _offload_confirm,
     "reflash": _reflash,
+    "technician_enter": _technician_enter,
+    "technician_leave": _technician_leave,
 }
 
 

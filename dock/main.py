@@ -229,7 +229,13 @@ def serve(
             cleanup.callback(publisher.stop)
         from dock.panel import build_panel  # the bay lights and buttons (issue 10)
 
-        panel = build_panel(settings, db, SystemClock(), simulate=bool(simulate))
+        panel = build_panel(
+            settings,
+            db,
+            SystemClock(),
+            simulate=bool(simulate),
+            technicians=service.technicians,
+        )
         if panel is not None:
             panel.start()
             cleanup.callback(panel.stop)

@@ -1,10 +1,14 @@
-"""The bay panel in the running service: lights that follow the journal, buttons for notes.
+"""The bay panel in the running service: lights that follow the journal, buttons for notes
+and technician mode.
 
 The lights are a LightsFollower on its own thread, woken by the bus after each commit and
 reading the journal from its own cursor, so no bay waits for a pin. A bay's button drives a
 NotePrompt once the docking has journaled that the bay's officer owes voice notes
 (VoiceNotesNeeded): a note kept is stored as evidence and marks its interruption explained
-in one transaction with its journal row (dock.interruptions.records).
+in one transaction with its journal row (dock.interruptions.records). A long press of a
+bay's button that no note prompt takes (there it skips a note), or of the technician button
+for every checked bay, asks for technician mode (dock.technician): the bay waits for a
+technician's sign-in, and this panel's thread journals the fallback when none comes in time.
 
 On the Pi the pins come from [lights] through gpiozero's LGPIOFactory (imported only there);
 `dock serve --simulate` uses gpiozero's MockFactory and the fake microphone, so the whole
@@ -29,6 +33,7 @@ from dock.events import (
     BayStateChanged,
     Event,
     InterruptionExplained,
+    TechnicianModeAsked,
     VoiceNoteRefused,
     VoiceNotesNeeded,
 )
@@ -37,6 +42,7 @@ from dock.interruptions.records import explain_by_note, keep_note
 from dock.interruptions.voice_note import NoteLimits
 from dock.lights import LightsFollower
 from dock.offload.store import EvidenceStore
+from dock.technician import TechnicianDesk
 from hw import gpio
 from hw.gpio import ButtonId, Buttons, LightPins, Lights, Press
 from hw.microphone import Statement, StatementRecorder
@@ -59,8 +65,10 @@ class Panel:
         buttons: Buttons | None,
         make_recorder: Callable[[], StatementRecorder] | None,
         store: EvidenceStore,
+        technicians: TechnicianDesk | None = None,
     ) -> None:
         self.settings, self.db, self.clock, self.store = settings, db, clock, store
+        self.technicians = technicians
         self.lights, self.buttons, self.make_recorder = lights, buttons, make_recorder
         numbers = range(1, settings.bays.count + 1)
         self.follower = LightsFollower(db, lights, settings.dock.data_dir, bays=numbers)
@@ -102,11 +110,12 @@ class Panel:
         self.follower.run(self._stop)
 
     def _tick(self) -> None:
-        """Wait for the bus's news; time notes only while a bay asks for one, so the panel of
-        an idle dock sleeps (None in the inbox is stop's wake-up)."""
+        """Wait for the bus's news; time notes and technicians' sign-ins only while a bay
+        waits for one, so the panel of an idle dock sleeps (None in the inbox is stop's
+        wake-up)."""
         while not self._stop.is_set():
             try:
-                happened = self._inbox.get(timeout=TICK_S if self.prompts else None)
+                happened = self._inbox.get(timeout=TICK_S if self._is_timing() else None)
             except queue.Empty:
                 happened = None
             self.note_wakeups += 1
@@ -116,12 +125,20 @@ class Panel:
                     happened = None if self._inbox.empty() else self._inbox.get()
                 for prompt in list(self.prompts.values()):
                     self._guarded(prompt, prompt.tick)
+                if self.technicians is not None:
+                    self._guarded_call(self.technicians.expire, self.clock.monotonic_s())
+
+    def _is_timing(self) -> bool:
+        waits = self.technicians is not None and self.technicians.is_awaiting()
+        return bool(self.prompts) or waits
 
     # -- notes --------------------------------------------------------------------------------
 
     def _heard(self, happened: Event) -> None:
-        """A bus listener: queue what the prompts follow, for the panel's own thread."""
-        if happened.bay is not None and isinstance(happened, BayStateChanged | VoiceNotesNeeded):
+        """A bus listener: queue what the prompts follow, for the panel's own thread (a bay
+        now waiting for a technician wakes it to time the wait)."""
+        followed = BayStateChanged | VoiceNotesNeeded | TechnicianModeAsked
+        if happened.bay is not None and isinstance(happened, followed):
             self._inbox.put(happened)
 
     def _handle(self, happened: Event) -> None:
@@ -164,6 +181,17 @@ class Panel:
             prompt = self.prompts.get(button) if isinstance(button, int) else None
             if prompt is not None:
                 self._guarded(prompt, prompt.press, kind)
+            elif kind is Press.LONG and self.technicians is not None:
+                bays = [button] if isinstance(button, int) else sorted(self.technicians.machines)
+                now_s = self.clock.monotonic_s()
+                self._guarded_call(self.technicians.ask, bays, actor=ACTOR, now_s=now_s)
+
+    def _guarded_call(self, call: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """The journal could not be written: logged, the panel and the bays go on."""
+        try:
+            call(*args, **kwargs)
+        except DockError as err:
+            log.warning("technician mode: %s", err)
 
     def _keep(self, statement: Statement) -> str:
         try:
@@ -242,7 +270,14 @@ def statement_recorder(settings: Settings) -> Callable[[], StatementRecorder]:
     return lambda: microphone.ArecordMicrophone(device)
 
 
-def build_panel(settings: Settings, db: Database, clock: Clock, *, simulate: bool) -> Panel | None:
+def build_panel(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    *,
+    simulate: bool,
+    technicians: TechnicianDesk | None = None,
+) -> Panel | None:
     """The panel for `dock serve`; None on a dock with no pins configured (and not simulated)."""
     if simulate:
         from gpiozero.pins.mock import MockFactory
@@ -288,4 +323,5 @@ def build_panel(settings: Settings, db: Database, clock: Clock, *, simulate: boo
         buttons=buttons,
         make_recorder=make_recorder,
         store=store,
+        technicians=technicians,
     )

@@ -53,6 +53,7 @@ from dock.i18n import t
 from dock.offload.ingest import Offloader
 from dock.people import offload_confirmations
 from dock.people.roles import Actor, Role, require
+from dock.technician import TechnicianDesk
 from firmware_bridge.client import RecorderClient
 from firmware_bridge.errors import LinkError, RecorderError
 from firmware_bridge.image import Image
@@ -122,8 +123,10 @@ class BayWorker:
         clock_sync: ClockSync,
         offloader: Offloader | None = None,
         on_result: Callable[[int, DockingResult], None] | None = None,
+        technicians: TechnicianDesk | None = None,
     ) -> None:
         self.machine = machine
+        self.technicians = technicians
         self.offloader = offloader
         self.settings = settings
         self.clock = clock
@@ -258,7 +261,7 @@ class BayWorker:
                 log.info(
                     "bay %d: its recorder left while the dock was stopped", self.machine.number
                 )
-                undock(self.machine)
+                self._undock()
             return
         if isinstance(item, _Ask):
             self._asked(item)
@@ -266,7 +269,7 @@ class BayWorker:
         if isinstance(item, RecorderDetached):
             self._close_client()
             self._abandon_wait()
-            undock(self.machine)
+            self._undock()
             return
         if isinstance(item, RecorderAttached):
             self._close_client()
@@ -287,7 +290,7 @@ class BayWorker:
                 result = self._resume(client)
             else:
                 if self.machine.state is not BayState.EMPTY:
-                    undock(self.machine)  # a departure we never heard of
+                    self._undock()  # a departure we never heard of
                 result = self._conversation(client).dock()
         else:
             if self._client is None or self.machine.state is BayState.EMPTY:
@@ -380,6 +383,12 @@ class BayWorker:
         # The new firmware answers: this insertion goes on with identify and check.
         self._settled(self._conversation(client).identify_and_check())
 
+    def _undock(self) -> None:
+        """The recorder is gone: the bay empties, and its technician mode ends with it."""
+        undock(self.machine)
+        if self.technicians is not None:
+            self.technicians.leave(self.number, "recorder undocked")
+
     def _abandon_wait(self) -> None:
         """The recorder left while its offload waited: journaled, nothing was offloaded."""
         if self.waiting is None:
@@ -459,9 +468,11 @@ class DockService:
         self.stuck_after_s = stuck_after_s
         self._last_bytes_at: float | None = None  # monotonic: any bay's offload moving bytes
         self.bays: dict[int, BayWorker] = {}
+        self.technicians = TechnicianDesk(db, clock)
         for number in range(1, settings.bays.count + 1):
             # A bay left occupied waits for the start-up scan (see the module docstring).
             machine = BayMachine(number, db, clock)
+            self.technicians.add_bay(machine)
             self.bays[number] = BayWorker(
                 machine,
                 settings=settings,
@@ -469,6 +480,7 @@ class DockService:
                 clock_sync=clock_sync,
                 offloader=offloader,
                 on_result=on_result,
+                technicians=self.technicians,
             )
         if offloader is not None:  # each bay's copied bytes are its sign of life
             shown = offloader.on_bytes
@@ -495,6 +507,7 @@ class DockService:
         return self.bays.get(number) if number is not None else None
 
     def run(self, stop: threading.Event) -> None:
+        self.technicians.close_left_open()
         for worker in self.bays.values():
             worker.start()
 

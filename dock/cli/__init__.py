@@ -17,6 +17,7 @@ from dock.cli import (  # noqa: F401 (registers)
     replication_commands,
     report_commands,
     retention_commands,
+    technician_commands,
     web_commands,
 )
 from dock.cli.common import app

@@ -8,8 +8,9 @@ prompt or --approver-password-file): both names are journaled. Every step is a j
 
 While `dock serve` runs, the service owns the bays' links: the command asks it over the
 control socket, and the bay's own thread reflashes, then identifies and checks the recorder
-again (a downgrade is refused there: stop the service for it). Otherwise the command talks
-to the bay's serial port itself ([bays.fixed.N] port, or --port).
+again (a downgrade is refused there: stop the service for it); a bay in technician mode
+(`dock technician enter BAY`) needs no --user, its technician is the one journaled.
+Otherwise the command talks to the bay's serial port itself ([bays.fixed.N] port, or --port).
 """
 
 from __future__ import annotations
@@ -194,17 +195,14 @@ def _is_serving(data_dir: Path) -> bool:
 def _through_service(
     data_dir: Path, bay: int, image_path: Path, user: str | None, password_file: Path | None
 ) -> str:
-    """The running dock holds the bay's link: its bay thread reflashes; the outcome line."""
+    """The running dock holds the bay's link: its bay thread reflashes; the outcome line.
+
+    Without --user, the bay's technician mode (`dock technician enter BAY`) says who."""
     from dock import control
 
-    user, password = _credential(user, password_file)
-    payload = {
-        "op": "reflash",
-        "bay": bay,
-        "image": str(image_path.resolve()),
-        "user": user,
-        "password": password,
-    }
+    payload = {"op": "reflash", "bay": bay, "image": str(image_path.resolve())}
+    if user:
+        payload["user"], payload["password"] = _credential(user, password_file)
     try:
         reply = control.request(data_dir, payload, timeout_s=SERVICE_REFLASH_WAIT_S)
     except control.ControlError as err:
@@ -228,12 +226,14 @@ def _sign_in(
     return authenticate(db, user, password, limits=settings.people, clock=clock)
 
 
-def _credential(user: str | None, password_file: Path | None) -> tuple[str, str]:
+def _credential(
+    user: str | None, password_file: Path | None, needs: str = "a reflash"
+) -> tuple[str, str]:
     """The user name given and its password (from the file, or a prompt)."""
     from dock.cli.people_commands import read_password
 
     if not user:
-        raise ReflashRefused("a reflash needs a technician: give --user with your staff user name")
+        raise ReflashRefused(f"{needs} needs a technician: give --user with your staff user name")
     return user, read_password(password_file, f"password for {user}")
 
 

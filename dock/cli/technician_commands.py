@@ -1,0 +1,55 @@
+"""`dock technician enter BAY` / `leave BAY`: technician mode at a bay of the running dock.
+
+A face only: the technician's name and password go to `dock serve` over the control socket
+(ops technician_enter and technician_leave); the service signs them in and dock.technician
+decides and journals. Entering answers a long press of the bay's button (or the technician
+button) within its time, or stands alone; in the mode `dock reflash BAY IMAGE` needs no
+--user, and the mode ends when that reflash is done, the recorder leaves, or on `leave`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dock.cli.common import app, one_line_errors, settings_of
+
+technician_app = typer.Typer(help="Technician mode at a bay (reflash).", no_args_is_help=True)
+app.add_typer(technician_app, name="technician")
+
+BayArgument = Annotated[int, typer.Argument(min=1, metavar="BAY", help="The bay's number.")]
+
+
+@technician_app.command("enter")
+@one_line_errors
+def enter_command(
+    ctx: typer.Context,
+    bay: BayArgument,
+    user: Annotated[str | None, typer.Option("--user", help="Your staff user name.")] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file", help="Read your password from this file (- for stdin), not a prompt."
+        ),
+    ] = None,
+) -> None:
+    """Sign in as the technician of BAY: its next reflash needs no other sign-in."""
+    from dock import control
+    from dock.cli.reflash_commands import _credential
+
+    user, password = _credential(user, password_file, "technician mode")
+    payload = {"op": "technician_enter", "bay": bay, "user": user, "password": password}
+    reply = control.request(settings_of(ctx).dock.data_dir, payload)
+    typer.echo(f"bay {bay}: technician mode for {reply['technician']}")
+
+
+@technician_app.command("leave")
+@one_line_errors
+def leave_command(ctx: typer.Context, bay: BayArgument) -> None:
+    """End technician mode at BAY."""
+    from dock import control
+
+    control.request(settings_of(ctx).dock.data_dir, {"op": "technician_leave", "bay": bay})
+    typer.echo(f"bay {bay}: technician mode ended")
