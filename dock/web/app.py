@@ -19,7 +19,19 @@ from starlette.staticfiles import StaticFiles
 from dock.i18n import choose
 from dock.offload.store import EvidenceStore
 from dock.people.commands import Commands
-from dock.web import approvals, auth, bays, clips, exports, journal_page, report_page, viewing
+from dock.web import (
+    approvals,
+    auth,
+    bays,
+    clips,
+    exports,
+    holds_page,
+    journal_page,
+    purge_page,
+    report_page,
+    sampling_page,
+    viewing,
+)
 from dock.web.sessions import Sessions, load_secret
 from dock.web.site import Site, install
 
@@ -29,7 +41,10 @@ if TYPE_CHECKING:
     from dock.db.database import Database
 
 HERE = Path(__file__).parent
-PAGES: list[Any] = [auth, bays, clips, approvals, viewing, exports, journal_page, report_page]
+PAGES: list[Any] = [
+    auth, bays, clips, approvals, viewing, exports, journal_page, report_page,
+    holds_page, purge_page, sampling_page,
+]  # fmt: skip
 
 
 def create_app(
