@@ -103,6 +103,9 @@ def test_a_purge_removes_what_expired_once_approved_and_is_undone(served: Served
         assert refused.status_code == 403
     assert count(served, Request) == 0
     with served.signed_in("cora") as cora:
+        forged = cora.post("/retention/purge-request", data={"why": "no token"})
+        assert forged.status_code == 403  # a POST without the session's CSRF token
+        assert count(served, Request) == 0
         listed = cora.get("/retention").text
         assert (
             'data-count="1"' in listed and f'<tr class="expired" data-clip="{expired}">' in listed
