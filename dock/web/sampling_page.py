@@ -136,11 +136,11 @@ def score_form(ask: Ask) -> Response:
 
 
 def score(ask: Ask) -> Response:
+    sampling.may_audit(ask.actor)
     sample_id, clip_id = ask.param("sample_id"), ask.param("clip_id")
     checklist = ask.site.settings.retention.checklist
     answers = {item: ask.form.get(f"item{n}", "") for n, item in enumerate(checklist)}
     with ask.site.db.transaction() as session:
-        sampling.may_audit(ask.actor)
         sampling.score(
             session, ask.site.settings.retention, sample_id, clip_id,
             passed=tuple(i for i, a in answers.items() if a == "pass"),
