@@ -459,6 +459,25 @@ class WebSettings:
     tls_key_file: str = _setting("", _text(r".{0,4096}", 'a file path or ""'))
 
 
+def _public_keys(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Refused(
+            "must be a list of Ed25519 public keys, each 64 hex digits or a key file,"
+            ' e.g. ["agency-firmware.pub"]'
+        )
+    return tuple(v.strip() for v in value)
+
+
+@dataclass(frozen=True)
+class FirmwareSettings:
+    """Technician reflash: the agency's firmware signing keys (public halves only)."""
+
+    # 64 hex digits, or a file: the 32 raw bytes (README) or a PEM public key. Relative: from
+    # the config's folder. The dock stages only images signed by one of them; the
+    # development key is refused here (only `dock serve --simulate` trusts it).
+    public_keys: tuple[str, ...] = _setting([], _public_keys)
+
+
 @dataclass(frozen=True)
 class Settings:
     dock: DockSettings = field(default_factory=DockSettings)
@@ -474,6 +493,7 @@ class Settings:
     people: PeopleSettings = field(default_factory=PeopleSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    firmware: FirmwareSettings = field(default_factory=FirmwareSettings)
     source: Path | None = None  # the file these came from; None: built-in defaults
 
     @property
@@ -495,6 +515,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "people": PeopleSettings,
     "retention": RetentionSettings,
     "web": WebSettings,
+    "firmware": FirmwareSettings,
 }
 
 
@@ -587,7 +608,39 @@ def _cross_checked(settings: Settings, base_dir: Path) -> Settings:
         ),
         central=_files_from(base_dir, settings.central, "secret_access_key_file", "ca_bundle"),
         web=_files_from(base_dir, settings.web, "tls_cert_file", "tls_key_file"),
+        firmware=replace(
+            settings.firmware,
+            public_keys=tuple(_public_key_hex(k, base_dir) for k in settings.firmware.public_keys),
+        ),
     )
+
+
+def _public_key_hex(given: str, base_dir: Path) -> str:
+    """A configured key as 64 hex digits, read from its file if it names one."""
+    from dock.reflash.staging import KeyFileError, public_key_from
+    from firmware_bridge.image import dev_public_key
+
+    where = f"config: firmware.public_keys has {_show(given)}"
+    if re.fullmatch(r"[0-9A-Fa-f]{64}", given):
+        key = bytes.fromhex(given)
+    else:
+        path = Path(given).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            key = public_key_from(path.read_bytes())
+        except OSError as error:
+            raise ConfigError(
+                f"{where}: cannot read {path} ({error.strerror}): give the agency's public key"
+                " file or its 64 hex digits"
+            ) from None
+        except KeyFileError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    if key == dev_public_key():
+        raise ConfigError(
+            f"{where}: that is the development key, which no real recorder trusts: give the"
+            " agency's own key (only `dock serve --simulate` trusts the development key)"
+        )
+    return key.hex()
 
 
 def _files_from(base_dir: Path, section: Any, *keys: str) -> Any:

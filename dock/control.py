@@ -6,6 +6,13 @@ folder, so only the service's user can ask. One JSON object per line each way:
     {"op": "recheck", "bay": N}  -> {"ok": true} once the bay's worker has the request queued
     {"op": "reflash", "bay": N, "image": PATH, "user", "password"}
                                  -> {"ok": true, "outcome": "<one line>"} once it is done
+    {"op": "reflash", "bay": N, "image_sha256": HEX, ...}   the same, with a staged image
+    {"op": "firmware_stage", "image": PATH, "user", "password"}
+                                 -> {"ok": true, "staged": "<one line>"}
+    {"op": "firmware_remove", "image_sha256": HEX or a prefix, "user", "password"}
+                                 -> {"ok": true, "removed": "<one line>"}
+    {"op": "firmware_update_all", "model", "version" (both optional), "user", "password"}
+                                 -> {"ok": true, "results": [{"bay", "serial", ...}]}
     {"op": "offload_confirm", "bay": N, "user", "password"}
                                  -> {"ok": true, "confirmed_by": [...], "needed": 2}
     {"op": "technician_enter", "bay": N, "user", "password"}
@@ -44,6 +51,7 @@ from dock.errors import DockError
 
 if TYPE_CHECKING:  # the CLI's side imports this module: it must not load the whole service
     from dock.people.roles import Actor
+    from dock.reflash.staging import Staging
     from dock.service import BayWorker, DockService
 
 log = logging.getLogger(__name__)
@@ -172,16 +180,64 @@ def _reflash(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
             "a downgrade is not sent through the running dock: stop the service and run "
             "`dock reflash --force --approved-by NAME`"
         )
-    path = request.get("image")
-    if not isinstance(path, str) or not path:
-        raise ControlError('reflash needs "image": the path of an image made by `make firmware`')
-    try:
-        image = read_image(Path(path))
-    except (ImageError, OSError) as err:
-        raise ControlError(f"{err}; give an image made by `make firmware`") from None
+    path, staged = request.get("image"), request.get("image_sha256")
+    if isinstance(staged, str):
+        image = _staging(service).load(staged)
+    elif not isinstance(path, str) or not path:
+        raise ControlError(
+            'reflash needs "image" (the path of an image made by `make firmware`)'
+            ' or "image_sha256" (a staged image)'
+        )
+    else:
+        try:
+            image = read_image(Path(path))
+        except (ImageError, OSError) as err:
+            raise ControlError(f"{err}; give an image made by `make firmware`") from None
     outcome = worker.reflash(image, technician)
     service.technicians.leave(worker.number, "reflash done", actor=technician.journal_name)
-    return {"ok": True, "outcome": outcome}
+    return {"ok": True, "outcome": f"bay {worker.number}: {outcome.summary()}"}
+
+
+def _staging(service: DockService) -> Staging:
+    from dock.reflash.staging import Staging, trusted_keys
+
+    return Staging(service.settings.dock.data_dir, trusted_keys(service.settings))
+
+
+def _firmware_stage(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    """A technician stages an image with the keys the running dock trusts."""
+    path = request.get("image")
+    if not isinstance(path, str) or not path:
+        raise ControlError('firmware_stage needs "image": the path of a signed image')
+    staged = _staging(service).stage(
+        Path(path), technician=_actor(service, request), db=service.db, clock=service.clock
+    )
+    return {"ok": True, "staged": staged.line()}
+
+
+def _firmware_remove(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    staged = _staging(service).remove(
+        str(request.get("image_sha256", "")),
+        technician=_actor(service, request),
+        db=service.db,
+        clock=service.clock,
+    )
+    return {"ok": True, "removed": staged.line()}
+
+
+def _firmware_update_all(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    """Every docked recorder, one after another; the reply waits for the whole report."""
+    from dock.reflash.batch import update_all
+
+    model, version = request.get("model"), request.get("version")
+    results = update_all(
+        service,
+        _staging(service),
+        _actor(service, request),
+        model=model if isinstance(model, str) and model else None,
+        version=version if isinstance(version, str) and version else None,
+    )
+    return {"ok": True, "results": [r.as_dict() for r in results]}
 
 
 def _technician_enter(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +257,9 @@ def _technician_leave(service: DockService, request: dict[str, Any]) -> dict[str
 _CHANGES: dict[str, Callable[[DockService, dict[str, Any]], dict[str, Any]]] = {
     "offload_confirm": _offload_confirm,
     "reflash": _reflash,
+    "firmware_stage": _firmware_stage,
+    "firmware_remove": _firmware_remove,
+    "firmware_update_all": _firmware_update_all,
     "technician_enter": _technician_enter,
     "technician_leave": _technician_leave,
 }

@@ -322,6 +322,9 @@ class StoreObjectChecked(Event):
     sha256: str
     outcome: str  # "intact" | "damaged" | "missing"
     algorithm: str = "sha256"  # PREMIS messageDigestAlgorithm
+    # The clip's officer, so the period report counts checks without a join by hash; rows
+    # written before it lack the key (and the report looks the officer up by hash).
+    officer_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -803,6 +806,54 @@ class FirmwareImageStaged(Event):
     version: str
     image_sha256: str  # hex, of the payload
     staged_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareImageRefused(Event):
+    """An image the dock would not stage: no trusted key signed it, or it was changed."""
+
+    type: ClassVar[str] = "reflash.image_refused"
+    file_sha256: str  # hex, of the whole file offered
+    refused_by: str  # who offered it
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareImageRemoved(Event):
+    type: ClassVar[str] = "reflash.image_removed"
+    model: str
+    version: str
+    image_sha256: str
+    removed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareBatchStarted(Event):
+    """A technician's update of every docked recorder (dock.reflash.batch)."""
+
+    type: ClassVar[str] = "reflash.batch_started"
+    technician: str
+    model: str  # "" for every model
+    version: str  # "" for the newest staged image of each model
+    bays: tuple[int, ...]  # the bays holding a recorder, in the order they are taken
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareBatchResult(Event):
+    type: ClassVar[str] = "reflash.batch_result"
+    from_version: str
+    to_version: str  # "" when no image was chosen
+    outcome: str  # succeeded, refused, failed or skipped
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmwareBatchFinished(Event):
+    type: ClassVar[str] = "reflash.batch_finished"
+    succeeded: int
+    refused: int
+    failed: int
+    skipped: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dock.bays.docking import DockingConversation, DockingResult, undock
 from dock.bays.machine import BayMachine
@@ -59,6 +59,9 @@ from firmware_bridge.errors import LinkError, RecorderError
 from firmware_bridge.image import Image
 from hw.clock_sync import ClockSync
 from hw.hotplug import HotplugSource, RecorderAttached, RecorderDetached, StartupScanDone
+
+if TYPE_CHECKING:
+    from dock.reflash.session import ReflashOutcome
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +198,7 @@ class BayWorker:
         """One person's confirmation of the waiting offload; who has confirmed so far."""
         return self.ask(lambda item: self._confirm(item, actor))  # type: ignore[no-any-return]
 
-    def reflash(self, image: Image, technician: Actor) -> str:
+    def reflash(self, image: Image, technician: Actor) -> ReflashOutcome:
         """A technician's update of the docked recorder, over the bay's own link; the outcome.
 
         It runs in the bay's thread, journaled, with REFLASHING on the light; the answer comes
@@ -351,7 +354,7 @@ class BayWorker:
     def _reflash(self, item: _Ask, image: Image, technician: Actor) -> None:
         """A downgrade is not sent here (dock.control refuses one): no approver to pass."""
         from dock import ledger
-        from dock.reflash.session import Reflash, ReflashError
+        from dock.reflash.session import Reflash, ReflashError, TransferBroken
 
         client, serial = self._client, self.machine.device
         if client is None or serial is None or self.machine.state not in CHECKED:
@@ -378,9 +381,14 @@ class BayWorker:
             log.warning("bay %d: reflash stopped: %s", self.number, err)
             if self.machine.state is BayState.REFLASHING:
                 self._fault(str(err))
-            raise ReflashError(f"bay {self.number}: {err}") from None
-        item.answer(f"bay {self.number}: {outcome.summary()}")
-        # The new firmware answers: this insertion goes on with identify and check.
+            kind = type(err) if isinstance(err, ReflashError) else TransferBroken
+            failure = kind(f"bay {self.number}: {err}")
+            if self.machine.state is not BayState.IDENTIFYING:
+                raise failure from None
+            item.answer(failure)  # refused over a working link: the old firmware goes on
+        else:
+            item.answer(outcome)
+        # The firmware answers: this insertion goes on with identify and check.
         self._settled(self._conversation(client).identify_and_check())
 
     def _undock(self) -> None:

@@ -71,13 +71,19 @@ def serial_for(bay: int) -> str:
 
 
 def simulated_settings(settings: Settings, count: int) -> Settings:
-    """The settings with at least `count` bays, each wired to its simulated port."""
+    """The settings with at least `count` bays, each wired to its simulated port; the
+    simulated recorders run the development firmware, so this dock trusts its key too."""
+    from dock.reflash.staging import with_development_key
+
     bays = replace(
         settings.bays,
         count=max(settings.bays.count, count),
         usb_port_paths=MappingProxyType({port_path(n): n for n in range(1, count + 1)}),
     )
-    return replace(settings, bays=bays)
+    firmware = replace(
+        settings.firmware, public_keys=with_development_key(settings.firmware.public_keys)
+    )
+    return replace(settings, bays=bays, firmware=firmware)
 
 
 def shift_clips(bay: int, now_utc_s: int) -> tuple[list[GeneratedClip], list[dict]]:

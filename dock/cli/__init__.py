@@ -9,6 +9,7 @@ from dock.cli import (  # noqa: F401 (registers)
     bay_commands,
     evidence_commands,
     export_commands,
+    firmware_commands,
     interruption_commands,
     ledger_commands,
     people_commands,

@@ -312,7 +312,7 @@ class Scenario:
             clock=self.clock,
         )  # fmt: skip
         outcome = dock.service.bays[bay].reflash(image, technician)
-        log.info("demo reflash: %s", outcome)
+        log.info("demo reflash: %s", outcome.summary())
 
     def _rotate(self, dock: SimulatedDock, fleet: Fleet, kind: str) -> bool:
         """The recorder docked longest goes out (once its bay has settled), another comes in."""

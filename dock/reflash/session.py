@@ -47,6 +47,14 @@ class DowngradeRefused(ReflashError):
     pass
 
 
+class ImageRefused(ReflashError):
+    """The recorder said no to the image (its model, its signature, its minimum version)."""
+
+
+class TransferBroken(ReflashError):
+    """The link went during the transfer: a new try resumes where the recorder stopped."""
+
+
 @dataclass(frozen=True)
 class ReflashOutcome:
     serial: str
@@ -143,7 +151,8 @@ class Reflash:
                 )
                 if bay is not None and isinstance(err, Refused):
                     bay.move(Trigger.REFLASH_DONE, reason=reason)
-                raise ReflashError(f"recorder {serial}: {reason}") from None
+                kind = ImageRefused if isinstance(err, Refused) else TransferBroken
+                raise kind(f"recorder {serial}: {reason}") from None
             # The recorder restarts into a test boot; a new Hello starts the next insertion.
             client.hello()
             client.authenticate(key)

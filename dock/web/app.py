@@ -25,6 +25,7 @@ from dock.web import (
     bays,
     clips,
     exports,
+    firmware_page,
     holds_page,
     journal_page,
     purge_page,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 PAGES: list[Any] = [
     auth, bays, clips, approvals, viewing, exports, journal_page, report_page,
-    holds_page, purge_page, sampling_page,
+    holds_page, purge_page, sampling_page, firmware_page,
 ]  # fmt: skip
 
 

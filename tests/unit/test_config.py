@@ -175,7 +175,7 @@ REFUSED = [
     (
         "[speakers]\nbrightness = 3",
         "config: unknown key speakers: allowed here are dock, bays, check, offload, link, "
-        "mqtt, interruptions, lights, central, fixity, people, retention, web",
+        "mqtt, interruptions, lights, central, fixity, people, retention, web, firmware",
     ),
 ]
 

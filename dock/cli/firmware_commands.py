@@ -1,0 +1,207 @@
+"""`dock firmware ...`: the images a technician staged at the dock, and a batch update.
+
+`stage FILE` keeps an image signed by one of [firmware] public_keys (dock.reflash.staging);
+`list` shows them; `remove HASH` takes one off; `update-all` brings every docked recorder to
+the newest staged image of its model (dock.reflash.batch) and prints a line per bay. Each
+change needs a technician's sign-in (--user, the password from a prompt or --password-file).
+
+While `dock serve` runs, stage and remove are asked of it over the control socket (it trusts
+the keys of its own settings, the development key too under --simulate) and update-all always
+is: only the running dock holds the bays' links.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dock.cli.common import app, one_line_errors, plain_table, require_records, settings_of
+from dock.cli.reflash_commands import (
+    SERVICE_REFLASH_WAIT_S,
+    ReflashRefused,
+    _credential,
+    _is_serving,
+)
+
+if TYPE_CHECKING:
+    from dock.config import Settings
+
+firmware_app = typer.Typer(help="Firmware images staged at the dock.", no_args_is_help=True)
+app.add_typer(firmware_app, name="firmware")
+
+MAX_BAYS = 16
+UserOption = Annotated[str | None, typer.Option("--user", help="Your staff user name.")]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file", help="Read your password from this file (- for stdin), not a prompt."
+    ),
+]
+
+
+@firmware_app.command("stage")
+@one_line_errors
+def stage(
+    ctx: typer.Context,
+    image_path: Annotated[Path, typer.Argument(metavar="FILE", help="A signed firmware image.")],
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Keep a signed image at the dock for `dock firmware update-all` and the pages."""
+    settings = settings_of(ctx)
+    path = image_path.resolve()
+    if _is_serving(settings.dock.data_dir):
+        reply = _ask(settings, "firmware_stage", user, password_file, "staging", image=str(path))
+        typer.echo(f"staged {reply['staged']}")
+        return
+    staged = _locally(
+        settings,
+        user,
+        password_file,
+        "staging",
+        lambda staging, technician, db, clock: staging.stage(
+            path, technician=technician, db=db, clock=clock
+        ),
+    )
+    typer.echo(f"staged {staged.line()}")
+
+
+@firmware_app.command("list")
+@one_line_errors
+def list_images(ctx: typer.Context) -> None:
+    """The staged images, newest version first within a model."""
+    from dock.reflash.staging import Staging, trusted_keys
+
+    settings = settings_of(ctx)
+    images = Staging(settings.dock.data_dir, trusted_keys(settings)).images()
+    if not images:
+        typer.echo("no staged images: stage one with `dock firmware stage FILE`")
+        return
+    rows: list[tuple[str, ...]] = [
+        (s.sha256[:16], s.model, s.version, s.min_version, str(s.size_bytes)) for s in images
+    ]
+    typer.echo(plain_table(("image", "model", "version", "replaces from", "bytes"), rows))
+
+
+@firmware_app.command("remove")
+@one_line_errors
+def remove(
+    ctx: typer.Context,
+    image_hash: Annotated[
+        str, typer.Argument(metavar="HASH", help="The image's hash, or its first 8+ digits.")
+    ],
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Take a staged image off the dock (journaled with your name)."""
+    settings = settings_of(ctx)
+    if _is_serving(settings.dock.data_dir):
+        reply = _ask(
+            settings, "firmware_remove", user, password_file, "removing", image_sha256=image_hash
+        )
+        typer.echo(f"removed {reply['removed']}")
+        return
+    staged = _locally(
+        settings,
+        user,
+        password_file,
+        "removing",
+        lambda staging, technician, db, clock: staging.remove(
+            image_hash, technician=technician, db=db, clock=clock
+        ),
+    )
+    typer.echo(f"removed {staged.line()}")
+
+
+@firmware_app.command("update-all")
+@one_line_errors
+def update_all(
+    ctx: typer.Context,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Only the recorders of this model.")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="This staged version, not the newest.")
+    ] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Update every docked recorder, one after another; a line per bay, exit 1 if any did not."""
+    from dock.reflash.batch import SKIPPED, SUCCEEDED, BayResult, totals
+
+    settings = settings_of(ctx)
+    if not _is_serving(settings.dock.data_dir):
+        raise ReflashRefused(
+            "update-all goes through the running dock, which holds the bays: start `dock serve`"
+        )
+    reply = _ask(
+        settings,
+        "firmware_update_all",
+        user,
+        password_file,
+        "an update",
+        wait_s=SERVICE_REFLASH_WAIT_S * MAX_BAYS,
+        model=model or "",
+        version=version or "",
+    )
+    results = [BayResult.from_dict(row) for row in reply.get("results", [])]
+    if not results:
+        typer.echo("no recorder is docked: nothing to update")
+        return
+    for result in results:
+        typer.echo(result.line())
+    typer.echo(totals(results))
+    if any(r.outcome not in (SUCCEEDED, SKIPPED) for r in results):
+        raise typer.Exit(1)
+
+
+def _ask(
+    settings: Settings,
+    op: str,
+    user: str | None,
+    password_file: Path | None,
+    needs: str,
+    *,
+    wait_s: float = 60.0,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One request to the running dock in the technician's name; its reply."""
+    from dock import control
+
+    user, password = _technicians_credential(user, password_file, needs)
+    payload = {"op": op, "user": user, "password": password, **fields}
+    try:
+        return control.request(settings.dock.data_dir, payload, timeout_s=wait_s)
+    except control.ControlError as err:
+        raise ReflashRefused(str(err)) from None
+
+
+def _locally(
+    settings: Settings, user: str | None, password_file: Path | None, needs: str, change: Any
+) -> Any:
+    """With no service: sign the technician in here and make the change on this dock's data."""
+    from dock.clock import SystemClock
+    from dock.db import open_database
+    from dock.people import authenticate
+    from dock.reflash.staging import Staging, trusted_keys
+
+    user, password = _technicians_credential(user, password_file, needs)
+    require_records(settings.dock.data_dir)
+    db = open_database(settings.dock.data_dir)
+    clock = SystemClock()
+    try:
+        technician = authenticate(db, user, password, limits=settings.people, clock=clock)
+        staging = Staging(settings.dock.data_dir, trusted_keys(settings))
+        return change(staging, technician, db, clock)
+    finally:
+        db.close()
+
+
+def _technicians_credential(
+    user: str | None, password_file: Path | None, needs: str
+) -> tuple[str, str]:
+    if not user:
+        raise ReflashRefused(f"{needs} needs a technician: give --user with your staff user name")
+    return _credential(user, password_file)

@@ -1,0 +1,156 @@
+"""Every docked recorder brought to the newest staged firmware, one after another.
+
+Why one after another: each bay's reflash runs in its own bay thread over its own link, and
+a technician watches the lights go REFLASHING bay by bay; a recorder that refuses or fails
+is reported and the batch goes on to the next. Which image: the newest staged one for the
+recorder's model (its model and version as the ledger last saw them at identify), or the
+version asked for; a recorder already on it or newer is skipped, and so is a bay that has not
+reached its verdict. The batch, each bay's result and the totals are journaled in the
+technician's name; the CLI and the pages both ask for it through the control socket
+(op firmware_update_all), so there is one batch, not one per face.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from dock import journal, ledger
+from dock.errors import DockError
+from dock.events import Event, FirmwareBatchFinished, FirmwareBatchResult, FirmwareBatchStarted
+from dock.people.roles import Actor, Role, require
+from dock.reflash.session import TransferBroken
+from dock.service import CHECKED
+from firmware_bridge.firmware.update import parse_version
+
+if TYPE_CHECKING:
+    from dock.reflash.staging import Staging
+    from dock.service import DockService
+
+SUCCEEDED, REFUSED, FAILED, SKIPPED = "succeeded", "refused", "failed", "skipped"
+OUTCOMES = (SUCCEEDED, REFUSED, FAILED, SKIPPED)
+
+
+@dataclass(frozen=True)
+class BayResult:
+    bay: int
+    serial: str
+    from_version: str
+    to_version: str  # "" when no image was chosen
+    outcome: str  # one of OUTCOMES
+    reason: str
+
+    def line(self) -> str:
+        versions = self.from_version + (f" -> {self.to_version}" if self.to_version else "")
+        return f"bay {self.bay} {self.serial} {versions}: {self.outcome}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> BayResult:
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+
+def totals(results: list[BayResult]) -> str:
+    counted = Counter(r.outcome for r in results)
+    return ", ".join(f"{counted[o]} {o}" for o in OUTCOMES)
+
+
+def update_all(
+    service: DockService,
+    staging: Staging,
+    technician: Actor,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+) -> list[BayResult]:
+    """Update every docked recorder of `model` (any) to `version` (the newest); the report."""
+    require(technician, Role.TECHNICIAN)
+    docked = [n for n, w in sorted(service.bays.items()) if w.machine.device is not None]
+    _journal(
+        service,
+        technician,
+        FirmwareBatchStarted(
+            technician=technician.journal_name,
+            model=model or "",
+            version=version or "",
+            bays=tuple(docked),
+        ),
+    )
+    results = []
+    for number in docked:
+        result = _update_bay(service, staging, technician, number, model, version)
+        _journal(
+            service,
+            technician,
+            FirmwareBatchResult(
+                bay=result.bay,
+                device=result.serial,
+                from_version=result.from_version,
+                to_version=result.to_version,
+                outcome=result.outcome,
+                reason=result.reason,
+            ),
+        )
+        results.append(result)
+    counted = Counter(r.outcome for r in results)
+    finished = FirmwareBatchFinished(
+        succeeded=counted[SUCCEEDED],
+        refused=counted[REFUSED],
+        failed=counted[FAILED],
+        skipped=counted[SKIPPED],
+    )
+    _journal(service, technician, finished)
+    return results
+
+
+def _update_bay(
+    service: DockService,
+    staging: Staging,
+    technician: Actor,
+    number: int,
+    model: str | None,
+    version: str | None,
+) -> BayResult:
+    worker = service.bays[number]
+    serial = worker.machine.device or ""
+    with service.db.transaction() as session:
+        device = ledger.find_device(session, serial)
+        known = (device.model, device.firmware_version) if device is not None else None
+    if known is None:
+        return BayResult(number, serial, "", "", SKIPPED, "not in the ledger: register it first")
+    its_model, running = known
+
+    def result(outcome: str, reason: str, to_version: str = "") -> BayResult:
+        return BayResult(number, serial, running, to_version, outcome, reason)
+
+    if model is not None and its_model != model:
+        return result(SKIPPED, f"model {its_model}, not {model}")
+    if worker.machine.state not in CHECKED:
+        return result(SKIPPED, f"the bay is {worker.machine.state}, not checked yet")
+    staged = staging.newest(its_model, version)
+    if staged is None:
+        wanted = f"{its_model} {version}" if version else its_model
+        return result(SKIPPED, f"no staged image for {wanted}")
+    if (parse_version(running) or (0,)) >= (parse_version(staged.version) or (0,)):
+        return result(SKIPPED, f"already runs {running}", staged.version)
+    try:
+        outcome = worker.reflash(staging.load(staged.sha256), technician)
+    except TransferBroken as err:
+        return result(FAILED, str(err), staged.version)
+    except DockError as err:  # the recorder or the dock said no: nothing was changed
+        return result(REFUSED, str(err), staged.version)
+    if outcome.is_confirmed:
+        return result(SUCCEEDED, f"running {outcome.running_version}", staged.version)
+    return result(
+        FAILED,
+        f"failed its self-test: rolled back to {outcome.running_version}",
+        staged.version,
+    )
+
+
+def _journal(service: DockService, technician: Actor, happened: Event) -> None:
+    with service.db.transaction() as session:
+        journal.append(session, happened, actor=technician.journal_name, at=service.clock.now_utc())

@@ -1,0 +1,276 @@
+"""The firmware images a technician approved for this dock, kept for the bays to use.
+
+Why the dock checks what the recorder checks again: a forged or damaged image should stop at
+the dock, in front of the technician, not in the middle of a batch of recorders. An image is
+staged only when one of the agency's public keys ([firmware] public_keys) signed its
+manifest and its payload has the manifest's size and SHA-256; it is checked again each time
+it is read, since a file on disk can change after it was staged.
+
+Each image lives at `<data_dir>/firmware/<sha256>.img`, named by the manifest's SHA-256 (the
+hash the recorder identifies a transfer by), written as `.partial`, fsync'd, journaled, then
+renamed: a dock that dies half-way leaves a `.partial`, never an image that looks staged.
+Staging, a refused staging and a removal are journaled with the technician's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dock import journal
+from dock.errors import DockError
+from dock.events import Event, FirmwareImageRefused, FirmwareImageRemoved, FirmwareImageStaged
+from dock.offload.store import fsync_dir
+from dock.people.roles import Actor, Role, require
+from firmware_bridge.firmware.update import parse_version
+from firmware_bridge.image import Image, ImageError, dev_public_key, parse_image
+
+if TYPE_CHECKING:
+    from dock.clock import Clock
+    from dock.config import Settings
+    from dock.db.database import Database
+
+log = logging.getLogger(__name__)
+
+FOLDER_NAME = "firmware"
+SUFFIX = ".img"
+PARTIAL_SUFFIX = ".partial"
+MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a recorder's slot is far smaller: refuse before reading
+MIN_PREFIX = 8  # a removal names an image by at least this many hex digits of its hash
+
+
+class StagingRefused(DockError):
+    """An image the dock will not keep or cannot find; the message says why."""
+
+
+class KeyFileError(Exception):
+    """A configured public key file that holds no Ed25519 public key."""
+
+
+def public_key_from(data: bytes) -> bytes:
+    """The 32-byte key of a key file: raw bytes (README's openssl line) or a PEM public key."""
+    if len(data) == 32:
+        return data
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        key = None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError("not an Ed25519 public key (32 raw bytes or a PEM public key)")
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def trusted_keys(settings: Settings) -> tuple[bytes, ...]:
+    return tuple(bytes.fromhex(k) for k in settings.firmware.public_keys)
+
+
+def with_development_key(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys a simulated dock trusts: its recorders run the development firmware."""
+    dev = dev_public_key().hex()
+    return keys if dev in keys else (*keys, dev)
+
+
+def check_image(data: bytes, keys: tuple[bytes, ...]) -> Image:
+    """The image in `data` when a trusted key signed it and its payload is intact."""
+    if not keys:
+        raise StagingRefused(
+            "this dock trusts no firmware key: add the agency's public key to [firmware]"
+            " public_keys in the config"
+        )
+    try:
+        image = parse_image(data)
+    except ImageError as err:
+        raise StagingRefused(f"{err}; give an image made by `make firmware`") from None
+    if not any(image.is_signed_by(key) for key in keys):
+        raise StagingRefused(
+            "the image is not signed by any key in [firmware] public_keys (an unknown key, or"
+            " a changed manifest or signature): ask for an image signed with the agency's key"
+        )
+    manifest = image.manifest
+    if len(image.payload) != manifest["size_bytes"]:
+        raise StagingRefused(
+            f"the image's payload is {len(image.payload)} bytes, its manifest says"
+            f" {manifest['size_bytes']}: the file is damaged; copy it again"
+        )
+    if hashlib.sha256(image.payload).digest() != image.sha256:
+        raise StagingRefused(
+            "the image's payload does not match its signed SHA-256: the file was changed or"
+            " damaged; copy it again from the agency"
+        )
+    return image
+
+
+@dataclass(frozen=True)
+class StagedImage:
+    sha256: str  # hex, of the payload, as the manifest says
+    model: str
+    version: str
+    min_version: str  # the oldest version it may replace
+    size_bytes: int
+
+    @classmethod
+    def of(cls, image: Image) -> StagedImage:
+        m = image.manifest
+        return cls(
+            image.sha256.hex(), m["model"], m["version"], m["min_version"], len(image.payload)
+        )
+
+    def line(self) -> str:
+        return f"{self.model} {self.version} ({self.sha256[:16]}, {self.size_bytes} bytes)"
+
+
+class Staging:
+    """The staged images of one dock, checked against the keys it trusts."""
+
+    def __init__(self, data_dir: Path, keys: tuple[bytes, ...]) -> None:
+        self.folder = Path(data_dir) / FOLDER_NAME
+        self.keys = keys
+
+    def stage(self, path: Path, *, technician: Actor, db: Database, clock: Clock) -> StagedImage:
+        """Check the image at `path` and keep it; a refusal is journaled and raised."""
+        require(technician, Role.TECHNICIAN)
+        data = _read(path)
+        try:
+            image = check_image(data, self.keys)
+            self._refuse_another_with_same_payload(image, data)
+        except StagingRefused as refusal:
+            _journal(
+                db,
+                clock,
+                technician,
+                FirmwareImageRefused(
+                    file_sha256=hashlib.sha256(data).hexdigest(),
+                    refused_by=technician.journal_name,
+                    reason=str(refusal),
+                ),
+            )
+            raise
+        staged = StagedImage.of(image)
+        final = self.folder / (staged.sha256 + SUFFIX)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = final.with_name(final.name + PARTIAL_SUFFIX)
+        with open(partial, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        _journal(
+            db,
+            clock,
+            technician,
+            FirmwareImageStaged(
+                model=staged.model,
+                version=staged.version,
+                image_sha256=staged.sha256,
+                staged_by=technician.journal_name,
+            ),
+        )
+        os.replace(partial, final)
+        fsync_dir(self.folder)
+        return staged
+
+    def _refuse_another_with_same_payload(self, image: Image, data: bytes) -> None:
+        """One name per payload hash: a second manifest for the same payload is refused."""
+        path = self.folder / (image.sha256.hex() + SUFFIX)
+        if path.is_file() and path.read_bytes() != data:
+            other = StagedImage.of(parse_image(path.read_bytes()))
+            raise StagingRefused(
+                f"{other.line()} is staged with the same payload under another manifest:"
+                f" remove it first (`dock firmware remove {other.sha256[:12]}`)"
+            )
+
+    def images(self) -> list[StagedImage]:
+        """Every staged image that still checks, newest version first within a model."""
+        found = []
+        for path in self._files():
+            try:
+                found.append(StagedImage.of(self.load(path.stem)))
+            except StagingRefused as err:  # changed on disk, or its key no longer trusted
+                log.warning("%s", err)
+        found.sort(key=lambda s: (s.model, parse_version(s.version) or (0,)), reverse=True)
+        return found
+
+    def newest(self, model: str, version: str | None = None) -> StagedImage | None:
+        """The newest staged image for `model` (of `version`, when one is asked for)."""
+        for staged in self.images():
+            if staged.model == model and version in (None, staged.version):
+                return staged
+        return None
+
+    def find(self, prefix: str) -> StagedImage:
+        """The one staged image whose hash starts with `prefix`."""
+        prefix = prefix.strip().lower()
+        if not re.fullmatch(f"[0-9a-f]{{{MIN_PREFIX},64}}", prefix):
+            raise StagingRefused(
+                f"name a staged image by at least {MIN_PREFIX} hex digits of its hash"
+                " (`dock firmware list` shows them)"
+            )
+        matches = [p.stem for p in self._files() if p.stem.startswith(prefix)]
+        if len(matches) != 1:
+            what = "no staged image" if not matches else f"{len(matches)} staged images"
+            raise StagingRefused(f"{what} with a hash starting {prefix}: see `dock firmware list`")
+        return StagedImage.of(self.load(matches[0]))
+
+    def load(self, sha256: str) -> Image:
+        """The staged image, checked again: it must still be what was staged."""
+        if not re.fullmatch("[0-9a-f]{64}", sha256):
+            raise StagingRefused(f"{sha256!r} is not an image's SHA-256 (64 hex digits)")
+        path = self.folder / (sha256 + SUFFIX)
+        if not path.is_file():
+            raise StagingRefused(f"no staged image {sha256[:16]}: see `dock firmware list`")
+        try:
+            image = check_image(_read(path), self.keys)
+        except StagingRefused as err:
+            raise StagingRefused(f"staged image {sha256[:16]}: {err}") from None
+        if image.sha256.hex() != sha256:
+            raise StagingRefused(f"staged image {sha256[:16]} holds another image: remove it")
+        return image
+
+    def remove(self, prefix: str, *, technician: Actor, db: Database, clock: Clock) -> StagedImage:
+        """A technician takes an image off the dock; journaled before the file goes."""
+        require(technician, Role.TECHNICIAN)
+        staged = self.find(prefix)
+        _journal(
+            db,
+            clock,
+            technician,
+            FirmwareImageRemoved(
+                model=staged.model,
+                version=staged.version,
+                image_sha256=staged.sha256,
+                removed_by=technician.journal_name,
+            ),
+        )
+        (self.folder / (staged.sha256 + SUFFIX)).unlink()
+        fsync_dir(self.folder)
+        return staged
+
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.iterdir() if p.name.endswith(SUFFIX))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise StagingRefused(
+                f"{path} is {size} bytes, more than any recorder image ({MAX_IMAGE_BYTES}):"
+                " give an image made by `make firmware`"
+            )
+        return path.read_bytes()
+    except OSError as err:
+        raise StagingRefused(f"cannot read {path}: {err.strerror}") from None
+
+
+def _journal(db: Database, clock: Clock, technician: Actor, happened: Event) -> None:
+    with db.transaction() as session:
+        journal.append(session, happened, actor=technician.journal_name, at=clock.now_utc())

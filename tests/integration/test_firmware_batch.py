@@ -1,0 +1,206 @@
+"""`dock firmware update-all` and the technician's firmware page against a running
+`dock serve --simulate 3` (the simulator over ptys, the real firmware, the real bay threads):
+every docked recorder is updated one after another, one that refuses does not stop the
+others, and the report and the journal say which succeeded; the page does the same through
+the same control op, for a technician only."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from dock import journal
+from dock.cli import app
+from dock.clock import FixedClock
+from dock.db import open_database
+from dock.simulated_process import SimulatedDockProcess
+from firmware_bridge.image import DEV_KEY_PATH, build_image, load_private_key
+from tests.integration.people_setup import PASSWORD, add_team
+from tests.integration.web_setup import free_port
+
+STAFF = {"admin": ["administrator"], "tom": ["technician"], "olga": ["officer"]}
+CLOCK = FixedClock(datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+WAIT_S = 60
+runner = CliRunner()
+
+
+class Served:
+    def __init__(self, tmp_path: Path, port: int) -> None:
+        self.tmp_path = tmp_path
+        self.config = tmp_path / "dock.toml"
+        self.url = f"http://127.0.0.1:{port}"
+        self.password_file = tmp_path / "password"
+
+    def image(self, version: str, min_version: str) -> Path:
+        """Signed with the development key, which the simulated dock and recorders trust."""
+        path = self.tmp_path / f"firmware-{version}.img"
+        image = build_image(
+            version.encode() * 4_000,  # 20 kB, one payload per version
+            model="ZFY-SIM",
+            version=version,
+            min_version=min_version,
+            key=load_private_key(DEV_KEY_PATH),
+        )
+        path.write_bytes(image.to_bytes())
+        return path
+
+    def dock(self, *args: str, user: str = "tom"):
+        command = ["--config", str(self.config), *args]
+        command += ["--user", user, "--password-file", str(self.password_file)]
+        return runner.invoke(app, command, env={"COLUMNS": "200"})
+
+    def rows(self, prefix: str) -> list[journal.JournalEntry]:
+        db = open_database(self.tmp_path / "data")
+        try:
+            with db.transaction() as session:
+                found = journal.read_after(session, 0, 100_000)
+        finally:
+            db.close()
+        return [r for r in found if r.type.startswith(prefix)]
+
+    def wait_checked_after_reflash(self, bay: int) -> None:
+        """The bay's recorder identified and checked again after its reflash ended."""
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            rows = [r for r in self.rows("") if r.bay == bay]
+            ends = [
+                i for i, r in enumerate(rows) if r.type in ("reflash.finished", "reflash.stopped")
+            ]
+            if ends and any(r.type == "check.completed" for r in rows[ends[-1] :]):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"bay {bay} was not checked again after its reflash")
+
+    def stage_both_and_bring_bay_3_to_1_1_0(self) -> None:
+        """1.1.0 replaces 1.0.0; 1.2.0 replaces 1.1.0 only, so the 1.0.0 recorders refuse it."""
+        for version, oldest in (("1.1.0", "1.0.0"), ("1.2.0", "1.1.0")):
+            staged = self.dock("firmware", "stage", str(self.image(version, oldest)))
+            assert staged.exit_code == 0, staged.output
+        first = self.dock("reflash", "3", str(self.tmp_path / "firmware-1.1.0.img"))
+        assert first.exit_code == 0, first.output
+        self.wait_checked_after_reflash(3)
+
+    @contextmanager
+    def signed_in(self, username: str) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.url, follow_redirects=False, timeout=120) as client:
+            token = self.csrf(client, "/login")
+            response = client.post(
+                "/login", data={"username": username, "password": PASSWORD, "csrf": token}
+            )
+            assert response.status_code == 303, response.text
+            yield client
+
+    @staticmethod
+    def csrf(client: httpx.Client, path: str) -> str:
+        page = client.get(path)
+        assert page.status_code == 200, page.text
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found, f"no CSRF token in {path}"
+        return found.group(1)
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    port = free_port()
+    made = Served(tmp_path, port)
+    made.config.write_text(
+        f'[dock]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[web]\nenabled = true\nlisten = "127.0.0.1:{port}"\n',
+        encoding="utf-8",
+    )
+    made.password_file.write_text(PASSWORD + "\n", encoding="utf-8")
+    db = open_database(tmp_path / "data")
+    with db.transaction() as session:
+        add_team(session, STAFF, CLOCK)
+    db.close()
+    with SimulatedDockProcess(made.config, 3) as process:
+        process.wait_for_verdicts(3, timeout_s=90)
+        yield made
+
+
+def test_update_all_goes_on_past_refusing_recorders_and_reports_and_journals_each_bay(served):
+    served.stage_both_and_bring_bay_3_to_1_1_0()
+    result = served.dock("firmware", "update-all")
+    assert result.exit_code == 1, result.output  # some did not succeed
+    lines = result.output.splitlines()
+    assert lines[0].startswith("bay 1 SIM00001 1.0.0 -> 1.2.0: refused: "), result.output
+    assert "older than" in lines[0] or "1.1.0" in lines[0]
+    assert lines[1].startswith("bay 2 SIM00002 1.0.0 -> 1.2.0: refused: "), result.output
+    assert lines[2] == "bay 3 SIM00003 1.1.0 -> 1.2.0: succeeded: running 1.2.0", result.output
+    assert lines[3] == "1 succeeded, 2 refused, 0 failed, 0 skipped"
+
+    [started] = served.rows("reflash.batch_started")
+    assert started.actor == "staff:tom" and started.data["bays"] == [1, 2, 3]
+    results = served.rows("reflash.batch_result")
+    assert [(r.bay, r.device, r.data["outcome"]) for r in results] == [
+        (1, "SIM00001", "refused"),
+        (2, "SIM00002", "refused"),
+        (3, "SIM00003", "succeeded"),
+    ]
+    [finished] = served.rows("reflash.batch_finished")
+    assert finished.data == {"succeeded": 1, "refused": 2, "failed": 0, "skipped": 0}
+    assert started.id < results[0].id < results[-1].id < finished.id
+
+    # The refused recorders keep their firmware and are checked again; bay 3 now runs 1.2.0
+    # and a second batch skips it, naming why.
+    for bay in (1, 2, 3):
+        served.wait_checked_after_reflash(bay)
+    again = served.dock("firmware", "update-all", "--version", "1.1.0")
+    assert again.exit_code == 0, again.output
+    assert "bay 3 SIM00003 1.2.0 -> 1.1.0: skipped: already runs 1.2.0" in again.output
+    assert "bay 1 SIM00001 1.0.0 -> 1.1.0: succeeded: running 1.1.0" in again.output
+
+
+def test_update_all_refuses_an_officer_and_changes_nothing(served):
+    staged = served.dock("firmware", "stage", str(served.image("1.1.0", "1.0.0")))
+    assert staged.exit_code == 0, staged.output
+    result = served.dock("firmware", "update-all", user="olga")
+    assert result.exit_code == 1 and "technician" in result.output
+    assert served.rows("reflash.batch") == [] and served.rows("reflash.started") == []
+
+
+def test_the_firmware_page_is_for_technicians_and_its_posts_need_the_forms_token(served):
+    with served.signed_in("olga") as officer:
+        assert officer.get("/firmware").status_code == 403
+        token = served.csrf(officer, "/")
+        refused = officer.post("/firmware/update-all", data={"csrf": token, "password": PASSWORD})
+        assert refused.status_code == 403
+    with served.signed_in("tom") as technician:
+        forged = technician.post("/firmware/update-all", data={"password": PASSWORD})
+        assert forged.status_code == 403
+    assert served.rows("reflash.batch") == []
+
+
+def test_a_technician_reflashes_a_bay_and_updates_all_docked_from_the_page(served):
+    staged = served.dock("firmware", "stage", str(served.image("1.1.0", "1.0.0")))
+    assert staged.exit_code == 0, staged.output
+    with served.signed_in("tom") as technician:
+        page = technician.get("/firmware")
+        assert page.status_code == 200, page.text
+        sha = re.search(r'class="image" data-sha256="([0-9a-f]{64})"', page.text)
+        assert sha and page.text.count('<tr class="bay"') == 3
+        token = served.csrf(technician, "/firmware")
+        one = technician.post(
+            "/firmware/reflash",
+            data={"csrf": token, "bay": "2", "image_sha256": sha[1], "password": PASSWORD},
+        )
+        assert one.status_code == 200, one.text
+        assert "bay 2: recorder SIM00002 1.0.0 -&gt; 1.1.0: confirmed" in one.text
+        served.wait_checked_after_reflash(2)
+        wrong = technician.post("/firmware/update-all", data={"csrf": token, "password": "not it"})
+        assert wrong.status_code == 400 and served.rows("reflash.batch") == []
+        batch = technician.post("/firmware/update-all", data={"csrf": token, "password": PASSWORD})
+    assert batch.status_code == 200, batch.text
+    outcomes = re.findall(r'class="result" data-bay="(\d)" data-outcome="(\w+)"', batch.text)
+    assert outcomes == [("1", "succeeded"), ("2", "skipped"), ("3", "succeeded")]
+    assert "2 succeeded, 0 refused, 0 failed, 1 skipped" in batch.text
+    [started] = served.rows("reflash.batch_started")
+    assert started.actor == "staff:tom"
