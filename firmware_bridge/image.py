@@ -37,6 +37,7 @@ FIRMWARE_SOURCES = (
     "board.py",
     "board_rp2.py",
     "ed25519.py",
+    "flash_slots.py",
     "main.py",
     "recorder.py",
     "update.py",

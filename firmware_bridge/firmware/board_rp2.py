@@ -5,7 +5,9 @@ VSYS/3 divider on ADC 3 (GPIO 29), the charger's active-low STAT on GPIO 22, the
 SPI 1 mounted at /sd, and GPIO 15 driving the USB mux that hands the card to the host's
 mass-storage bridge. Per-clip SHA-256s are taken while recording and kept in a sidecar file
 on the card, so listing never rereads gigabytes; the pairing key and identity live on the
-internal flash, never on the card a stranger could pull out.
+internal flash, never on the card a stranger could pull out. So do the firmware slots, the
+boot state and the agency's keys (firmware.flash_slots, in FIRMWARE_FOLDER): an image is
+checked and booted from the recorder's own flash, and the card only ever holds clips.
 """
 
 import binascii
@@ -16,6 +18,7 @@ import time
 import machine
 
 from firmware_bridge.firmware.board import IDENTITY_KEYS, Board
+from firmware_bridge.firmware.flash_slots import FlashSlots
 
 SD_ROOT = "/sd"
 CLIP_FOLDERS = ("DCIM", "AUDIO")
@@ -24,6 +27,7 @@ LOCKED_FILE = "/sd/.locked"  # lines: path of an "important" clip
 EVENTS_FILE = "/sd/.events"  # lines: utc_s,kind,reason,clip_path
 KEY_FILE = "/key.bin"
 IDENTITY_FILE = "/identity.txt"  # four lines, IDENTITY_KEYS order
+FIRMWARE_FOLDER = "/fw"  # slot0.bin, slot1.bin, boot_state.json, trusted_keys.txt
 
 BATTERY_ADC_PIN = 29
 CHARGER_STAT_PIN = 22
@@ -57,9 +61,10 @@ def _name_time_s(name):
         return 0
 
 
-class RP2Board(Board):
+class RP2Board(FlashSlots, Board):
     def __init__(self, serial="ZFY00001", model="ZFY-RP2", firmware_version="1.0.0"):
         super().__init__(serial, model, firmware_version)
+        self._init_slots(FIRMWARE_FOLDER)
         self._adc = machine.ADC(machine.Pin(BATTERY_ADC_PIN))
         self._charger = machine.Pin(CHARGER_STAT_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
         self._msc = machine.Pin(MSC_SWITCH_PIN, machine.Pin.OUT, value=0)
@@ -218,3 +223,15 @@ class RP2Board(Board):
 
     def random_bytes(self, count):
         return os.urandom(count)
+
+    def self_test(self, version):
+        """On a test boot: the recorder under this firmware still reads its battery, clock and
+        card, and holds an agency key; anything raising is a failure (rolled back)."""
+        try:
+            self.battery_pct()
+            self.now_ms()
+            self.free_bytes()
+            self.list_clips()
+            return len(self.trusted_keys()) > 0
+        except Exception:  # any fault of the new firmware or the hardware under it
+            return False

@@ -34,4 +34,4 @@ MYPYPATH="$STUBS" exec "$PY" -m mypy \
   firmware_bridge/firmware/recorder.py firmware_bridge/firmware/memory_board.py \
   firmware_bridge/firmware/board_rp2.py firmware_bridge/firmware/main.py \
   firmware_bridge/firmware/update.py firmware_bridge/firmware/ed25519.py \
-  firmware_bridge/firmware/memory_slots.py
+  firmware_bridge/firmware/memory_slots.py firmware_bridge/firmware/flash_slots.py
