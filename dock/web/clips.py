@@ -19,6 +19,8 @@ from dock.i18n import t
 from dock.people.classification import FIELDS, PAGE_SIZE, classify, search
 from dock.people.marks import marks_by_clip
 from dock.people.roles import Permission
+from dock.retention import holds, policy
+from dock.retention.models import Tombstone
 from dock.web.site import Ask, page, redirect
 
 FIELD_WORDS = {
@@ -85,10 +87,17 @@ def clip_page(ask: Ask) -> Response:
             return ask.render("error.html", status=404, message=t("no such clip; check the number"))
         session.expunge(clip)
         marks = marks_by_clip(session, [(clip.id, clip.case_number)])[clip.id]
+        kept = policy.ends_of(session, [clip_id]).get(clip_id)
+        is_held = holds.is_held(session, clip_id)
+        tomb = session.get(Tombstone, clip_id)
+        session.expunge_all()
     return ask.render(
         "clip.html",
         clip=clip,
         clip_marks=marks,
+        kept=kept,
+        is_held=is_held,
+        tomb=tomb,
         fields=FIELD_WORDS,
         marks=MARK_WORDS,
         may_classify=ask.actor.has(Permission.CLASSIFY),

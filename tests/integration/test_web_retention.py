@@ -130,6 +130,9 @@ def test_a_purge_removes_what_expired_once_approved_and_is_undone(served: Served
         tombs = cora.get("/retention").text
         assert f'<tr class="tombstone" data-clip="{expired}">' in tombs and sha in tombs
         assert "<td>leo</td>" in tombs and 'data-count="0"' in tombs
+        clip_page = cora.get(f"/clips/{expired}").text
+        assert 'id="purged"' in clip_page and "批准人 leo" in clip_page
+        assert "default 180 days" in clip_page and 'id="held"' in cora.get(f"/clips/{held}").text
         back = cora.post(f"/retention/undo/{expired}",
                          data={"csrf": csrf_of(cora, "/retention"), "why": "误删恢复"})  # fmt: skip
         assert back.status_code == 303
