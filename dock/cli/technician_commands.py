@@ -9,12 +9,12 @@ button) within its time, or stands alone; in the mode `dock reflash BAY IMAGE` n
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dock.cli.common import app, one_line_errors, settings_of
+from dock.cli.people_commands import PasswordFileOption, UserOption
 
 technician_app = typer.Typer(help="Technician mode at a bay (reflash).", no_args_is_help=True)
 app.add_typer(technician_app, name="technician")
@@ -27,13 +27,8 @@ BayArgument = Annotated[int, typer.Argument(min=1, metavar="BAY", help="The bay'
 def enter_command(
     ctx: typer.Context,
     bay: BayArgument,
-    user: Annotated[str | None, typer.Option("--user", help="Your staff user name.")] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--password-file", help="Read your password from this file (- for stdin), not a prompt."
-        ),
-    ] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
 ) -> None:
     """Sign in as the technician of BAY: its next reflash needs no other sign-in."""
     from dock import control

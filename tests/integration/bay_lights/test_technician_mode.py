@@ -24,12 +24,12 @@ from firmware_bridge.image import DEV_KEY_PATH, build_image, load_private_key
 from hw import gpio
 from hw.gpio import FakeLights, GpioButtons
 from tests.integration.bay_lights.pin_history import Ticks
+from tests.integration.bay_lights.test_panel import eventually
 from tests.integration.people_setup import PASSWORD, add_team
 
 STAFF = {"admin": ["administrator"], "tom": ["technician"], "olga": ["officer"]}
 BUTTON_PINS = {1: 17, 2: 27, gpio.TECHNICIAN_BUTTON: 22}
 LONG_PRESS_S = 2.0
-WAIT_S = 60
 runner = CliRunner()
 
 
@@ -44,16 +44,6 @@ class PanelClock:
 
     def monotonic_s(self) -> float:
         return self.ticks()
-
-
-def eventually(check, what: str):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"never: {what}")
 
 
 class Bench:
