@@ -900,14 +900,15 @@ class ReflashFinished(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class TechnicianModeAsked(Event):
-    """The technician button was held: the bay waits for a technician's credential."""
+    """A long press (the bay's button or the technician button): the bay waits for a
+    technician's credential (dock.technician)."""
 
     type: ClassVar[str] = "technician.mode_asked"
 
 
 @dataclass(frozen=True, kw_only=True)
 class TechnicianModeEntered(Event):
-    """A technician signed in at the dock for this bay (the control socket or `dock reflash`)."""
+    """A technician signed in for this bay (`dock technician enter`): a reflash needs no other."""
 
     type: ClassVar[str] = "technician.mode_entered"
     username: str

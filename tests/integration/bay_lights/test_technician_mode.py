@@ -23,6 +23,7 @@ from dock.technician import CREDENTIAL_WAIT_S
 from firmware_bridge.image import DEV_KEY_PATH, build_image, load_private_key
 from hw import gpio
 from hw.gpio import FakeLights, GpioButtons
+from hw.microphone import FakeStatementRecorder
 from tests.integration.bay_lights.pin_history import Ticks
 from tests.integration.bay_lights.test_panel import eventually
 from tests.integration.people_setup import PASSWORD, add_team
@@ -66,7 +67,7 @@ class Bench:
             clock=PanelClock(self.ticks),
             lights=self.lights,
             buttons=buttons,
-            make_recorder=None,
+            make_recorder=lambda: FakeStatementRecorder("设备故障，录像中断"),
             store=dock.store,
             technicians=dock.service.technicians,
         )
@@ -233,3 +234,21 @@ def test_a_mode_the_last_run_left_open_is_journaled_as_left_at_start(bench):
         lambda: [r for r in bench.rows() if r.type == "technician.mode_left"], "left at start"
     )
     assert [(r.bay, r.data["reason"], r.actor) for r in row] == [(1, "dock restarted", "dock")]
+
+
+def test_a_long_press_skips_a_note_the_bay_asks_for_and_only_then_asks_for_a_technician(bench):
+    recorder = bench.dock.recorder("ZFY90006", clip_count=12)  # one interruption unexplained
+    bench.dock.plug(recorder, 1)
+    assert bench.dock.next_result()[1].state is BayState.READY
+    bench.light_is(1, "note_needed")
+    eventually(lambda: 1 in bench.panel.prompts, "the bay asked for a note")
+    bench.press(1, LONG_PRESS_S)  # with a note asked: skip it
+    bench.light_is(1, "ready")
+    assert [r.type for r in bench.rows("interruption.note_skipped")] == [
+        "interruption.note_skipped"
+    ]
+    assert bench.rows() == []
+    eventually(lambda: 1 not in bench.panel.prompts, "the prompt is done")
+    bench.press(1, LONG_PRESS_S)  # nothing asked any more: technician mode
+    bench.light_is(1, "technician_awaited")
+    assert [r.type for r in bench.rows()] == ["technician.mode_asked"]
