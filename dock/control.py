@@ -9,6 +9,7 @@ folder, so only the service's user can ask. One JSON object per line each way:
     {"op": "reflash", "bay": N, "image_sha256": HEX, ...}   the same, with a staged image
     {"op": "firmware_stage", "image": PATH, "user", "password"}
                                  -> {"ok": true, "staged": "<one line>"}
+    {"op": "firmware_list"}      -> {"ok": true, "images": [{"sha256", "model", ...}]}
     {"op": "firmware_remove", "image_sha256": HEX or a prefix, "user", "password"}
                                  -> {"ok": true, "removed": "<one line>"}
     {"op": "firmware_update_all", "model", "version" (both optional), "user", "password"}
@@ -215,6 +216,13 @@ def _firmware_stage(service: DockService, request: dict[str, Any]) -> dict[str, 
     return {"ok": True, "staged": staged.line()}
 
 
+def _firmware_list(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
+    """The staged images as the running dock's keys check them (a reading: no person)."""
+    from dataclasses import asdict
+
+    return {"ok": True, "images": [asdict(s) for s in _staging(service).images()]}
+
+
 def _firmware_remove(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
     staged = _staging(service).remove(
         str(request.get("image_sha256", "")),
@@ -258,6 +266,7 @@ _CHANGES: dict[str, Callable[[DockService, dict[str, Any]], dict[str, Any]]] = {
     "offload_confirm": _offload_confirm,
     "reflash": _reflash,
     "firmware_stage": _firmware_stage,
+    "firmware_list": _firmware_list,
     "firmware_remove": _firmware_remove,
     "firmware_update_all": _firmware_update_all,
     "technician_enter": _technician_enter,

@@ -26,7 +26,13 @@ from dock.cli.reflash_commands import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dock.clock import Clock
     from dock.config import Settings
+    from dock.db.database import Database
+    from dock.people.roles import Actor
+    from dock.reflash.staging import StagedImage, Staging
 
 firmware_app = typer.Typer(help="Firmware images staged at the dock.", no_args_is_help=True)
 app.add_typer(firmware_app, name="firmware")
@@ -71,18 +77,25 @@ def stage(
 @firmware_app.command("list")
 @one_line_errors
 def list_images(ctx: typer.Context) -> None:
-    """The staged images, newest version first within a model."""
-    from dock.reflash.staging import Staging, trusted_keys
+    """The staged images, newest version first within a model, and any that no longer check."""
+    from dock import control
+    from dock.reflash.staging import StagedImage, Staging, trusted_keys
 
     settings = settings_of(ctx)
-    images = Staging(settings.dock.data_dir, trusted_keys(settings)).images()
+    if _is_serving(settings.dock.data_dir):  # checked with the running dock's keys
+        reply = control.request(settings.dock.data_dir, {"op": "firmware_list"})
+        images = [StagedImage(**row) for row in reply.get("images", [])]
+    else:
+        images = Staging(settings.dock.data_dir, trusted_keys(settings)).images()
     if not images:
         typer.echo("no staged images: stage one with `dock firmware stage FILE`")
         return
     rows: list[tuple[str, ...]] = [
-        (s.sha256[:16], s.model, s.version, s.min_version, str(s.size_bytes)) for s in images
+        (s.sha256[:16], s.model, s.version, s.min_version, str(s.size_bytes), s.problem or "ok")
+        for s in images
     ]
-    typer.echo(plain_table(("image", "model", "version", "replaces from", "bytes"), rows))
+    headers = ("image", "model", "version", "replaces from", "bytes", "check")
+    typer.echo(plain_table(headers, rows))
 
 
 @firmware_app.command("remove")
@@ -179,8 +192,12 @@ def _ask(
 
 
 def _locally(
-    settings: Settings, user: str | None, password_file: Path | None, needs: str, change: Any
-) -> Any:
+    settings: Settings,
+    user: str | None,
+    password_file: Path | None,
+    needs: str,
+    change: Callable[[Staging, Actor, Database, Clock], StagedImage],
+) -> StagedImage:
     """With no service: sign the technician in here and make the change on this dock's data."""
     from dock.clock import SystemClock
     from dock.db import open_database

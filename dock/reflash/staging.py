@@ -15,10 +15,9 @@ Staging, a refused staging and a removal are journaled with the technician's nam
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from dock.clock import Clock
     from dock.config import Settings
     from dock.db.database import Database
-
-log = logging.getLogger(__name__)
 
 FOLDER_NAME = "firmware"
 SUFFIX = ".img"
@@ -115,6 +112,7 @@ class StagedImage:
     version: str
     min_version: str  # the oldest version it may replace
     size_bytes: int
+    problem: str = ""  # why it no longer checks (changed on disk, key no longer trusted)
 
     @classmethod
     def of(cls, image: Image) -> StagedImage:
@@ -180,27 +178,28 @@ class Staging:
         """One name per payload hash: a second manifest for the same payload is refused."""
         path = self.folder / (image.sha256.hex() + SUFFIX)
         if path.is_file() and path.read_bytes() != data:
-            other = StagedImage.of(parse_image(path.read_bytes()))
+            other = self._describe(path)
             raise StagingRefused(
                 f"{other.line()} is staged with the same payload under another manifest:"
                 f" remove it first (`dock firmware remove {other.sha256[:12]}`)"
             )
 
     def images(self) -> list[StagedImage]:
-        """Every staged image that still checks, newest version first within a model."""
+        """Every staged image, newest version first within a model; one that no longer
+        checks says why (it is never sent, and a technician may remove it)."""
         found = []
         for path in self._files():
             try:
                 found.append(StagedImage.of(self.load(path.stem)))
-            except StagingRefused as err:  # changed on disk, or its key no longer trusted
-                log.warning("%s", err)
+            except StagingRefused as err:
+                found.append(replace(self._describe(path), problem=str(err)))
         found.sort(key=lambda s: (s.model, parse_version(s.version) or (0,)), reverse=True)
         return found
 
     def newest(self, model: str, version: str | None = None) -> StagedImage | None:
         """The newest staged image for `model` (of `version`, when one is asked for)."""
         for staged in self.images():
-            if staged.model == model and version in (None, staged.version):
+            if not staged.problem and staged.model == model and version in (None, staged.version):
                 return staged
         return None
 
@@ -216,7 +215,7 @@ class Staging:
         if len(matches) != 1:
             what = "no staged image" if not matches else f"{len(matches)} staged images"
             raise StagingRefused(f"{what} with a hash starting {prefix}: see `dock firmware list`")
-        return StagedImage.of(self.load(matches[0]))
+        return self._describe(self.folder / (matches[0] + SUFFIX))
 
     def load(self, sha256: str) -> Image:
         """The staged image, checked again: it must still be what was staged."""
@@ -251,6 +250,13 @@ class Staging:
         (self.folder / (staged.sha256 + SUFFIX)).unlink()
         fsync_dir(self.folder)
         return staged
+
+    def _describe(self, path: Path) -> StagedImage:
+        """What a staged file says it is, without checking it (a removal needs no key)."""
+        try:
+            return replace(StagedImage.of(parse_image(_read(path))), sha256=path.stem)
+        except (ImageError, StagingRefused) as err:
+            return StagedImage(path.stem, "?", "?", "?", path.stat().st_size, problem=str(err))
 
     def _files(self) -> list[Path]:
         if not self.folder.is_dir():

@@ -52,9 +52,10 @@ class Served:
         path.write_bytes(image.to_bytes())
         return path
 
-    def dock(self, *args: str, user: str = "tom"):
+    def dock(self, *args: str, user: str | None = "tom"):
         command = ["--config", str(self.config), *args]
-        command += ["--user", user, "--password-file", str(self.password_file)]
+        if user is not None:
+            command += ["--user", user, "--password-file", str(self.password_file)]
         return runner.invoke(app, command, env={"COLUMNS": "200"})
 
     def rows(self, prefix: str) -> list[journal.JournalEntry]:
@@ -162,6 +163,11 @@ def test_update_all_goes_on_past_refusing_recorders_and_reports_and_journals_eac
 def test_update_all_refuses_an_officer_and_changes_nothing(served):
     staged = served.dock("firmware", "stage", str(served.image("1.1.0", "1.0.0")))
     assert staged.exit_code == 0, staged.output
+    # Listed as the running dock checks it: the simulated dock trusts the development key.
+    listed = served.dock("firmware", "list", user=None)
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.output.splitlines() if "ZFY-SIM" in line]
+    assert "1.1.0" in row and row.rstrip(" │").endswith("ok"), listed.output
     result = served.dock("firmware", "update-all", user="olga")
     assert result.exit_code == 1 and "technician" in result.output
     assert served.rows("reflash.batch") == [] and served.rows("reflash.started") == []

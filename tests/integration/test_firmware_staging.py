@@ -176,15 +176,19 @@ def test_a_technician_removes_a_staged_image_and_the_removal_is_journaled(dock):
     assert again.exit_code == 1 and "no staged image" in again.output
 
 
-def test_a_staged_image_changed_on_disk_is_no_longer_listed(dock):
+def test_a_staged_image_changed_on_disk_is_listed_with_why_and_can_still_be_removed(dock):
     image = dock.image("firmware-1.1.0.img")
     assert dock.run("firmware", "stage", str(image)).exit_code == 0
-    staged = dock.tmp_path / "data" / "firmware" / f"{payload_sha256(image)}.img"
+    sha = payload_sha256(image)
+    staged = dock.tmp_path / "data" / "firmware" / f"{sha}.img"
     data = bytearray(staged.read_bytes())
     data[-1] ^= 0xFF
     staged.write_bytes(bytes(data))
     listed = dock.run("firmware", "list", user="")
-    assert "no staged images" in listed.output
+    assert "does not match its signed SHA-256" in listed.output, listed.output
+    removed = dock.run("firmware", "remove", sha[:12])
+    assert removed.exit_code == 0, removed.output
+    assert dock.staged_files() == []
 
 
 def settings_with_keys(tmp_path: Path, keys: list):
