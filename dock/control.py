@@ -8,10 +8,10 @@ folder, so only the service's user can ask. One JSON object per line each way:
                                  -> {"ok": true, "outcome": "<one line>"} once it is done
     {"op": "reflash", "bay": N, "image_sha256": HEX, ...}   the same, with a staged image
     {"op": "firmware_stage", "image": PATH, "user", "password"}
-                                 -> {"ok": true, "staged": "<one line>"}
+                                 -> {"ok": true, "image": "<one line>"}
     {"op": "firmware_list"}      -> {"ok": true, "images": [{"sha256", "model", ...}]}
     {"op": "firmware_remove", "image_sha256": HEX or a prefix, "user", "password"}
-                                 -> {"ok": true, "removed": "<one line>"}
+                                 -> {"ok": true, "image": "<one line>"}
     {"op": "firmware_update_all", "model", "version" (both optional), "user", "password"}
                                  -> {"ok": true, "results": [{"bay", "serial", ...}]}
     {"op": "offload_confirm", "bay": N, "user", "password"}
@@ -213,7 +213,7 @@ def _firmware_stage(service: DockService, request: dict[str, Any]) -> dict[str, 
     staged = _staging(service).stage(
         Path(path), technician=_actor(service, request), db=service.db, clock=service.clock
     )
-    return {"ok": True, "staged": staged.line()}
+    return {"ok": True, "image": staged.line()}
 
 
 def _firmware_list(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +230,7 @@ def _firmware_remove(service: DockService, request: dict[str, Any]) -> dict[str,
         db=service.db,
         clock=service.clock,
     )
-    return {"ok": True, "removed": staged.line()}
+    return {"ok": True, "image": staged.line()}
 
 
 def _firmware_update_all(service: DockService, request: dict[str, Any]) -> dict[str, Any]:

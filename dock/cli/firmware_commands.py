@@ -56,22 +56,18 @@ def stage(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Keep a signed image at the dock for `dock firmware update-all` and the pages."""
-    settings = settings_of(ctx)
     path = image_path.resolve()
-    if _is_serving(settings.dock.data_dir):
-        reply = _ask(settings, "firmware_stage", user, password_file, "staging", image=str(path))
-        typer.echo(f"staged {reply['staged']}")
-        return
-    staged = _locally(
-        settings,
+    staged = _change(
+        settings_of(ctx),
         user,
         password_file,
         "staging",
+        {"op": "firmware_stage", "image": str(path)},
         lambda staging, technician, db, clock: staging.stage(
             path, technician=technician, db=db, clock=clock
         ),
     )
-    typer.echo(f"staged {staged.line()}")
+    typer.echo(f"staged {staged}")
 
 
 @firmware_app.command("list")
@@ -109,23 +105,17 @@ def remove(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Take a staged image off the dock (journaled with your name)."""
-    settings = settings_of(ctx)
-    if _is_serving(settings.dock.data_dir):
-        reply = _ask(
-            settings, "firmware_remove", user, password_file, "removing", image_sha256=image_hash
-        )
-        typer.echo(f"removed {reply['removed']}")
-        return
-    staged = _locally(
-        settings,
+    removed = _change(
+        settings_of(ctx),
         user,
         password_file,
         "removing",
+        {"op": "firmware_remove", "image_sha256": image_hash},
         lambda staging, technician, db, clock: staging.remove(
             image_hash, technician=technician, db=db, clock=clock
         ),
     )
-    typer.echo(f"removed {staged.line()}")
+    typer.echo(f"removed {removed}")
 
 
 @firmware_app.command("update-all")
@@ -149,15 +139,14 @@ def update_all(
         raise ReflashRefused(
             "update-all goes through the running dock, which holds the bays: start `dock serve`"
         )
+    request = {"op": "firmware_update_all", "model": model or "", "version": version or ""}
     reply = _ask(
         settings,
-        "firmware_update_all",
         user,
         password_file,
         "an update",
+        request,
         wait_s=SERVICE_REFLASH_WAIT_S * MAX_BAYS,
-        model=model or "",
-        version=version or "",
     )
     results = [BayResult.from_dict(row) for row in reply.get("results", [])]
     if not results:
@@ -170,21 +159,34 @@ def update_all(
         raise typer.Exit(1)
 
 
-def _ask(
+def _change(
     settings: Settings,
-    op: str,
     user: str | None,
     password_file: Path | None,
     needs: str,
+    request: dict[str, Any],
+    change: Callable[[Staging, Actor, Database, Clock], StagedImage],
+) -> str:
+    """A change to the staged images, by the running dock if it serves, else here; its line."""
+    if _is_serving(settings.dock.data_dir):
+        return str(_ask(settings, user, password_file, needs, request)["image"])
+    return _locally(settings, user, password_file, needs, change).line()
+
+
+def _ask(
+    settings: Settings,
+    user: str | None,
+    password_file: Path | None,
+    needs: str,
+    request: dict[str, Any],
     *,
     wait_s: float = 60.0,
-    **fields: Any,
 ) -> dict[str, Any]:
     """One request to the running dock in the technician's name; its reply."""
     from dock import control
 
     user, password = _technicians_credential(user, password_file, needs)
-    payload = {"op": op, "user": user, "password": password, **fields}
+    payload = {**request, "user": user, "password": password}
     try:
         return control.request(settings.dock.data_dir, payload, timeout_s=wait_s)
     except control.ControlError as err:

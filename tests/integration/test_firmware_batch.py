@@ -23,8 +23,9 @@ from dock.clock import FixedClock
 from dock.db import open_database
 from dock.simulated_process import SimulatedDockProcess
 from firmware_bridge.image import DEV_KEY_PATH, build_image, load_private_key
+from tests.integration import web_setup
 from tests.integration.people_setup import PASSWORD, add_team
-from tests.integration.web_setup import free_port
+from tests.integration.web_setup import csrf_of, free_port
 
 STAFF = {"admin": ["administrator"], "tom": ["technician"], "olga": ["officer"]}
 CLOCK = FixedClock(datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
@@ -91,21 +92,10 @@ class Served:
 
     @contextmanager
     def signed_in(self, username: str) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=self.url, follow_redirects=False, timeout=120) as client:
-            token = self.csrf(client, "/login")
-            response = client.post(
-                "/login", data={"username": username, "password": PASSWORD, "csrf": token}
-            )
-            assert response.status_code == 303, response.text
+        """The web tests' signed-in client; a batch's answer may take a while."""
+        with web_setup.Served(None, self.url).signed_in(username) as client:  # type: ignore[arg-type]
+            client.timeout = httpx.Timeout(120)
             yield client
-
-    @staticmethod
-    def csrf(client: httpx.Client, path: str) -> str:
-        page = client.get(path)
-        assert page.status_code == 200, page.text
-        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert found, f"no CSRF token in {path}"
-        return found.group(1)
 
 
 @pytest.fixture
@@ -176,7 +166,7 @@ def test_update_all_refuses_an_officer_and_changes_nothing(served):
 def test_the_firmware_page_is_for_technicians_and_its_posts_need_the_forms_token(served):
     with served.signed_in("olga") as officer:
         assert officer.get("/firmware").status_code == 403
-        token = served.csrf(officer, "/")
+        token = csrf_of(officer, "/")
         refused = officer.post("/firmware/update-all", data={"csrf": token, "password": PASSWORD})
         assert refused.status_code == 403
     with served.signed_in("tom") as technician:
@@ -193,7 +183,7 @@ def test_a_technician_reflashes_a_bay_and_updates_all_docked_from_the_page(serve
         assert page.status_code == 200, page.text
         sha = re.search(r'class="image" data-sha256="([0-9a-f]{64})"', page.text)
         assert sha and page.text.count('<tr class="bay"') == 3
-        token = served.csrf(technician, "/firmware")
+        token = csrf_of(technician, "/firmware")
         one = technician.post(
             "/firmware/reflash",
             data={"csrf": token, "bay": "2", "image_sha256": sha[1], "password": PASSWORD},
