@@ -3,8 +3,9 @@
 1,000,000 clip rows recorded through 2026 by 200 officers in 10 units, with their retention
 ends (default 180 days, a traffic category of 1095, every 50th clip case-linked), 2,000
 holds, 10,000 earlier tombstones, and a year of journal rows: a clip.stored and a fixity
-check (store.object_checked) per clip, plus interruptions, exemptions, viewings, exports and
-audit scores for the report to count. No video: only the rows.
+check (store.object_checked, naming the clip's officer as the dock writes it) per clip,
+plus interruptions, exemptions, viewings, exports and audit scores for the report to count.
+No video: only the rows.
 
 Targets: the period report (numbers and CSV/PNG/HTML/PDF) under 10 s, a purge dry-run under
 5 s, drawing a sample under 1 s. Each is printed with a ratio against a baseline measured in
@@ -110,7 +111,8 @@ def _fill(path: Path) -> None:
             "'offload', 1, NULL, "
             "CASE n % 2 WHEN 0 THEN json_object('sha256', printf('%064x', n / 2)) "
             "ELSE json_object('sha256', printf('%064x', (n / 2 * 7919) % 1000000), "
-            "'outcome', CASE WHEN n % 2002 = 1 THEN 'damaged' ELSE 'intact' END) END, "
+            "'outcome', CASE WHEN n % 2002 = 1 THEN 'damaged' ELSE 'intact' END, "
+            f"'officer_number', printf('P%04d', (n / 2 * 7919) % 1000000 % {OFFICERS})) END, "
             "printf('%064x', n), printf('%064x', n + 1)",
         )
     )
@@ -163,14 +165,16 @@ def _fill(path: Path) -> None:
     raw.close()
 
 
-def _seconds(run: Callable[[], Any], repeat: int = 3) -> float:
-    """The best of `repeat` runs: the figure least disturbed by the other work on the machine."""
-    best = float("inf")
+def _seconds(run: Callable[[], Any], repeat: int = 3) -> tuple[float, float]:
+    """The best of `repeat` runs, wall and process CPU time: the figures least disturbed by
+    the other work on the machine (CPU time ignores waiting for a busy core)."""
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         run()
-        best = min(best, time.perf_counter() - started)
-    return best
+        wall = min(wall, time.perf_counter() - started)
+        cpu = min(cpu, time.process_time() - started_cpu)
+    return wall, cpu
 
 
 def _scalar(raw: sqlite3.Connection, sql: str, *args: Any) -> Any:
@@ -213,8 +217,7 @@ def retention() -> dict:
         raw = sqlite3.connect(path, isolation_level=None)
         db_time = numbers.db_time
         period = db_time(quarter[0]), db_time(quarter[1])
-        figures = {
-            "build_s": build_s,
+        timed = {
             "report_quarter_s": _seconds(lambda: _report(raw, *quarter, folder / "q")),
             "report_year_s": _seconds(lambda: _report(raw, YEAR_START, YEAR_END, folder / "y")),
             "report_baseline_s": _seconds(
@@ -241,6 +244,9 @@ def retention() -> dict:
                 )
             ),
         }
+        figures = {"build_s": build_s}
+        for name, (wall, cpu) in timed.items():
+            figures[name], figures[name.removesuffix("_s") + "_cpu_s"] = wall, cpu
         counts = {
             "expired": _dry_run(db, settings, YEAR_END),
             "sampled": _draw(db, settings, *quarter),
@@ -251,11 +257,19 @@ def retention() -> dict:
         db.close()
     pieces = {"report_quarter": "report", "report_year": "report", "dry_run": "dry_run"}
     for piece, baseline in (pieces | {"sample": "sample"}).items():
-        figures[f"{piece}_vs_baseline"] = figures[f"{piece}_s"] / figures[f"{baseline}_baseline_s"]
+        for clock in ("", "_cpu"):
+            figures[f"{piece}{clock}_vs_baseline"] = (
+                figures[f"{piece}{clock}_s"] / figures[f"{baseline}_baseline{clock}_s"]
+            )
     return {
         "name": "retention",
         "figures": {k: round(v, 4) for k, v in figures.items()} | counts,
-        "units": {"clips": ROWS, "officers": OFFICERS, "s": "seconds, best of 3"},
+        "units": {
+            "clips": ROWS,
+            "officers": OFFICERS,
+            "s": "seconds, best of 3",
+            "cpu_s": "process CPU seconds, best of 3",
+        },
         "targets": {"report_year_s": "< 10", "dry_run_s": "< 5", "sample_s": "< 1"},
     }
 

@@ -624,6 +624,17 @@ class HoldMirrored(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HoldMirrorPending(Event):
+    """The central copy could not be told of a clip's hold or retention end yet (the store
+    is down or refused); the replicator retries every pass until hold.mirrored follows."""
+
+    type: ClassVar[str] = "hold.mirror_pending"
+    sha256: str
+    clip_id: int
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClipPurged(Event):
     """An expired clip's object left the store (kept aside until undo_until)."""
 

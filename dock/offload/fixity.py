@@ -94,23 +94,22 @@ def verify_store(
     with db.transaction() as session:
         total = session.scalar(select(func.count(Clip.id))) or 0
         wanted = max(1, math.ceil(share * total)) if total else 0
-        sha256s = list(
-            session.scalars(
-                select(Clip.sha256)
-                .order_by(Clip.last_fixity_utc.is_not(None), Clip.last_fixity_utc, Clip.id)
-                .limit(wanted)
-            )
-        )
-    report = FixityReport(checked=len(sha256s), of_total=total, share=share)
-    for sha256 in sha256s:
+        due = session.execute(
+            select(Clip.sha256, Clip.officer_number)
+            .order_by(Clip.last_fixity_utc.is_not(None), Clip.last_fixity_utc, Clip.id)
+            .limit(wanted)
+        ).all()
+    report = FixityReport(checked=len(due), of_total=total, share=share)
+    for sha256, officer_number in due:
         found = store.verify_objects([sha256])
         now = clock.now_utc()
         problem = found[0] if found else None
         outcome = "intact" if problem is None else "missing" if problem.is_missing else "damaged"
         with db.transaction() as session:
-            journal.append(
-                session, StoreObjectChecked(sha256=sha256, outcome=outcome), actor=actor, at=now
+            checked = StoreObjectChecked(
+                sha256=sha256, outcome=outcome, officer_number=officer_number
             )
+            journal.append(session, checked, actor=actor, at=now)
             if problem is None:
                 session.execute(
                     update(Clip).where(Clip.sha256 == sha256).values(last_fixity_utc=now)

@@ -2,7 +2,7 @@
 
 matplotlib draws with its Agg backend (no display, no browser) and the WenQuanYi Micro Hei
 font, so officers' and units' Chinese names render instead of empty boxes. The HTML embeds
-the same PNGs; the PDF is matplotlib's own, a table page and the chart pages.
+the same PNGs; the PDF is matplotlib's own, the numbers' pages and the chart pages.
 """
 
 from __future__ import annotations
@@ -153,20 +153,42 @@ def to_html(report: PeriodReport, pngs: dict[str, bytes]) -> str:
     )
 
 
+PDF_ROWS_PER_PAGE = 40
+
+
+def _text_width(text: str) -> int:
+    """Width in Latin character cells: a CJK character takes two."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _table_page(plt: Any, title: str, rows: list[tuple[str, ...]]) -> Figure:
+    """One A4 page of the numbers, a text block per column: a matplotlib table lays out
+    every cell on its own, which took seconds for a few hundred officers."""
+    fig, ax = plt.subplots(figsize=(11.7, 8.3))
+    ax.axis("off")
+    ax.set_title(title)
+    columns = list(zip(CSV_HEADER, *rows, strict=True))
+    widths = [max(_text_width(v) for v in column) + 2 for column in columns]
+    x, total = 0, sum(widths)
+    for column, width in zip(columns, widths, strict=True):
+        ax.text(x / total, 1.0, "\n".join(column), fontsize=5, va="top", ha="left")
+        x += width
+    return fig
+
+
 def to_pdf(report: PeriodReport, figures: dict[str, Figure], path: Path) -> None:
     plt = _pyplot()
     from matplotlib.backends.backend_pdf import PdfPages
 
+    period = f"{report.start_utc:%Y-%m-%d} – {report.end_utc:%Y-%m-%d}"
+    rows = [row_of(o) for o in report.lines] or [("",) * len(CSV_HEADER)]
+    pages = range(0, len(rows), PDF_ROWS_PER_PAGE)
     with PdfPages(path) as pdf:
-        fig, ax = plt.subplots(figsize=(11.7, 8.3))
-        ax.axis("off")
-        ax.set_title(f"Period report {report.start_utc:%Y-%m-%d} – {report.end_utc:%Y-%m-%d}")
-        shown = [row_of(o) for o in report.lines] or [("",) * len(CSV_HEADER)]
-        table = ax.table(cellText=shown, colLabels=CSV_HEADER, loc="center")
-        table.auto_set_font_size(False)
-        table.set_fontsize(5)
-        pdf.savefig(fig)
-        plt.close(fig)
+        for n, first in enumerate(pages, start=1):
+            title = f"Period report {period} ({n}/{len(pages)})"
+            fig = _table_page(plt, title, rows[first : first + PDF_ROWS_PER_PAGE])
+            pdf.savefig(fig)
+            plt.close(fig)
         for figure in figures.values():
             pdf.savefig(figure)
 

@@ -61,7 +61,7 @@ from dock.replication.central import (
     composite_checksum,
     part_checksums,
 )
-from dock.retention.holds import mirror_new_copy
+from dock.retention import holds
 
 log = logging.getLogger(__name__)
 CURSOR_NAME = "replication.cursor.json"
@@ -176,6 +176,8 @@ class Replicator:
                     if found is not None:
                         records.queue(session, found[0], found[1], now)
                         queued += 1
+                    # issue 14: a hold placed or lifted, an end moved: its copies follow
+                    holds.queue_mirrors(session, holds.clips_to_mirror(session, typed.event), now)
             self.cursor = batch[-1].entry.id
             self.cursor_file.save(self.cursor, self.state)
 
@@ -192,6 +194,7 @@ class Replicator:
     def run_once(self) -> int:
         """Queue, then upload what waits; returns the number confirmed. Raises on an outage."""
         self.queue_new()
+        holds.mirror_pending(self.db, self.central, self.clock, actor=records.ACTOR)
         confirmed = 0
         while not self._stop.is_set():
             with self.db.transaction() as session:
@@ -248,12 +251,12 @@ class Replicator:
     ) -> int:
         if self._counts(found, path, retain_until, sent):
             with self.db.transaction() as session:
-                records.confirm(session, found, self.central.endpoint_url, self.clock.now_utc())
-            with self.db.transaction() as session:  # issue 14: its hold and retention end
-                mirror_new_copy(
-                    session, self.central, found.sha256, actor=records.ACTOR,
-                    now=self.clock.now_utc(),
-                )  # fmt: skip
+                now = self.clock.now_utc()
+                records.confirm(session, found, self.central.endpoint_url, now)
+                holds.queue_new_copy(session, found.sha256, now)  # issue 14: hold, end
+            holds.mirror_pending(
+                self.db, self.central, self.clock, actor=records.ACTOR, only=found.sha256
+            )
             return 1
         if found.lock_mode != "COMPLIANCE" or found.retain_until is None:
             self._refuse(found.sha256, "lock_missing", f"lock {found.lock_mode}")

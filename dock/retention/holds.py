@@ -5,6 +5,12 @@ long-term; a custodian may also hold footage by hand. A held clip is never purge
 hold is lifted only through an approved lift_hold request (dock.people.commands). Holds and
 retention ends are mirrored to the central copy as an S3 legal hold and a COMPLIANCE
 retain-until (`mirror_clip`), so the agency's store refuses the deletion too.
+
+Mirroring is the replicator's (a journal reader): placing or lifting a hold never waits for
+the object store. The replicator reads hold.placed, hold.lifted and retention.changed rows,
+queues each affected clip with a central copy in pending_mirrors (`queue_mirrors`) and
+mirrors what waits on every pass (`mirror_pending`); a mirror that failed stays queued and
+is retried on the next pass, until its hold.mirrored row is written.
 """
 
 from __future__ import annotations
@@ -18,13 +24,23 @@ from sqlalchemy import or_, select
 from dock import journal
 from dock.db.models import Clip, Replica
 from dock.errors import DockError
-from dock.events import HoldLifted, HoldMirrored, HoldPlaced
+from dock.events import (
+    Event,
+    HoldLifted,
+    HoldMirrored,
+    HoldMirrorPending,
+    HoldPlaced,
+    RetentionChanged,
+)
 from dock.people.commands import Kind
-from dock.retention.models import ClipRetention, Hold
+from dock.replication.central import CentralStoreError, CentralStoreUnreachable
+from dock.retention.models import ClipRetention, Hold, PendingMirror
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from dock.clock import Clock
+    from dock.db.database import Database
     from dock.people.commands import Commands
     from dock.people.models import Request
     from dock.people.roles import Actor
@@ -160,19 +176,82 @@ def mirror_clip(
     return event
 
 
-def mirror_new_copy(
-    session: Session, central: CentralStore, sha256: str, *, actor: str, now: datetime
-) -> HoldMirrored | None:
-    """After a clip's copy is confirmed: mirror its hold and retention end if it has either
+def queue_new_copy(session: Session, sha256: str, now: datetime) -> bool:
+    """After a clip's copy is confirmed: queue its mirror if it has a hold or a retention end
     beyond the copy's own lock (most clips have neither, and cost no further request)."""
     clip = session.scalar(select(Clip).where(Clip.sha256 == sha256))
     replica = session.get(Replica, sha256)
     if clip is None or replica is None:
-        return None  # a voice note, or not a copy
+        return False  # a voice note, or not a copy
     end = session.scalar(
         select(ClipRetention.retention_end).where(ClipRetention.clip_id == clip.id)
     )
     is_later = end is not None and (replica.retain_until is None or end > replica.retain_until)
     if not is_later and not is_held(session, clip.id):
-        return None
-    return mirror_clip(session, central, clip.id, actor=actor, now=now)
+        return False
+    return queue_mirrors(session, [clip.id], now) > 0
+
+
+def clips_to_mirror(session: Session, event: Event | None) -> list[int]:
+    """The clips whose central copy must follow a journaled event: a hold placed or lifted
+    (its clip, or every clip of its case), or a retention end moved."""
+    if isinstance(event, HoldPlaced | HoldLifted):
+        hold = session.get(Hold, event.hold_id)
+        return clips_of_hold(session, hold) if hold is not None else []
+    if isinstance(event, RetentionChanged):
+        return [event.clip_id]
+    return []
+
+
+def queue_mirrors(session: Session, clip_ids: list[int], now: datetime) -> int:
+    """Queue the mirror of each clip with a confirmed central copy (one without a copy
+    yet gets it when the copy is confirmed: `queue_new_copy`); returns how many wait."""
+    if not clip_ids:
+        return 0
+    copies = session.execute(
+        select(Clip.id, Clip.sha256)
+        .join(Replica, Replica.sha256 == Clip.sha256)
+        .where(Clip.id.in_(clip_ids), Replica.confirmed_at_utc.is_not(None))
+    ).all()
+    for clip_id, sha256 in copies:
+        if session.get(PendingMirror, sha256) is None:
+            session.add(PendingMirror(sha256=sha256, clip_id=clip_id, since_utc=now, attempts=0))
+    return len(copies)
+
+
+def mirror_pending(
+    db: Database, central: CentralStore, clock: Clock, *, actor: str, only: str | None = None
+) -> int:
+    """Mirror what waits in pending_mirrors (or only the clip with sha256 `only`), each in its
+    own transaction; returns how many are done.
+
+    A failure keeps the clip waiting, journaled (hold.mirror_pending) the first time only,
+    so an outage of days writes one row per clip, not one per pass. An unreachable store
+    stops the pass (raised: the replicator backs off and retries the whole queue); a store
+    that refuses one clip does not hold up the others.
+    """
+    with db.transaction() as session:
+        query = select(PendingMirror.sha256, PendingMirror.clip_id).order_by(
+            PendingMirror.since_utc, PendingMirror.sha256
+        )
+        if only is not None:
+            query = query.where(PendingMirror.sha256 == only)
+        waiting = session.execute(query).all()
+    done = 0
+    for sha256, clip_id in waiting:
+        try:
+            with db.transaction() as session:
+                mirror_clip(session, central, clip_id, actor=actor, now=clock.now_utc())
+                session.delete(session.get_one(PendingMirror, sha256))
+            done += 1
+        except CentralStoreError as error:
+            with db.transaction() as session:
+                pending = session.get_one(PendingMirror, sha256)
+                if pending.last_error is None:
+                    event = HoldMirrorPending(sha256=sha256, clip_id=clip_id, error=str(error))
+                    journal.append(session, event, actor=actor, at=clock.now_utc())
+                pending.attempts += 1
+                pending.last_error = str(error)
+            if isinstance(error, CentralStoreUnreachable):
+                raise
+    return done

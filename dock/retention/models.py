@@ -1,4 +1,5 @@
-"""The tables of issue 14: retention ends, case files, holds, tombstones, sampling audits.
+"""The tables of issue 14: retention ends, case files, holds and their pending mirrors,
+tombstones, sampling audits.
 
 Clip ids and usernames are plain integers and text, not foreign keys, as in the clip rows:
 a tombstone must outlive everything, and say who approved even after their account goes.
@@ -62,6 +63,19 @@ class Hold(Base):
     lifted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lift_approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lifted_at_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class PendingMirror(Base):
+    """A clip whose central copy must follow its hold or retention end, until the store has
+    answered: a mirror that failed (the store down) is retried, never forgotten."""
+
+    __tablename__ = "pending_mirrors"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    clip_id: Mapped[int] = mapped_column(Integer)
+    since_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Tombstone(Base):

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import String, and_, exists, func, select, type_coerce
 
 from dock import journal
 from dock.db.models import Clip
@@ -45,25 +45,47 @@ class PurgeError(DockError):
 
 @dataclass(frozen=True)
 class Expired:
+    """One clip a purge would remove. Its two times stay as SQLite stores them (UTC text)
+    until asked for: a dry run lists hundreds of thousands and prints only their dates."""
+
     clip_id: int
     sha256: str
     size_bytes: int
     officer_number: str | None
-    recorded_start_utc: datetime
-    retention_end: datetime
+    recorded_start_text: str
+    retention_end_text: str
     rule: str
 
+    @property
+    def recorded_start_utc(self) -> datetime:
+        return _stored_utc(self.recorded_start_text)
+
+    @property
+    def retention_end(self) -> datetime:
+        return _stored_utc(self.retention_end_text)
+
     def line(self) -> str:
-        # date().isoformat(), not strftime: a dry run may print hundreds of thousands of lines.
         return (
             f"clip {self.clip_id} ({self.officer_number or '-'}, recorded "
-            f"{self.recorded_start_utc.date().isoformat()}): expired "
-            f"{self.retention_end.date().isoformat()} under {self.rule}; {self.sha256}"
+            f"{self.recorded_start_text[:10]}): expired "
+            f"{self.retention_end_text[:10]} under {self.rule}; {self.sha256}"
         )
 
 
+def _stored_utc(text: str) -> datetime:
+    """A UtcDateTime as SQLite holds it (naive UTC, ISO text) as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 def expired_clips(session: Session, now: datetime) -> list[Expired]:
-    """What a purge would remove now, oldest end first: the dry run's list."""
+    """What a purge would remove now, oldest end first: the dry run's list.
+
+    One set-based query read from ix_clip_retention_end, which holds only the ends already
+    passed in order; the case test is written through coalesce so SQLite does not walk
+    the case-number index over nearly every clip instead (and '' is no case, as in
+    policy). Rows come straight from the connection, times as text: building ORM rows and
+    datetimes for every expired clip cost more than the query itself.
+    """
     held_clip = exists().where(Hold.clip_id == ClipRetention.clip_id, Hold.lifted_at_utc.is_(None))
     purged = exists().where(Tombstone.clip_id == ClipRetention.clip_id)
     query = (
@@ -72,22 +94,22 @@ def expired_clips(session: Session, now: datetime) -> list[Expired]:
             Clip.sha256,
             Clip.size_bytes,
             Clip.officer_number,
-            Clip.recorded_start_utc,
-            ClipRetention.retention_end,
+            type_coerce(Clip.recorded_start_utc, String),
+            type_coerce(ClipRetention.retention_end, String),
             ClipRetention.rule,
         )
         .join(Clip, Clip.id == ClipRetention.clip_id)
         .where(
             and_(
                 ClipRetention.retention_end <= now,
-                Clip.case_number.is_(None),
+                func.coalesce(Clip.case_number, "") == "",
                 ~held_clip,
                 ~purged,
             )
         )
         .order_by(ClipRetention.retention_end, ClipRetention.clip_id)
     )
-    return [Expired(*row) for row in session.execute(query)]  # type: ignore[arg-type]
+    return [Expired(*row) for row in session.connection().execute(query)]
 
 
 def aside_path(store: EvidenceStore, sha256: str) -> Path:

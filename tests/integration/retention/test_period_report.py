@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -34,6 +35,20 @@ def interruption(key, officer, days_old, reason, status):
         status=status,
         found_at_utc=at,
     )
+
+
+@dataclass(frozen=True)
+class CheckWithoutOfficer:
+    """A store.object_checked row as written before the event carried officer_number."""
+
+    sha256: str
+    outcome: str
+    type = StoreObjectChecked.type
+    bay = None
+    device = None
+
+    def data(self) -> dict[str, str]:
+        return {"sha256": self.sha256, "outcome": self.outcome, "algorithm": "sha256"}
 
 
 @pytest.fixture
@@ -69,8 +84,15 @@ def crafted(make_records):
                 recorded_at_utc=NOW,
             )
         )
-        for sha256, outcome in zip(shas, ("intact", "intact", "damaged"), strict=True):
-            event = StoreObjectChecked(sha256=sha256, outcome=outcome)
+        # The first check as docks wrote it before checks named the officer (found by
+        # hash), the others as the dock writes them; a check of no clip is not counted.
+        checks = [
+            CheckWithoutOfficer(shas[0], "intact"),
+            StoreObjectChecked(sha256=shas[1], outcome="intact", officer_number="001"),
+            StoreObjectChecked(sha256=shas[2], outcome="damaged", officer_number="001"),
+            CheckWithoutOfficer("ee" * 32, "damaged"),
+        ]
+        for event in checks:
             journal.append(session, event, actor="dock", at=NOW - timedelta(hours=1))
         retention = records.settings.retention
         sample, _ = sampling.draw_sample(session, retention, START, END, seed=1, actor="a", now=NOW)

@@ -1,0 +1,114 @@
+"""Holds reach the central copy through the replicator, and an outage only delays them: a
+hold placed or lifted while the store is down is mirrored once it is back, then the real
+object-locked store refuses (or, lifted, no longer holds) the deletion."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from dock.clock import FixedClock
+from dock.config import CentralSettings
+from dock.replication.central import CentralStore, CentralStoreUnreachable
+from dock.replication.replicator import Replicator
+from dock.retention import holds
+from dock.retention.holds import HoldKind
+from dock.retention.models import PendingMirror
+from tests.integration.retention.conftest import CUSTODIAN, NOW
+from tests.integration.retention.test_central_hold import (
+    delete_version,
+    legal_hold_of,
+    replicated_clip,
+)
+from tests.integration.retention.test_retention_at_store import journal_of
+from tests.servers.seaweed import make_seaweed  # noqa: F401
+
+
+def replicator_for(records, central: CentralStore) -> Replicator:
+    return Replicator(
+        records.db, records.store, central, CentralSettings(), FixedClock(NOW),
+        records.store.root.parent, dock_id="dock-01",
+    )  # fmt: skip
+
+
+def place(records, clip_id: int) -> int:
+    with records.db.transaction() as session:
+        hold = holds.place_hold(
+            session, clip_id=clip_id, case_number=None, kind=HoldKind.DISPUTE,
+            note="complaint expected", actor=CUSTODIAN, now=NOW,
+        )  # fmt: skip
+        return hold.id
+
+
+def waiting(records) -> list[str]:
+    with records.db.transaction() as session:
+        return [row.sha256 for row in session.query(PendingMirror)]
+
+
+def test_a_hold_placed_while_the_central_store_is_down_is_mirrored_once_it_is_back(
+    records,
+    make_seaweed,  # noqa: F811
+) -> None:
+    server = make_seaweed()
+    clip_id, central = replicated_clip(records, server, days_old=2)
+    sha = records.sha_of(clip_id)
+    replicator = replicator_for(records, central)
+    assert replicator.run_once() == 0  # the copy is confirmed: nothing waits
+    server.stop()
+
+    place(records, clip_id)
+    for _pass in range(2):
+        with pytest.raises(CentralStoreUnreachable):
+            replicator.run_once()
+
+    assert waiting(records) == [sha]
+    pending = journal_of(records.db, "hold.mirror_pending")
+    assert [(e.data["sha256"], e.data["clip_id"]) for e in pending] == [(sha, clip_id)]
+    assert "unreachable" in pending[0].data["error"]  # journaled once, not once per pass
+    assert journal_of(records.db, "hold.mirrored") == []
+
+    server.start()
+    replicator.run_once()
+
+    mirrored = journal_of(records.db, "hold.mirrored")
+    assert [(e.data["sha256"], e.data["is_legal_hold"]) for e in mirrored] == [(sha, True)]
+    assert waiting(records) == []
+    assert legal_hold_of(server, central, sha) == "ON"
+    with pytest.raises(ClientError) as refused:
+        delete_version(server, central, sha)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert central.head(sha) is not None
+
+
+def test_a_hold_lifted_through_its_approved_request_while_the_store_is_down_is_lifted_there_later(
+    records,
+    make_seaweed,  # noqa: F811
+) -> None:
+    server = make_seaweed()
+    clip_id, central = replicated_clip(records, server, days_old=2)
+    sha = records.sha_of(clip_id)
+    replicator = replicator_for(records, central)
+    hold_id = place(records, clip_id)
+    replicator.run_once()
+    assert legal_hold_of(server, central, sha) == "ON"
+    wang = records.actor("wang")
+    with records.db.transaction() as session:
+        request_id = holds.request_lift(
+            session, records.commands, wang, hold_id, why="complaint withdrawn"
+        ).id
+    records.approve(request_id)
+    server.stop()
+
+    with records.db.transaction() as session:
+        holds.lift_hold(session, records.commands, wang, hold_id)
+    with pytest.raises(CentralStoreUnreachable):
+        replicator.run_once()
+    assert waiting(records) == [sha]
+
+    server.start()
+    replicator.run_once()
+
+    mirrored = journal_of(records.db, "hold.mirrored")
+    assert [e.data["is_legal_hold"] for e in mirrored] == [True, False]
+    assert legal_hold_of(server, central, sha) == "OFF"
+    assert waiting(records) == []
