@@ -17,6 +17,7 @@ from dock.cli.common import app, one_line_errors
 from dock.cli.interruption_commands import BadTime, parse_utc
 from dock.cli.people_commands import PasswordFileOption, UserOption, signed_in
 from dock.errors import DockError
+from dock.i18n import t
 from dock.people.roles import Permission, require
 
 retention_app = typer.Typer(help="How long each clip is kept, and why.", no_args_is_help=True)
@@ -51,7 +52,7 @@ def refresh_command(
         done = policy.compute_missing(
             session, settings.retention, desk.actor.journal_name, desk.commands.clock.now_utc()
         )
-    typer.echo(f"retention ends computed: {done}")
+    typer.echo(t("retention ends computed: {count}", count=done))
 
 
 @retention_app.command("classify")
@@ -81,7 +82,10 @@ def classify_command(
             why=why,
             now=desk.commands.clock.now_utc(),
         )
-    typer.echo(f"clip {clip_id}: kept until {end.end or 'its case file closes'} ({end.rule})")
+    until = end.end or t("its case file closes")
+    typer.echo(
+        t("clip {clip}: kept until {until} ({rule})", clip=clip_id, until=until, rule=end.rule)
+    )
 
 
 @retention_app.command("case")
@@ -110,7 +114,7 @@ def case_command(
             why=why,
             now=desk.commands.clock.now_utc(),
         )
-    typer.echo(f"case {case_number}: {len(ends)} clips recomputed")
+    typer.echo(t("case {case}: {count} clips recomputed", case=case_number, count=len(ends)))
 
 
 # -- holds ----------------------------------------------------------------------------------
@@ -131,7 +135,7 @@ def place_command(
     from dock.retention.holds import HoldError, HoldKind, place_hold
 
     if kind not in HoldKind.__members__.values():
-        raise HoldError(f"--kind is one of {', '.join(k.value for k in HoldKind)}")
+        raise HoldError(t("--kind is one of {kinds}", kinds=", ".join(k.value for k in HoldKind)))
     with signed_in(ctx, user, password_file) as desk:
         require(desk.actor, Permission.MARK)
         session = desk.session
@@ -145,7 +149,7 @@ def place_command(
             now=desk.commands.clock.now_utc(),
         )
         hold_id = hold.id
-    typer.echo(f"hold {hold_id} placed")
+    typer.echo(t("hold {hold} placed", hold=hold_id))
 
 
 @hold_app.command("lift")
@@ -163,10 +167,14 @@ def lift_command(
     with signed_in(ctx, user, password_file) as desk:
         if why:
             request = holds.request_lift(desk.session, desk.commands, desk.actor, hold_id, why=why)
-            line = f"hold {hold_id}: request {request.id} waits for review and approval"
+            line = t(
+                "hold {hold}: request {request} waits for review and approval",
+                hold=hold_id,
+                request=request.id,
+            )
         else:
             holds.lift_hold(desk.session, desk.commands, desk.actor, hold_id)
-            line = f"hold {hold_id} lifted"
+            line = t("hold {hold} lifted", hold=hold_id)
     typer.echo(line)
 
 
@@ -181,11 +189,20 @@ def list_command(
     with signed_in(ctx, user, password_file) as desk:
         session = desk.session
         lines = [
-            f"hold {h.id}: {'clip ' + str(h.clip_id) if h.clip_id else 'case ' + str(h.case_number)}"
-            f" {h.kind} by {h.placed_by} {h.placed_at_utc:%Y-%m-%d}: {h.note}"
+            t(
+                "hold {hold}: {what} {kind} by {by} {on}: {note}",
+                hold=h.id,
+                what=t("clip {clip}", clip=h.clip_id)
+                if h.clip_id
+                else t("case {case}", case=h.case_number),
+                kind=h.kind,
+                by=h.placed_by,
+                on=f"{h.placed_at_utc:%Y-%m-%d}",
+                note=h.note,
+            )
             for h in active_holds(session)
         ]
-    typer.echo("\n".join(lines) or "no active holds")
+    typer.echo("\n".join(lines) or t("no active holds"))
 
 
 # -- purge ----------------------------------------------------------------------------------
@@ -213,7 +230,7 @@ def purge_command(
     from dock.retention import policy, purge
 
     if [dry_run, request, approved is not None].count(True) != 1:
-        raise PurgeOptions("give one of --dry-run, --request --why WHY, --approved REQUEST")
+        raise PurgeOptions(t("give one of --dry-run, --request --why WHY, --approved REQUEST"))
     with signed_in(ctx, user, password_file) as desk:
         session, settings = desk.session, desk.settings
         now, actor = desk.commands.clock.now_utc(), desk.actor.journal_name
@@ -221,10 +238,13 @@ def purge_command(
         if request:
             asked = purge.request_purge(session, desk.commands, desk.actor, why=why)
             found = purge.expired_clips(session, asked.requested_at_utc)
-            verb = f"request {asked.id} (review, approve, then --approved {asked.id}) covers"
+            verb = t(
+                "request {request} (review, approve, then --approved {request}) covers",
+                request=asked.id,
+            )
         elif dry_run:
             found = purge.expired_clips(session, now)
-            verb = "would remove"
+            verb = t("would remove")
         else:
             assert approved is not None
             store = EvidenceStore(settings.dock.data_dir / "store", sweeps_temp_files=False)
@@ -232,9 +252,9 @@ def purge_command(
             found = purge.purge(
                 session, store, settings.retention, desk.commands, desk.actor, approved
             )
-            verb = "removed (undo with `dock purge undo CLIP`)"
+            verb = t("removed (undo with `dock purge undo CLIP`)")
     lines = [e.line() for e in found]
-    typer.echo("\n".join([*lines, f"{verb}: {len(found)} clips"]))
+    typer.echo("\n".join([*lines, t("{verb}: {count} clips", verb=verb, count=len(found))]))
 
 
 @purge_app.command("undo")
@@ -261,7 +281,7 @@ def undo_command(
             actor=desk.actor.journal_name,
             now=desk.commands.clock.now_utc(),
         )
-    typer.echo(f"clip {clip_id} is back in the store")
+    typer.echo(t("clip {clip} is back in the store", clip=clip_id))
 
 
 @purge_app.command("list")
@@ -275,12 +295,20 @@ def tombstones_command(
     with signed_in(ctx, user, password_file) as desk:
         session = desk.session
         lines = [
-            f"clip {t.clip_id} {t.sha256}: removed {t.removed_at_utc:%Y-%m-%d %H:%M} under "
-            f"{t.rule}, approved by {t.approved_by}; "
-            + ("gone for good" if t.finalized_at_utc else f"undo until {t.undo_until:%Y-%m-%d}")
-            for t in purge.tombstones(session)
+            t(
+                "clip {clip} {sha256}: removed {at} under {rule}, approved by {by}; {fate}",
+                clip=tomb.clip_id,
+                sha256=tomb.sha256,
+                at=f"{tomb.removed_at_utc:%Y-%m-%d %H:%M}",
+                rule=tomb.rule,
+                by=tomb.approved_by,
+                fate=t("gone for good")
+                if tomb.finalized_at_utc
+                else t("undo until {until}", until=f"{tomb.undo_until:%Y-%m-%d}"),
+            )
+            for tomb in purge.tombstones(session)
         ]
-    typer.echo("\n".join(lines) or "nothing purged")
+    typer.echo("\n".join(lines) or t("nothing purged"))
 
 
 # -- sampling audits ------------------------------------------------------------------------
@@ -301,7 +329,7 @@ def draw_command(
 
     start, end = parse_utc(since, "--since"), parse_utc(until, "--until")
     if start >= end:
-        raise BadTime("--since must be before --until")
+        raise BadTime(t("--since must be before --until"))
     with signed_in(ctx, user, password_file) as desk:
         sampling.may_audit(desk.actor)
         session, settings = desk.session, desk.settings
@@ -315,7 +343,15 @@ def draw_command(
             now=desk.commands.clock.now_utc(),
         )
         sample_id, seed_used = sample.id, sample.seed
-    typer.echo(f"sample {sample_id} (seed {seed_used}): clips {' '.join(map(str, chosen))}")
+    clips = " ".join(map(str, chosen))
+    typer.echo(
+        t(
+            "sample {sample} (seed {seed}): clips {clips}",
+            sample=sample_id,
+            seed=seed_used,
+            clips=clips,
+        )
+    )
 
 
 @sample_app.command("show")
@@ -332,8 +368,9 @@ def show_command(
     with signed_in(ctx, user, password_file) as desk:
         session, settings = desk.session, desk.settings
         clips = sampling.sample_clips(session, sample_id)
-    typer.echo(f"sample {sample_id}: clips {' '.join(map(str, clips)) or '(none)'}")
-    typer.echo("checklist: " + "; ".join(settings.retention.checklist))
+    shown = " ".join(map(str, clips)) or t("(none)")
+    typer.echo(t("sample {sample}: clips {clips}", sample=sample_id, clips=shown))
+    typer.echo(t("checklist: {items}", items="; ".join(settings.retention.checklist)))
 
 
 @sample_app.command("score")
@@ -365,4 +402,4 @@ def score_command(
             actor=desk.actor.journal_name,
             now=desk.commands.clock.now_utc(),
         )
-    typer.echo(f"sample {sample_id} clip {clip_id}: scored")
+    typer.echo(t("sample {sample} clip {clip}: scored", sample=sample_id, clip=clip_id))
