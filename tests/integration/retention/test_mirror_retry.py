@@ -4,24 +4,32 @@ object-locked store refuses (or, lifted, no longer holds) the deletion."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError
 
 from dock.clock import FixedClock
 from dock.config import CentralSettings
+from dock.db.models import Clip
+from dock.replication import records as replicas
 from dock.replication.central import CentralStore, CentralStoreUnreachable
 from dock.replication.replicator import Replicator
 from dock.retention import holds
 from dock.retention.holds import HoldKind
 from dock.retention.models import PendingMirror
+from tests.integration.people_setup import START
 from tests.integration.retention.conftest import CUSTODIAN, NOW
 from tests.integration.retention.test_central_hold import (
     delete_version,
+    fresh_bucket,
     legal_hold_of,
     replicated_clip,
 )
 from tests.integration.retention.test_retention_at_store import journal_of
-from tests.servers.seaweed import make_seaweed  # noqa: F401
+from tests.integration.retention.test_retention_cli import number_after
+from tests.integration.test_cli_people import SETTINGS, DockCli
+from tests.servers.seaweed import SeaweedServer, make_seaweed, seaweed  # noqa: F401
 
 
 def replicator_for(records, central: CentralStore) -> Replicator:
@@ -112,3 +120,46 @@ def test_a_hold_lifted_through_its_approved_request_while_the_store_is_down_is_l
     assert [e.data["is_legal_hold"] for e in mirrored] == [True, False]
     assert legal_hold_of(server, central, sha) == "OFF"
     assert waiting(records) == []
+
+
+def test_dock_hold_place_and_its_approved_lift_reach_the_central_copy(
+    tmp_path: Path,
+    seaweed: SeaweedServer,  # noqa: F811
+) -> None:
+    """The commands a custodian types only journal; the running dock's replicator reads the
+    rows and sets, then clears, the legal hold on the agency's copy."""
+    cli = DockCli(tmp_path, SETTINGS)
+    people = cli.people
+    assert people is not None
+    try:
+        clip_id = people.add_clip(b"held footage")
+        with people.db.transaction() as session:
+            sha = session.get_one(Clip, clip_id).sha256
+            replicas.queue(session, sha, people.store.path_of(sha).stat().st_size, START)
+        central = fresh_bucket(seaweed)
+        replicator = Replicator(
+            people.db, people.store, central, CentralSettings(), FixedClock(START),
+            people.settings.dock.data_dir, dock_id="dock-01",
+        )  # fmt: skip
+        assert replicator.run_once() == 1
+        assert journal_of(people.db, "hold.mirrored") == []  # no hold: nothing to mirror
+
+        placed = cli.ok("hold", "place", "--kind", "dispute", "--note", "complaint",
+                        "--clip", str(clip_id), user="cora")  # fmt: skip
+        replicator.run_once()
+        assert legal_hold_of(seaweed, central, sha) == "ON"
+
+        hold_id = number_after("hold", placed)
+        asked = cli.ok("hold", "lift", str(hold_id), "--why", "complaint withdrawn", user="cora")
+        request_id = number_after("request", asked)
+        cli.ok("review", str(request_id), user="lena")
+        cli.ok("approve", str(request_id), user="leo")
+        replicator.run_once()
+        assert legal_hold_of(seaweed, central, sha) == "ON"  # asked and approved, not lifted
+        cli.ok("hold", "lift", str(hold_id), user="cora")
+        replicator.run_once()
+        assert legal_hold_of(seaweed, central, sha) == "OFF"
+        mirrored = journal_of(people.db, "hold.mirrored")
+        assert [e.data["is_legal_hold"] for e in mirrored] == [True, False]
+    finally:
+        people.close()
