@@ -14,10 +14,9 @@ tombstone: the next run puts it back, so a crash at any instant loses nothing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import String, and_, exists, func, select, type_coerce
 
@@ -43,10 +42,10 @@ class PurgeError(DockError):
     """An undo named a clip that was not purged, or whose window has closed."""
 
 
-@dataclass(frozen=True)
-class Expired:
+class Expired(NamedTuple):
     """One clip a purge would remove. Its two times stay as SQLite stores them (UTC text)
-    until asked for: a dry run lists hundreds of thousands and prints only their dates."""
+    until asked for, and it is a tuple: a dry run lists hundreds of thousands and prints
+    only their dates."""
 
     clip_id: int
     sha256: str
@@ -109,7 +108,7 @@ def expired_clips(session: Session, now: datetime) -> list[Expired]:
         )
         .order_by(ClipRetention.retention_end, ClipRetention.clip_id)
     )
-    return [Expired(*row) for row in session.connection().execute(query)]
+    return list(map(Expired._make, session.connection().execute(query).all()))
 
 
 def aside_path(store: EvidenceStore, sha256: str) -> Path:
