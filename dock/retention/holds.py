@@ -32,6 +32,7 @@ from dock.events import (
     HoldPlaced,
     RetentionChanged,
 )
+from dock.i18n import t
 from dock.people.commands import Kind
 from dock.replication.central import CentralStoreError, CentralStoreUnreachable
 from dock.retention.models import ClipRetention, Hold, PendingMirror
@@ -69,9 +70,9 @@ def place_hold(
     now: datetime,
 ) -> Hold:
     if (clip_id is None) == (case_number is None):
-        raise HoldError("a hold is on one clip or one case: give exactly one of them")
+        raise HoldError(t("a hold is on one clip or one case: give exactly one of them"))
     if clip_id is not None and session.get(Clip, clip_id) is None:
-        raise HoldError(f"no clip {clip_id} at this dock; `dock clips` lists them")
+        raise HoldError(t("no clip {clip} at this dock; `dock clips` lists them", clip=clip_id))
     hold = Hold(
         clip_id=clip_id,
         case_number=case_number,
@@ -107,7 +108,12 @@ def lift_hold(session: Session, commands: Commands, actor: Actor, hold_id: int) 
     """Lift a hold whose lift request is approved; the approval is then spent."""
     hold = _active(session, hold_id)
     if hold.lift_request_id is None:
-        raise HoldError(f"hold {hold_id}: request its lifting first (`dock hold lift {hold_id}`)")
+        raise HoldError(
+            t(
+                "hold {hold}: request its lifting first (`dock hold lift {hold} --why WHY`)",
+                hold=hold_id,
+            )
+        )
     request = commands.approved(session, actor, hold.lift_request_id, Kind.LIFT_HOLD)
     now = commands.clock.now_utc()
     hold.lifted_by, hold.lift_approved_by, hold.lifted_at_utc = (
@@ -124,7 +130,9 @@ def lift_hold(session: Session, commands: Commands, actor: Actor, hold_id: int) 
 def _active(session: Session, hold_id: int) -> Hold:
     hold = session.get(Hold, hold_id)
     if hold is None or hold.lifted_at_utc is not None:
-        raise HoldError(f"no active hold {hold_id}; `dock hold list` shows the active ones")
+        raise HoldError(
+            t("no active hold {hold}; `dock hold list` shows the active ones", hold=hold_id)
+        )
     return hold
 
 

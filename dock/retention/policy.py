@@ -20,6 +20,7 @@ from dock import journal
 from dock.db.models import Clip
 from dock.errors import DockError
 from dock.events import CaseRetentionSet, RetentionChanged, RetentionComputed
+from dock.i18n import t
 from dock.retention.models import CaseFile, ClipRetention
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def reclassify(
     """Set a clip's case link and category and recompute its end, journaled with who and why."""
     clip = session.get(Clip, clip_id)
     if clip is None:
-        raise UnknownClip(f"no clip {clip_id} at this dock; `dock clips` lists them")
+        raise UnknownClip(t("no clip {clip} at this dock; `dock clips` lists them", clip=clip_id))
     clip.case_number, clip.category = case_number, category
     return recompute(session, settings, clip, actor=actor, why=why, now=now)
 

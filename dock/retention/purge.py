@@ -24,6 +24,7 @@ from dock import journal
 from dock.db.models import Clip
 from dock.errors import DockError
 from dock.events import ClipPurged, PurgeFinalized, PurgeUndone
+from dock.i18n import t
 from dock.offload.store import fsync_dir
 from dock.people.commands import Kind
 from dock.retention.models import ClipRetention, Hold, Tombstone
@@ -173,11 +174,16 @@ def undo(
     """Put a purged clip's object back while its undo window is open."""
     tomb = session.get(Tombstone, clip_id)
     if tomb is None:
-        raise PurgeError(f"clip {clip_id} was not purged; `dock purge list` shows what was")
+        raise PurgeError(
+            t("clip {clip} was not purged; `dock purge list` shows what was", clip=clip_id)
+        )
     if tomb.finalized_at_utc is not None or tomb.undo_until <= now:
         raise PurgeError(
-            f"clip {clip_id}'s undo window closed {tomb.undo_until:%Y-%m-%d}; "
-            "only the central copy, if any, holds it now"
+            t(
+                "clip {clip}'s undo window closed {on}; only the central copy, if any, holds it now",
+                clip=clip_id,
+                on=f"{tomb.undo_until:%Y-%m-%d}",
+            )
         )
     _put_back(store, tomb.sha256)
     session.delete(tomb)

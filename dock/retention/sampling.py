@@ -21,6 +21,7 @@ from dock import journal
 from dock.db.models import Clip
 from dock.errors import DockError
 from dock.events import SampleDrawn, SampleScored
+from dock.i18n import t
 from dock.people.roles import Permission, require
 from dock.retention.models import AuditSample, AuditSampleClip, AuditScore
 
@@ -124,17 +125,28 @@ def score(
 ) -> None:
     """One auditor's checklist answers for one sampled clip; every item must be answered."""
     if session.get(AuditSampleClip, (sample_id, clip_id)) is None:
-        raise SampleError(f"clip {clip_id} is not in sample {sample_id}; `dock sample show`")
+        raise SampleError(
+            t(
+                "clip {clip} is not in sample {sample}; `dock sample show`",
+                clip=clip_id,
+                sample=sample_id,
+            )
+        )
     answered = set(passed) | set(failed)
     unknown = sorted(answered - set(settings.checklist))
     if unknown or set(passed) & set(failed):
         raise SampleError(
-            f"not on the checklist (or both passed and failed): {', '.join(unknown) or '-'}; "
-            f"the items are: {'; '.join(settings.checklist)}"
+            t(
+                "not on the checklist (or both passed and failed): {unknown}; the items are: {items}",
+                unknown=", ".join(unknown) or "-",
+                items="; ".join(settings.checklist),
+            )
         )
     missing = [item for item in settings.checklist if item not in answered]
     if missing:
-        raise SampleError(f"answer every checklist item; missing: {'; '.join(missing)}")
+        raise SampleError(
+            t("answer every checklist item; missing: {items}", items="; ".join(missing))
+        )
     for item in settings.checklist:
         session.add(
             AuditScore(

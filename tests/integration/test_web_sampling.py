@@ -81,7 +81,7 @@ def test_an_auditor_draws_and_scores_and_the_journal_and_report_count_it(served:
         token = csrf_of(auditor, f"/samples/{sample_id}/clips/{clip}")
         partial = {"csrf": token, "item0": "pass", "comment": "未答完"}
         missing = auditor.post(f"/samples/{sample_id}/clips/{clip}", data=partial)
-        assert missing.status_code == 400 and "missing" in missing.text
+        assert missing.status_code == 400 and "缺少" in missing.text  # "missing:", in Chinese
         assert scores(served) == 0
         answers = {"item0": "pass", "item1": "fail", "item2": "pass", "item3": "pass"}
         form = {"csrf": token, **answers, "comment": "第14分钟画面中断"}

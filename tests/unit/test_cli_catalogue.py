@@ -1,13 +1,13 @@
-"""Every message the retention commands print or refuse with through t() has its Chinese
-in the catalogs, so `dock hold`, `dock purge`, `dock retention` and `dock sample` speak the
-agency's language like the other commands."""
+"""Every message the retention commands print or refuse with through t() (theirs and
+dock.retention's) has its Chinese in the catalogs, so `dock hold`, `dock purge`, `dock
+retention` and `dock sample` speak the agency's language like the other commands."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from dock import i18n
+from dock import i18n, retention
 from dock.cli import retention_commands
 
 # t("...") whose one literal is the whole message (not a concatenation).
@@ -19,8 +19,10 @@ def messages_of(path: Path) -> set[str]:
 
 
 def test_every_message_of_the_retention_commands_has_its_chinese():
-    messages = messages_of(Path(retention_commands.__file__))
+    modules = [Path(retention_commands.__file__), *Path(retention.__file__).parent.glob("*.py")]
+    messages = set().union(*(messages_of(path) for path in modules))
     assert "no active holds" in messages and "would remove" in messages  # the scan finds them
+    assert "answer every checklist item; missing: {items}" in messages
     catalog = i18n._catalog("zh")
     untranslated = sorted(m for m in messages if catalog.gettext(m) == m)
     assert untranslated == []
@@ -28,5 +30,5 @@ def test_every_message_of_the_retention_commands_has_its_chinese():
 
 def test_a_purge_count_reads_in_chinese_by_default():
     assert i18n.t("{verb}: {count} clips", verb=i18n.t("would remove"), count=3) == (
-        "将删除：3 个视频"
+        "将清除：3 个视频"
     )
