@@ -6,7 +6,9 @@ with a dock-recorded note (note_sha256) after its CursorFile, queues each object
 replicas table, and uploads from the local store (never from the recorder, so undocking
 changes nothing). The replicas table, not the cursor, is the truth of what is confirmed: the
 cursor only says which rows were queued, and queueing is idempotent, so a crash between the
-two re-queues nothing twice.
+two re-queues nothing twice. The same pass mirrors holds and retention ends (issue 14:
+hold.placed, hold.lifted and retention.changed rows queue their clips in pending_mirrors,
+dock.retention.holds), so a mirror the store could not take waits there for the next pass.
 
 A copy counts only when HEAD answers our SHA-256 (for a multipart object, the composite of
 the part SHA-256s we computed from the local bytes, after the local file was checked against

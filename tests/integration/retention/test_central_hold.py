@@ -59,6 +59,14 @@ def delete_version(server: SeaweedServer, central: CentralStore, sha: str) -> No
     server.client().delete_object(Bucket=central.bucket, Key=object_key(sha), VersionId=version)
 
 
+def assert_deletion_refused(server: SeaweedServer, central: CentralStore, sha: str) -> None:
+    """Even the bucket owner's delete of the copy's version is refused, and the copy stays."""
+    with pytest.raises(ClientError) as refused:
+        delete_version(server, central, sha)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert central.head(sha) is not None
+
+
 def legal_hold_of(server: SeaweedServer, central: CentralStore, sha: str) -> str:
     answer = server.client().get_object_legal_hold(Bucket=central.bucket, Key=object_key(sha))
     return str(answer["LegalHold"]["Status"])
@@ -90,10 +98,7 @@ def test_a_held_clip_mirrored_to_the_central_copy_refuses_deletion_there(
     assert moved is not None and moved.retain_until is not None
     assert moved.retain_until > first.retain_until
     assert abs((moved.retain_until - end).total_seconds()) < 1
-    with pytest.raises(ClientError) as refused:
-        delete_version(seaweed, central, sha)
-    assert refused.value.response["Error"]["Code"] == "AccessDenied"
-    assert central.head(sha) is not None
+    assert_deletion_refused(seaweed, central, sha)
 
 
 def test_lifting_the_hold_turns_the_legal_hold_off_but_the_retain_until_still_refuses(
@@ -123,10 +128,7 @@ def test_lifting_the_hold_turns_the_legal_hold_off_but_the_retain_until_still_re
 
     assert event is not None and not event.is_legal_hold
     assert legal_hold_of(seaweed, central, sha) == "OFF"
-    with pytest.raises(ClientError) as refused:
-        delete_version(seaweed, central, sha)
-    assert refused.value.response["Error"]["Code"] == "AccessDenied"
-    assert central.head(sha) is not None
+    assert_deletion_refused(seaweed, central, sha)
 
 
 def test_the_legal_hold_alone_refuses_deletion_and_lifting_it_lets_the_version_go(
