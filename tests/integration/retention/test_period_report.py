@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -200,9 +201,24 @@ def test_report_charts_are_rendered_with_bars_in_proportion(crafted, tmp_path):
     [unexplained_b, unexplained_a] = bar_heights(interruptions, render.UNEXPLAINED_COLOUR)
     assert unexplained_b == pytest.approx(explained, abs=2)
     assert unexplained_a == pytest.approx(explained, abs=2)
-    assert (tmp_path / "out" / "report.pdf").read_bytes().startswith(b"%PDF")
+    pdf = (tmp_path / "out" / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf_pages(pdf) == 3  # the numbers, then two charts
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert UNIT_A in html and html.count("data:image/png;base64,") == 2
+
+
+def pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type /Page[^s]", pdf))
+
+
+def test_the_pdf_numbers_run_over_as_many_pages_as_the_officers_need(tmp_path):
+    lines = [numbers.OfficerLine(UNIT_A, f"{n:03d}", clips=n) for n in range(41)]
+    report = numbers.PeriodReport(START, END, lines)
+    figures = render.charts(report)
+    render.to_pdf(report, figures, tmp_path / "report.pdf")
+    assert render.PDF_ROWS_PER_PAGE == 40
+    # 41 officers: two pages of numbers, then the two charts
+    assert pdf_pages((tmp_path / "report.pdf").read_bytes()) == 2 + 2
 
 
 def test_report_charts_use_a_font_with_chinese_glyphs():
