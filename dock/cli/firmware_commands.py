@@ -21,8 +21,8 @@ from dock.cli.common import app, one_line_errors, plain_table, require_records, 
 from dock.cli.reflash_commands import (
     SERVICE_REFLASH_WAIT_S,
     ReflashRefused,
-    _credential,
-    _is_serving,
+    is_serving,
+    technician_credential,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def list_images(ctx: typer.Context) -> None:
     from dock.reflash.staging import StagedImage, Staging, trusted_keys
 
     settings = settings_of(ctx)
-    if _is_serving(settings.dock.data_dir):  # checked with the running dock's keys
+    if is_serving(settings.dock.data_dir):  # checked with the running dock's keys
         reply = control.request(settings.dock.data_dir, {"op": "firmware_list"})
         images = [StagedImage(**row) for row in reply.get("images", [])]
     else:
@@ -135,7 +135,7 @@ def update_all(
     from dock.reflash.batch import SKIPPED, SUCCEEDED, BayResult, totals
 
     settings = settings_of(ctx)
-    if not _is_serving(settings.dock.data_dir):
+    if not is_serving(settings.dock.data_dir):
         raise ReflashRefused(
             "update-all goes through the running dock, which holds the bays: start `dock serve`"
         )
@@ -168,7 +168,7 @@ def _change(
     change: Callable[[Staging, Actor, Database, Clock], StagedImage],
 ) -> str:
     """A change to the staged images, by the running dock if it serves, else here; its line."""
-    if _is_serving(settings.dock.data_dir):
+    if is_serving(settings.dock.data_dir):
         return str(_ask(settings, user, password_file, needs, request)["image"])
     return _locally(settings, user, password_file, needs, change).line()
 
@@ -185,7 +185,7 @@ def _ask(
     """One request to the running dock in the technician's name; its reply."""
     from dock import control
 
-    user, password = _technicians_credential(user, password_file, needs)
+    user, password = technician_credential(user, password_file, needs)
     payload = {**request, "user": user, "password": password}
     try:
         return control.request(settings.dock.data_dir, payload, timeout_s=wait_s)
@@ -206,7 +206,7 @@ def _locally(
     from dock.people import authenticate
     from dock.reflash.staging import Staging, trusted_keys
 
-    user, password = _technicians_credential(user, password_file, needs)
+    user, password = technician_credential(user, password_file, needs)
     require_records(settings.dock.data_dir)
     db = open_database(settings.dock.data_dir)
     clock = SystemClock()
@@ -216,11 +216,3 @@ def _locally(
         return change(staging, technician, db, clock)
     finally:
         db.close()
-
-
-def _technicians_credential(
-    user: str | None, password_file: Path | None, needs: str
-) -> tuple[str, str]:
-    if not user:
-        raise ReflashRefused(f"{needs} needs a technician: give --user with your staff user name")
-    return _credential(user, password_file)

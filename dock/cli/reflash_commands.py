@@ -88,7 +88,7 @@ def reflash_command(
         image = read_image(image_path)
     except ImageError as err:
         raise ReflashRefused(f"{err}; give an image made by `make firmware`") from None
-    if _is_serving(settings.dock.data_dir):
+    if is_serving(settings.dock.data_dir):
         if force:
             raise ReflashRefused(
                 "a downgrade is not sent through the running dock: stop the service"
@@ -182,7 +182,7 @@ def _port_of(settings: Settings, bay: int, port: str | None) -> str:
     return fixed.port
 
 
-def _is_serving(data_dir: Path) -> bool:
+def is_serving(data_dir: Path) -> bool:
     from dock import control
 
     try:
@@ -202,7 +202,7 @@ def _through_service(
 
     payload = {"op": "reflash", "bay": bay, "image": str(image_path.resolve())}
     if user:
-        payload["user"], payload["password"] = _credential(user, password_file)
+        payload["user"], payload["password"] = technician_credential(user, password_file)
     try:
         reply = control.request(data_dir, payload, timeout_s=SERVICE_REFLASH_WAIT_S)
     except control.ControlError as err:
@@ -222,11 +222,11 @@ def _sign_in(
     """Authenticate one person (a wrong password counts towards the lock-out)."""
     from dock.people import authenticate
 
-    user, password = _credential(user, password_file)
+    user, password = technician_credential(user, password_file)
     return authenticate(db, user, password, limits=settings.people, clock=clock)
 
 
-def _credential(
+def technician_credential(
     user: str | None, password_file: Path | None, needs: str = "a reflash"
 ) -> tuple[str, str]:
     """The user name given and its password (from the file, or a prompt)."""

@@ -32,9 +32,9 @@ def enter_command(
 ) -> None:
     """Sign in as the technician of BAY: its next reflash needs no other sign-in."""
     from dock import control
-    from dock.cli.reflash_commands import _credential
+    from dock.cli.reflash_commands import technician_credential
 
-    user, password = _credential(user, password_file, "technician mode")
+    user, password = technician_credential(user, password_file, "technician mode")
     payload = {"op": "technician_enter", "bay": bay, "user": user, "password": password}
     reply = control.request(settings_of(ctx).dock.data_dir, payload)
     typer.echo(f"bay {bay}: technician mode for {reply['technician']}")
