@@ -248,7 +248,6 @@ def purge_command(
         else:
             assert approved is not None
             store = EvidenceStore(settings.dock.data_dir / "store", sweeps_temp_files=False)
-            purge.finalize(session, store, actor=actor, now=now)
             found = purge.purge(
                 session, store, settings.retention, desk.commands, desk.actor, approved
             )

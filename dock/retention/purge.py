@@ -130,10 +130,12 @@ def purge(
     request_id: int,
 ) -> list[Expired]:
     """Carry out an approved purge request: every clip expired by the request's time and
-    still unheld and not case-linked now leaves the store (aside until the window closes)."""
+    still unheld and not case-linked now leaves the store (aside until the window closes).
+    What earlier purges set aside and is past its undo window goes for good first."""
     request = commands.approved(session, actor, request_id, Kind.PURGE)
     approved_by = str(request.decided_by)
     now = commands.clock.now_utc()
+    finalize(session, store, actor=actor.journal_name, now=now)
     restore_orphans(session, store)
     undo_until = now + timedelta(days=settings.undo_days)
     found = expired_clips(session, request.requested_at_utc)

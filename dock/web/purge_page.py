@@ -78,10 +78,9 @@ def request_purge(ask: Ask) -> Response:
 
 
 def carry_out(ask: Ask) -> Response:
-    """As `dock purge --approved N`: first remove for good what is past its undo window."""
+    """As `dock purge --approved N`."""
     site, me = ask.site, ask.actor
     with site.db.transaction() as session:
-        purge.finalize(session, site.store, actor=me.journal_name, now=site.clock.now_utc())
         removed = purge.purge(
             session, site.store, site.settings.retention, site.commands, me,
             ask.param("request_id"),
