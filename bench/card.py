@@ -1,4 +1,4 @@
-"""Offload of a real-layout FAT32 card through the whole dock path (issue 8).
+"""Offload of a real-layout FAT32 card through the whole dock path.
 
 A 32 KiB-cluster FAT32 image of at least 1 GiB in the recorder layout (tests/cardgen.py)
 is served by `recorder-sim --card` in its own process; the dock (bench._serve_child dock,

@@ -1,4 +1,4 @@
-"""How fast `dock` commands answer, on an empty dock and after years of data (issue 9).
+"""How fast `dock` commands answer, on an empty dock and after years of data.
 
 Each figure is a ratio to a baseline measured in the same run (bench._steady: two halves,
 repeated when they disagree, with the load average at the start):

@@ -1,4 +1,4 @@
-"""Docking figures (issue 4).
+"""Docking figures.
 
 - plug-in to READY: in-process DockService with simulated hot-plug and one simulated recorder
   (the real firmware over a pty) taken out and docked again 50 times; each sample runs from

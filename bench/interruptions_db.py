@@ -1,4 +1,4 @@
-"""Interruption figures through the dock's real database (issue 10), beside bench.timeline's
+"""Interruption figures through the dock's real database, beside bench.timeline's
 pure ones:
 
 - docking: the step each docking adds once the clips are stored, rebuilding one recorder's

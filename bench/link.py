@@ -1,4 +1,4 @@
-"""Recorder link figures over a real pty against the simulator (issue 3).
+"""Recorder link figures over a real pty against the simulator.
 
 - request round trip: GetStatus, one at a time, as the dock polls a docked recorder;
 - listing 5,000 clips: every ListClips page, from Hello to the last clip, as at docking.

@@ -1,4 +1,4 @@
-"""Reflash figures over a real pty against the simulator (issue 15).
+"""Reflash figures over a real pty against the simulator.
 
 - a 1 MiB signed image, chunks to commit, against the link's raw throughput measured in the
   same run with GetStatus-sized frames and with maximum-sized frames (FirmwareChunk at an

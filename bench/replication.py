@@ -1,4 +1,5 @@
-"""Issue 12's three figures in one run, against a local weed mini (`python -m bench replication`).
+"""The central copy's three figures in one run, against a local weed mini
+(`python -m bench replication`).
 
 (a) replication throughput over boto3's own `upload_file` of the same files (same server,
     same run; target >= 0.9). The replicator proves more per object than upload_file (the

@@ -1,4 +1,4 @@
-"""`dock serve` memory with 8 bays docked and offloading, the dock alone (issue 9).
+"""`dock serve` memory with 8 bays docked and offloading, the dock alone.
 
 The simulated recorders run in their own process (bench._serve_child recorders), so the
 figure is the dock's: its imports, its threads' stacks and malloc arenas, its copy buffers.

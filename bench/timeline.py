@@ -1,4 +1,4 @@
-"""Interruption figures (issue 10): the shift's timeline and the compliance report.
+"""Interruption figures: the shift's timeline and the compliance report.
 
 - timeline: one recorder with 10,000 events and 2,000 clips (target under 1 s here);
 - compliance: a year of synthetic facts for 200 officers (target under 2 s here).

@@ -271,7 +271,7 @@ class LightsSettings:
 
 @dataclass(frozen=True)
 class InterruptionSettings:
-    """Issue 10: how a shift's holes are found and what a spoken note must hold."""
+    """How a shift's holes are found and what a spoken note must hold."""
 
     # Adjacent segments should touch (GA/T 947); a longer hole with no event is an interruption.
     gap_tolerance_s: float = _setting(2.0, _number(0, 3600))
@@ -291,7 +291,7 @@ class InterruptionSettings:
 
 @dataclass(frozen=True)
 class CentralSettings:
-    """Issue 12: the agency's S3 object store with object lock; "" endpoint_url: no replication."""
+    """The agency's S3 object store with object lock; "" endpoint_url: no replication."""
 
     endpoint_url: str = _setting("", _text(r"(https?://\S{1,500})?", '"" or an http(s):// URL'))
     bucket: str = _setting("evidence", _text(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "a bucket name"))
@@ -336,7 +336,7 @@ def _names(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    """Issue 14: how long footage lives, who approves a purge, sampling audits."""
+    """How long footage lives, who approves a purge, sampling audits."""
 
     # Footage not linked to a case (002: 6 months; 003: at least 1 year; 000: 3 years).
     default_days: int = _setting(180, _integer(1, 36500))
@@ -398,7 +398,7 @@ def _categories(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class PeopleSettings:
-    """Issue 13: staff sign-in, who reviews and approves each request, the display language."""
+    """Staff sign-in, who reviews and approves each request, the display language."""
 
     lockout_failures: int = _setting(5, _integer(1, 100))
     lockout_minutes: float = _setting(15.0, _number(0, 24 * 60, is_low_open=True))
@@ -450,7 +450,7 @@ def _listen(value: Any) -> str:
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The custodians' pages (issue 13): served on the dock's own network only."""
+    """The custodians' pages: served on the dock's own network only."""
 
     enabled: bool = _setting(False, _boolean)  # `dock serve` starts the pages when true
     listen: str = _setting("127.0.0.1:8470", _listen)

@@ -185,7 +185,7 @@ class RecorderReturned(Event):
     issued_at: datetime
 
 
-# -- offload (issue 5) ------------------------------------------------------------------------
+# -- offload ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,7 +197,7 @@ class ClipStored(Event):
     recorded_start_utc: datetime
     handover_delay_s: float
     is_late: bool
-    # issue 8: how the copy was proven, and the card's own evidence of the clip
+    # how the copy was proven, and the card's own evidence of the clip
     verification: str = "size_only"  # "device_hash" | "size_only" | "not_verified"
     verification_reason: str = ""
     raw_path: str = ""  # each name component's raw bytes in hex, '/'-joined
@@ -368,7 +368,7 @@ class OffloadFinished(Event):
     failed_count: int
 
 
-# -- interruptions and voice notes (issue 10; see dock/interruptions/) -----------------------
+# -- interruptions and voice notes (see dock/interruptions/) -----------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -488,7 +488,7 @@ class JournalCheckpointSigned(Event):
     signature: str  # hex, over firmware_bridge.reporting.checkpoint_bytes(...)
 
 
-# -- central copy (issue 12; see dock/replication/) ---------------------------------------
+# -- central copy (see dock/replication/) ---------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -563,7 +563,7 @@ class ReplicationRetried(Event):
     previous_reason: str
 
 
-# -- retention, holds, purge, sampling audits (issue 14) -------------------------------------
+# -- retention, holds, purge, sampling audits -------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -684,7 +684,7 @@ class SampleScored(Event):
     comment: str
 
 
-# -- people, requests and approvals (issue 13) ---------------------------------------------------
+# -- people, requests and approvals ---------------------------------------------------
 # The journal's actor column names who acted ("staff:<username>"); these rows say what and why.
 
 
@@ -778,7 +778,7 @@ class OffloadNotConfirmed(Event):
     confirmed_by: tuple[str, ...]  # who had confirmed before it left
 
 
-# -- evidence discs (issue 13; see dock/export/) ---------------------------------------------
+# -- evidence discs (see dock/export/) ---------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -807,7 +807,7 @@ class ExportVerified(Event):
     problems: tuple[str, ...] = ()
 
 
-# -- technician reflash (issue 15) -----------------------------------------------------------
+# -- technician reflash -----------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -220,14 +220,14 @@ def serve(
         )
         cleanup.callback(db.close)
         publisher = None
-        if settings.mqtt.enabled:  # reporting (issue 11): no broker just grows the backlog
+        if settings.mqtt.enabled:  # reporting: no broker just grows the backlog
             from dock.report.publisher import Publisher
 
             publisher = Publisher(settings, db, SystemClock())
             # Stopped last: its signed checkpoint covers the rows every other part writes as
             # it stops, and all of them reach the broker before `stopped`.
             cleanup.callback(publisher.stop)
-        from dock.panel import build_panel  # the bay lights and buttons (issue 10)
+        from dock.panel import build_panel  # the bay lights and buttons
 
         panel = build_panel(
             settings,
@@ -249,7 +249,7 @@ def serve(
         )
         sweeper.start()
         cleanup.callback(sweeper.stop)
-        from dock.replication.replicator import build_replicator  # central copy (issue 12)
+        from dock.replication.replicator import build_replicator  # central copy
 
         replicator = build_replicator(settings, db, SystemClock())
         if replicator is not None:
@@ -266,7 +266,7 @@ def serve(
             assert volumes is not None
             simulated = SimulatedBays(simulate, settings.dock.data_dir, db, SystemClock(), volumes)
             cleanup.callback(simulated.stop)
-        if settings.web.enabled:  # the custodians' pages (issue 13), on the dock's network only
+        if settings.web.enabled:  # the custodians' pages, on the dock's network only
             from dock.web.serve import start_web
 
             cleanup.callback(start_web(settings, db))

@@ -283,7 +283,7 @@ class DockingConversation:
         return clips
 
     def _read_events(self, serial: str) -> None:
-        """The event log from the saved cursor (issue 10); a refusal is journaled, not fatal."""
+        """The event log from the saved cursor; a refusal is journaled, not fatal."""
         try:
             reading.read_event_log(self.db, self.client, serial, self.machine.number, self.clock)
         except Refused as err:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dock import journal
 
 # -- bays and the service ---------------------------------------------------------------------
-# Added with issue 4's service: `dock serve`, `dock bays`, `dock check BAY`, `dock device pair`.
+# Added with the service: `dock serve`, `dock bays`, `dock check BAY`, `dock device pair`.
 
 CHECK_WAIT_S = 30.0
 OFFLOAD_WAIT_S = 3600.0  # a full card over USB 2.0 takes many minutes

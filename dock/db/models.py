@@ -162,7 +162,7 @@ class Clip(Base):
     late_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     case_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     party: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # Issue 13 (migration 0007): set by a custodian with case_name and party.
+    # Migration 0007: set by a custodian with case_name and party.
     case_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     enforcement_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Two-person offload (003 art.21): the two staff who confirmed it, comma-joined; "" = auto.
@@ -244,7 +244,7 @@ class JournalCheckpoint(Base):
     verified_at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-# -- interruptions (issue 10, migration 0004) ---------------------------------------------------
+# -- interruptions (migration 0004) ---------------------------------------------------
 
 
 class EventCursor(Base):
@@ -323,7 +323,7 @@ class ExemptionRow(Base):
 
 
 class Replica(Base):
-    """A clip's central copy (issue 12): queued, half uploaded, confirmed or refused.
+    """A clip's central copy: queued, half uploaded, confirmed or refused.
 
     A row with confirmed_at_utc set is the dock's proof that the object store answered with
     this SHA-256 and a COMPLIANCE lock until retain_until; nothing else counts as a copy.

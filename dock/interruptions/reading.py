@@ -1,4 +1,4 @@
-"""The docking's part of issue 10: read the recorder's event log, keep its interruptions.
+"""The docking's part of interruptions: read the recorder's event log, keep its holes.
 
 PROTOCOL.md's docking conversation reads the event log after the listing, from a cursor
 saved per recorder. The events and the new cursor are written in one transaction, so a dock

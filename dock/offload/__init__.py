@@ -1,1 +1,1 @@
-"""Offload: clips off a recorder into the evidence store, proven exact (issue 5)."""
+"""Offload: clips off a recorder into the evidence store, proven exact."""

@@ -124,7 +124,7 @@ def record_clip(
             offload_confirmed_by=",".join(offload_confirmed_by),
         )
         session.add(stored)
-        policy.store_end(session, retention, stored, now)  # its retention end, issue 14
+        policy.store_end(session, retention, stored, now)  # its retention end
         journal.append(
             session,
             ClipStored(

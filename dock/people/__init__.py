@@ -1,4 +1,4 @@
-"""Staff, roles and the actor every face hands to the command layer (issue 13).
+"""Staff, roles and the actor every face hands to the command layer.
 
 `authenticate(session_or_db, username, password) -> Actor` signs someone in (a wrong
 password is recorded and locks the account after [people] lockout_failures);

@@ -62,7 +62,7 @@ def classify(
 ) -> None:
     """Set some classification fields of one clip; the journal row keeps the new values.
 
-    A new case number or category moves the clip's retention end (issue 14), recomputed in
+    A new case number or category moves the clip's retention end, recomputed in
     the same transaction and journaled with the custodian and `why`.
     """
     require(actor, Permission.CLASSIFY)

@@ -7,7 +7,7 @@ configuration ([people] reviewers, approvers); the rules that do not vary live h
 only here: nobody reviews or approves their own request, nothing is approved before it is
 reviewed, a marked clip needs the leader (who names the mark to let it leave), an approval
 lasts approval_hours and serves its one kind and its one clip or case, and an export needs
-export_confirmations distinct people to confirm it at the dock. Issue 14 adds two kinds:
+export_confirmations distinct people to confirm it at the dock. Retention adds two kinds:
 a purge (no clip or case: it covers what had expired when it was asked for) and the lifting
 of a hold (the hold's clip or case); the retention code carries them out with `approved`.
 """

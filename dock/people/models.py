@@ -1,4 +1,4 @@
-"""The tables of issue 13: staff, requests and their steps, the viewing register, marks.
+"""The people tables: staff, requests and their steps, the viewing register, marks.
 
 Usernames in requests and registers are plain text, not foreign keys, as in the clip rows:
 a record of who approved or viewed must outlive the account that did it.

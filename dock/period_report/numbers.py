@@ -2,7 +2,7 @@
 
 Each figure is one grouped query over its own table for the period [start, end): clips and
 hours recorded, hand-over delays and late ones (clips), interruptions by reason and whether
-explained (interruptions), exemptions, viewings and exports (issue 13's tables, 0 while they
+explained (interruptions), exemptions, viewings and exports (the people tables, 0 while they
 do not exist), fixity checks (the journal's store.object_checked rows) and the sampling
 audits' checklist answers. Clips count by when they were recorded; the rest by when it
 happened.

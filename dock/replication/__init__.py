@@ -1,1 +1,1 @@
-"""Replication of the evidence store to the agency's object store (central copy, issue 12)."""
+"""Replication of the evidence store to the agency's object store (the central copy)."""

@@ -435,7 +435,7 @@ class CentralStore:
             marker = int(answer["NextPartNumberMarker"])
 
     def set_legal_hold(self, sha256: str, *, is_on: bool) -> None:
-        """Issue 14: a held clip's central copy refuses deletion whatever its retain-until."""
+        """A held clip's central copy refuses deletion whatever its retain-until."""
         self._call(
             f"legal hold of {sha256[:12]}",
             self._client.put_object_legal_hold,

@@ -6,8 +6,8 @@ with a dock-recorded note (note_sha256) after its CursorFile, queues each object
 replicas table, and uploads from the local store (never from the recorder, so undocking
 changes nothing). The replicas table, not the cursor, is the truth of what is confirmed: the
 cursor only says which rows were queued, and queueing is idempotent, so a crash between the
-two re-queues nothing twice. The same pass mirrors holds and retention ends (issue 14:
-hold.placed, hold.lifted and retention.changed rows queue their clips in pending_mirrors,
+two re-queues nothing twice. The same pass mirrors holds and retention ends (hold.placed,
+hold.lifted and retention.changed rows queue their clips in pending_mirrors,
 dock.retention.holds), so a mirror the store could not take waits there for the next pass.
 
 A copy counts only when HEAD answers our SHA-256 (for a multipart object, the composite of
@@ -178,7 +178,7 @@ class Replicator:
                     if found is not None:
                         records.queue(session, found[0], found[1], now)
                         queued += 1
-                    # issue 14: a hold placed or lifted, an end moved: its copies follow
+                    # a hold placed or lifted, an end moved: its copies follow
                     holds.queue_mirrors(session, holds.clips_to_mirror(session, typed.event), now)
             self.cursor = batch[-1].entry.id
             self.cursor_file.save(self.cursor, self.state)
@@ -255,7 +255,7 @@ class Replicator:
             with self.db.transaction() as session:
                 now = self.clock.now_utc()
                 records.confirm(session, found, self.central.endpoint_url, now)
-                holds.queue_new_copy(session, found.sha256, now)  # issue 14: hold, end
+                holds.queue_new_copy(session, found.sha256, now)  # its hold and end
             holds.mirror_pending(
                 self.db, self.central, self.clock, actor=records.ACTOR, only=found.sha256
             )

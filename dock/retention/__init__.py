@@ -1,1 +1,1 @@
-"""Issue 14: how long footage lives, holds that outlive any period, the one purge, audits."""
+"""How long footage lives, holds that outlive any period, the one purge, audits."""

@@ -1,4 +1,4 @@
-"""The tables of issue 14: retention ends, case files, holds and their pending mirrors,
+"""The retention tables: retention ends, case files, holds and their pending mirrors,
 tombstones, sampling audits.
 
 Clip ids and usernames are plain integers and text, not foreign keys, as in the clip rows:

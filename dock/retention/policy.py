@@ -70,8 +70,8 @@ def retention_end(
 def compute_missing(
     session: Session, settings: RetentionSettings, actor: str, now: datetime
 ) -> int:
-    """Store an end for every clip without one (clips from before issue 14's offload hook);
-    one journal row per call, not per clip.
+    """Store an end for every clip without one (clips stored before the offload set retention
+    ends); one journal row per call, not per clip.
 
     Every dry run and purge calls it first, so the usual answer, none missing, comes from
     two counts: a clip row is never deleted (a purge keeps the record) and an end is only

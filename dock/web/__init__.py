@@ -1,4 +1,4 @@
-"""The custodians' web pages (issue 13): a face of the command layer, like dock/cli.
+"""The custodians' web pages: a face of the command layer, like dock/cli.
 
 `create_app(settings, db)` builds the Starlette app (dock.web.app, which also says how to
 add a page); `start_web(settings, db)` serves it from a thread and returns the function that

@@ -1,4 +1,4 @@
-"""Issue 11 end to end with real processes: `dock serve --simulate` -> Mosquitto -> registry.
+"""Reporting end to end with real processes: `dock serve --simulate` -> Mosquitto -> registry.
 
 Each dock is a real `dock serve` subprocess with its own credentials under the production ACL
 (registry/broker/acl); each registry worker a real `dock-registry` subprocess on a fresh

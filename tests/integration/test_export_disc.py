@@ -1,4 +1,4 @@
-"""Evidence discs (issue 13): two labelled images whose bag checks on any machine."""
+"""Evidence discs: two labelled images whose bag checks on any machine."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """How each clip was verified, the card's own evidence of its name and times, and fixity.
 
-Issue 8: a stored record must say whether it was checked against the recorder's hash, by
+A stored record must say whether it was checked against the recorder's hash, by
 size only, or not at all (and why); it must keep the name's raw bytes as the card stored
 them, the card's own times, and every disagreement between the card and the recorder's
 listing. Clips stored before this revision were all size-checked against the listing (the

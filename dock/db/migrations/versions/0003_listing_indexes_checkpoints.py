@@ -1,6 +1,6 @@
 """Indexes for every listing, and the journal's verified checkpoints.
 
-Issue 9: after a year or two a dock holds a million clips and journal rows, and a listing
+After a year or two a dock holds a million clips and journal rows, and a listing
 SQLite has to sort whole (`dock clips` by stored time took seconds) is too slow on a Pi.
 Each listing the CLI and the custodians' pages offer is ordered by time and filtered by at
 most one of device, officer, late, verification state; each gets an index that serves

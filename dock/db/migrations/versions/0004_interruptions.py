@@ -1,6 +1,6 @@
 """Recorders' event logs with their read cursors, interruptions, and exemption records.
 
-Issue 10: each docking reads the recorder's event log from where the last one stopped, so
+Each docking reads the recorder's event log from where the last one stopped, so
 the cursor is stored in the same transaction as the events it read (a crash between the
 two would re-read or lose events). Interruptions are kept with how each was explained, so
 the CLI lists them by officer, device or status, and the next timeline keeps explanations

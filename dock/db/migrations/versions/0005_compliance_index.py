@@ -1,6 +1,6 @@
 """An index that lets `dock compliance` count a period's clips without reading the rows.
 
-Issue 10: a year of an agency's clips is half a million rows; counting them per officer and
+A year of an agency's clips is half a million rows; counting them per officer and
 late hand-over through the time index alone still fetched every row (2 s here). This index
 holds the time, the officer and the late flag, so the count reads the index only (0.7 s).
 

@@ -1,6 +1,6 @@
 """The replicas table: each clip's central copy and the progress of its upload.
 
-Issue 12: a clip may leave a recorder under delete_policy "after_central_copy" only once
+A clip may leave a recorder under delete_policy "after_central_copy" only once
 the agency's object store holds it under a COMPLIANCE lock; this table is that proof, and it
 keeps a multipart upload's id and done parts so a restart resumes instead of starting over.
 

@@ -1,6 +1,6 @@
 """Staff, requests and their steps, the viewing register, marks; clip classification.
 
-Issue 13: viewing, copying and exporting need review and approval by configured roles
+Viewing, copying and exporting need review and approval by configured roles
 (000 art.12-13, 003 art.24), exporting off a recorder two people (003 art.21); clips are
 searched by case, party, enforcement type, category and place.
 

@@ -1,4 +1,4 @@
-"""Issue 14: retention ends, case files, holds, purge tombstones and sampling audits.
+"""Retention ends, case files, holds, purge tombstones and sampling audits.
 
 Revision ID: 0008
 Revises: 0007

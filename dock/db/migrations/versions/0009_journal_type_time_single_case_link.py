@@ -1,4 +1,4 @@
-"""Issue 14 follow-up: the journal read by type over a time range; one case link per clip.
+"""The journal read by type over a time range; one case link per clip.
 
 The period report and the fixity figures read journal rows of one type within a period:
 (type, at_utc) serves both the equality and the range, so a quarter reads only its quarter

@@ -1,4 +1,4 @@
-"""Issue 14: lifting a hold is a request through the command layer; the hold names it.
+"""Lifting a hold is a request through the command layer; the hold names it.
 
 Revision ID: 0010
 Revises: 0009

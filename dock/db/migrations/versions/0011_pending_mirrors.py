@@ -1,4 +1,4 @@
-"""Issue 14: holds and retention ends wait in pending_mirrors until the central copy has them.
+"""Holds and retention ends wait in pending_mirrors until the central copy has them.
 
 Revision ID: 0011
 Revises: 0010
