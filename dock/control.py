@@ -194,8 +194,12 @@ def _reflash(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
             image = read_image(Path(path))
         except (ImageError, OSError) as err:
             raise ControlError(f"{err}; give an image made by `make firmware`") from None
-    outcome = worker.reflash(image, technician)
-    service.technicians.leave(worker.number, "reflash done", actor=technician.journal_name)
+    ended = "reflash failed"  # a failed reflash ends the mode too: the next one signs in again
+    try:
+        outcome = worker.reflash(image, technician)
+        ended = "reflash done"
+    finally:
+        service.technicians.leave(worker.number, ended, actor=technician.journal_name)
     return {"ok": True, "outcome": f"bay {worker.number}: {outcome.summary()}"}
 
 

@@ -118,15 +118,15 @@ def bench(make_dock, pins, tmp_path):
     made.close()
 
 
-def image_file(folder: Path) -> Path:
+def image_file(folder: Path, model: str = "ZFY-SIM") -> Path:
     signed = build_image(
         bytes(i % 251 for i in range(20_000)),
-        model="ZFY-SIM",
+        model=model,
         version="1.1.0",
         min_version="0.1.0",
         key=load_private_key(DEV_KEY_PATH),
     )
-    path = folder / "firmware-1.1.0.img"
+    path = folder / f"firmware-{model}-1.1.0.img"
     path.write_bytes(signed.to_bytes())
     return path
 
@@ -162,6 +162,19 @@ def test_long_press_then_a_technicians_sign_in_lets_the_bay_take_a_reflash_alone
     shown = [name for light, name in bench.lights.history if light == 1]
     firsts = [shown.index(n) for n in ("technician_awaited", "technician_mode", "attention")]
     assert firsts == sorted(firsts)
+
+
+def test_a_reflash_that_fails_ends_the_mode_too_so_the_next_one_signs_in_again(bench, tmp_path):
+    bench.docked("ZFY90001", 1)
+    assert bench.cli("technician", "enter", "1", user="tom").exit_code == 0
+
+    refused = bench.cli("reflash", "1", str(image_file(tmp_path, model="OTHER-CAM")))
+    assert refused.exit_code != 0 and "OTHER-CAM" in refused.output
+
+    left = bench.rows("technician.mode_left")
+    assert [r.data["reason"] for r in left] == ["reflash failed"]
+    again = bench.cli("reflash", "1", str(image_file(tmp_path)))
+    assert again.exit_code != 0 and "not in technician mode" in again.output
 
 
 def test_without_a_credential_in_time_every_bay_the_technician_button_asked_falls_back(bench):
