@@ -5,7 +5,8 @@ folder, so only the service's user can ask. One JSON object per line each way:
     {"op": "bays"}               -> {"ok": true, "bays": [{"number", "state", "device", "reason"}]}
     {"op": "recheck", "bay": N}  -> {"ok": true} once the bay's worker has the request queued
     {"op": "reflash", "bay": N, "image": PATH, "user", "password"}
-                                 -> {"ok": true, "outcome": "<one line>"} once it is done
+                                 -> {"ok": true, "outcome": "<one line>", "confirmed": bool}
+                                    once it is done
     {"op": "reflash", "bay": N, "image_sha256": HEX, ...}   the same, with a staged image
     {"op": "firmware_stage", "image": PATH, "user", "password"}
                                  -> {"ok": true, "image": "<one line>"}
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from dock.bays.states import BayState
 from dock.errors import DockError
+from dock.i18n import t
 
 if TYPE_CHECKING:  # the CLI's side imports this module: it must not load the whole service
     from dock.people.roles import Actor
@@ -141,7 +143,7 @@ def _actor(service: DockService, request: dict[str, Any]) -> Actor:
 
     user, password = request.get("user"), request.get("password")
     if not isinstance(user, str) or not user or not isinstance(password, str):
-        raise ControlError('this op needs a person: give "user" and "password"')
+        raise ControlError(t('this op needs a person: give "user" and "password"'))
     return authenticate(
         service.db, user, password, limits=service.settings.people, clock=service.clock
     )
@@ -151,7 +153,13 @@ def _worker(service: DockService, request: dict[str, Any]) -> BayWorker:
     number = request.get("bay")
     worker = service.bays.get(number) if isinstance(number, int) else None
     if worker is None:
-        raise ControlError(f"no bay {number!r}: this dock has bays 1 to {len(service.bays)}")
+        raise ControlError(
+            t(
+                "no bay {bay}: this dock has bays 1 to {count}",
+                bay=repr(number),
+                count=len(service.bays),
+            )
+        )
     return worker
 
 
@@ -173,34 +181,38 @@ def _reflash(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
         technician = _actor(service, request)
     elif technician is None:
         raise ControlError(
-            f"bay {worker.number} is not in technician mode: give --user, or"
-            f" `dock technician enter {worker.number}` first"
-        )
+            t("bay {bay} is not in technician mode: give --user, or `dock technician enter {bay}` first",
+              bay=worker.number)
+        )  # fmt: skip
     if request.get("force"):
         raise ControlError(
-            "a downgrade is not sent through the running dock: stop the service and run "
-            "`dock reflash --force --approved-by NAME`"
-        )
+            t("a downgrade is not sent through the running dock: stop the service and run `dock reflash --force --approved-by NAME`")
+        )  # fmt: skip
     path, staged = request.get("image"), request.get("image_sha256")
     if isinstance(staged, str):
         image = _staging(service).load(staged)
     elif not isinstance(path, str) or not path:
         raise ControlError(
-            'reflash needs "image" (the path of an image made by `make firmware`)'
-            ' or "image_sha256" (a staged image)'
-        )
+            t('reflash needs "image" (the path of an image made by `make firmware`) or "image_sha256" (a staged image)')
+        )  # fmt: skip
     else:
         try:
             image = read_image(Path(path))
         except (ImageError, OSError) as err:
-            raise ControlError(f"{err}; give an image made by `make firmware`") from None
+            raise ControlError(
+                t("{error}; give an image made by `make firmware`", error=err)
+            ) from None
     ended = "reflash failed"  # a failed reflash ends the mode too: the next one signs in again
     try:
         outcome = worker.reflash(image, technician)
         ended = "reflash done"
     finally:
         service.technicians.leave(worker.number, ended, actor=technician.journal_name)
-    return {"ok": True, "outcome": f"bay {worker.number}: {outcome.summary()}"}
+    return {
+        "ok": True,
+        "outcome": t("bay {bay}: {outcome}", bay=worker.number, outcome=outcome.summary()),
+        "confirmed": outcome.is_confirmed,
+    }
 
 
 def _staging(service: DockService) -> Staging:
@@ -213,7 +225,7 @@ def _firmware_stage(service: DockService, request: dict[str, Any]) -> dict[str, 
     """A technician stages an image with the keys the running dock trusts."""
     path = request.get("image")
     if not isinstance(path, str) or not path:
-        raise ControlError('firmware_stage needs "image": the path of a signed image')
+        raise ControlError(t('firmware_stage needs "image": the path of a signed image'))
     staged = _staging(service).stage(
         Path(path), technician=_actor(service, request), db=service.db, clock=service.clock
     )
@@ -262,7 +274,9 @@ def _technician_enter(service: DockService, request: dict[str, Any]) -> dict[str
 def _technician_leave(service: DockService, request: dict[str, Any]) -> dict[str, Any]:
     worker = _worker(service, request)
     if not service.technicians.leave(worker.number, "left on request"):
-        raise ControlError(f"bay {worker.number} is not in technician mode: nothing to leave")
+        raise ControlError(
+            t("bay {bay} is not in technician mode: nothing to leave", bay=worker.number)
+        )
     return {"ok": True}
 
 

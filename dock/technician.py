@@ -28,6 +28,7 @@ from dock.clock import Clock
 from dock.db.database import Database
 from dock.errors import DockError
 from dock.events import Event, TechnicianModeAsked, TechnicianModeEntered, TechnicianModeLeft
+from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 
 CREDENTIAL_WAIT_S = 120.0  # long enough to reach a terminal beside the dock and sign in
@@ -88,20 +89,27 @@ class TechnicianDesk:
             machine = self.machines.get(bay)
             if machine is None:
                 raise TechnicianModeRefused(
-                    f"no bay {bay!r}: this dock has bays 1 to {len(self.machines)}"
+                    t(
+                        "no bay {bay}: this dock has bays 1 to {count}",
+                        bay=bay,
+                        count=len(self.machines),
+                    )
                 )
             if machine.state not in CHECKED:
                 raise TechnicianModeRefused(
-                    f"bay {bay} has no checked recorder: dock one and wait for its verdict"
+                    t(
+                        "bay {bay} has no checked recorder: dock one and wait for its verdict",
+                        bay=bay,
+                    )
                 )
             mode = self._modes.get(bay)
             if mode is not None and mode.technician is not None:
                 if mode.technician.username == technician.username:
                     return
                 raise TechnicianModeRefused(
-                    f"bay {bay} is in technician mode for {mode.technician.username}:"
-                    f" `dock technician leave {bay}` first"
-                )
+                    t("bay {bay} is in technician mode for {name}: `dock technician leave {bay}` first",
+                      bay=bay, name=mode.technician.username)
+                )  # fmt: skip
             self._modes[bay] = _Mode(machine.device, technician=technician)
             entered = TechnicianModeEntered(
                 bay=bay, device=machine.device, username=technician.username

@@ -24,6 +24,7 @@ from dock.cli.reflash_commands import (
     is_serving,
     technician_credential,
 )
+from dock.i18n import t
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,13 +62,13 @@ def stage(
         settings_of(ctx),
         user,
         password_file,
-        "staging",
+        t("staging"),
         {"op": "firmware_stage", "image": str(path)},
         lambda staging, technician, db, clock: staging.stage(
             path, technician=technician, db=db, clock=clock
         ),
     )
-    typer.echo(f"staged {staged}")
+    typer.echo(t("staged {image}", image=staged))
 
 
 @firmware_app.command("list")
@@ -84,13 +85,20 @@ def list_images(ctx: typer.Context) -> None:
     else:
         images = Staging(settings.dock.data_dir, trusted_keys(settings)).images()
     if not images:
-        typer.echo("no staged images: stage one with `dock firmware stage FILE`")
+        typer.echo(t("no staged images: stage one with `dock firmware stage FILE`"))
         return
     rows: list[tuple[str, ...]] = [
-        (s.sha256[:16], s.model, s.version, s.min_version, str(s.size_bytes), s.problem or "ok")
+        (
+            s.sha256[:16],
+            s.model,
+            s.version,
+            s.min_version,
+            str(s.size_bytes),
+            s.problem or t("intact"),
+        )
         for s in images
     ]
-    headers = ("image", "model", "version", "replaces from", "bytes", "check")
+    headers = tuple(t(h) for h in ("image", "model", "version", "replaces from", "bytes", "check"))
     typer.echo(plain_table(headers, rows))
 
 
@@ -109,13 +117,13 @@ def remove(
         settings_of(ctx),
         user,
         password_file,
-        "removing",
+        t("removing"),
         {"op": "firmware_remove", "image_sha256": image_hash},
         lambda staging, technician, db, clock: staging.remove(
             image_hash, technician=technician, db=db, clock=clock
         ),
     )
-    typer.echo(f"removed {removed}")
+    typer.echo(t("removed {image}", image=removed))
 
 
 @firmware_app.command("update-all")
@@ -137,20 +145,20 @@ def update_all(
     settings = settings_of(ctx)
     if not is_serving(settings.dock.data_dir):
         raise ReflashRefused(
-            "update-all goes through the running dock, which holds the bays: start `dock serve`"
+            t("update-all goes through the running dock, which holds the bays: start `dock serve`")
         )
     request = {"op": "firmware_update_all", "model": model or "", "version": version or ""}
     reply = _ask(
         settings,
         user,
         password_file,
-        "an update",
+        t("an update"),
         request,
         wait_s=SERVICE_REFLASH_WAIT_S * MAX_BAYS,
     )
     results = [BayResult.from_dict(row) for row in reply.get("results", [])]
     if not results:
-        typer.echo("no recorder is docked: nothing to update")
+        typer.echo(t("no recorder is docked: nothing to update"))
         return
     for result in results:
         typer.echo(result.line())

@@ -22,6 +22,7 @@ import typer
 
 from dock.cli.common import app, one_line_errors, require_records, settings_of
 from dock.errors import DockError
+from dock.i18n import t
 
 if TYPE_CHECKING:
     from dock.bays.machine import BayMachine
@@ -81,19 +82,20 @@ def reflash_command(
 
     settings = settings_of(ctx)
     if approved_by and not force:
-        raise ReflashRefused("--approved-by is for a downgrade: give --force with it")
+        raise ReflashRefused(t("--approved-by is for a downgrade: give --force with it"))
     if force and not approved_by:
-        raise ReflashRefused("--force needs a second person: give --approved-by NAME")
+        raise ReflashRefused(t("--force needs a second person: give --approved-by NAME"))
     try:
         image = read_image(image_path)
     except ImageError as err:
-        raise ReflashRefused(f"{err}; give an image made by `make firmware`") from None
+        raise ReflashRefused(
+            t("{error}; give an image made by `make firmware`", error=err)
+        ) from None
     if is_serving(settings.dock.data_dir):
         if force:
             raise ReflashRefused(
-                "a downgrade is not sent through the running dock: stop the service"
-                " (systemctl stop dock) and run `dock reflash --force` again"
-            )
+                t("a downgrade is not sent through the running dock: stop the service (systemctl stop dock) and run `dock reflash --force` again")
+            )  # fmt: skip
         typer.echo(_through_service(settings.dock.data_dir, bay, image_path, user, password_file))
         return
     port_path = _port_of(settings, bay, port)
@@ -108,12 +110,12 @@ def reflash_command(
             approver = _sign_in(settings, db, clock, approved_by, approver_password_file)
             if not (approver.has(Role.TECHNICIAN) or approver.has(Role.LEADER)):
                 raise NotAllowed(
-                    f"{approver.username} may not approve a downgrade: it needs the role"
-                    " technician or leader"
-                )
+                    t("{name} may not approve a downgrade: it needs the role technician or leader",
+                      name=approver.username)
+                )  # fmt: skip
             if approver.username == technician.username:
                 raise ReflashRefused(
-                    "a downgrade needs a second person: --approved-by must name someone else"
+                    t("a downgrade needs a second person: --approved-by must name someone else")
                 )
         outcome = _run(
             Reflash(db, clock, technician=technician.journal_name),
@@ -126,8 +128,10 @@ def reflash_command(
         )
     finally:
         db.close()
-    resumed = f", resumed at {outcome.resumed_from_bytes}" if outcome.resumed_from_bytes else ""
-    typer.echo(f"bay {bay}: {outcome.summary()} ({outcome.sent_bytes} bytes sent{resumed})")
+    sent = t("{count} bytes sent", count=outcome.sent_bytes)
+    if outcome.resumed_from_bytes:
+        sent += t(", resumed at {offset}", offset=outcome.resumed_from_bytes)
+    typer.echo(t("bay {bay}: {outcome} ({sent})", bay=bay, outcome=outcome.summary(), sent=sent))
     if not outcome.is_confirmed:
         raise typer.Exit(1)
 
@@ -151,9 +155,9 @@ def _run(
             key = ledger.paired_key(session, serial)
         if key is None:
             raise ReflashRefused(
-                f"recorder {serial} is not paired with this dock: pair it first"
-                f" (`dock device pair {serial} --port {port_path}`)"
-            )
+                t("recorder {serial} is not paired with this dock: pair it first (`dock device pair {serial} --port {port}`)",
+                  serial=serial, port=port_path)
+            )  # fmt: skip
         return key
 
     try:
@@ -166,9 +170,9 @@ def _run(
         )
     except (RecorderError, OSError) as err:
         raise ReflashRefused(
-            f"recorder on {port_path}: {err}; check it is docked and run the command again"
-            " (a transfer resumes where it stopped)"
-        ) from None
+            t("recorder on {port}: {error}; check it is docked and run the command again (a transfer resumes where it stopped)",
+              port=port_path, error=err)
+        ) from None  # fmt: skip
 
 
 def _port_of(settings: Settings, bay: int, port: str | None) -> str:
@@ -177,7 +181,7 @@ def _port_of(settings: Settings, bay: int, port: str | None) -> str:
     fixed = settings.bays.fixed.get(bay)
     if fixed is None:
         raise ReflashRefused(
-            f"bay {bay} has no fixed serial port in the config: give --port /dev/ttyACM0"
+            t("bay {bay} has no fixed serial port in the config: give --port /dev/ttyACM0", bay=bay)
         )
     return fixed.port
 
@@ -208,7 +212,7 @@ def _through_service(
     except control.ControlError as err:
         raise ReflashRefused(str(err)) from None
     if not isinstance(reply.get("outcome"), str):
-        raise ReflashRefused("the dock service did not say how the reflash ended: see its log")
+        raise ReflashRefused(t("the dock service did not say how the reflash ended: see its log"))
     return str(reply["outcome"])
 
 
@@ -227,14 +231,18 @@ def _sign_in(
 
 
 def technician_credential(
-    user: str | None, password_file: Path | None, needs: str = "a reflash"
+    user: str | None, password_file: Path | None, needs: str = ""
 ) -> tuple[str, str]:
-    """The user name given and its password (from the file, or a prompt)."""
+    """The user name given and its password (from the file, or a prompt); `needs` names
+    what asks for them, in the agency's language (a reflash when not given)."""
     from dock.cli.people_commands import read_password
 
     if not user:
-        raise ReflashRefused(f"{needs} needs a technician: give --user with your staff user name")
-    return user, read_password(password_file, f"password for {user}")
+        raise ReflashRefused(
+            t("{needs} needs a technician: give --user with your staff user name",
+              needs=needs or t("a reflash"))
+        )  # fmt: skip
+    return user, read_password(password_file, t("password for {name}", name=user))
 
 
 def _bay_machine(db: Database, clock: Clock, bay: int) -> BayMachine | None:

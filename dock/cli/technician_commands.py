@@ -15,6 +15,7 @@ import typer
 
 from dock.cli.common import app, one_line_errors, settings_of
 from dock.cli.people_commands import PasswordFileOption, UserOption
+from dock.i18n import t
 
 technician_app = typer.Typer(help="Technician mode at a bay (reflash).", no_args_is_help=True)
 app.add_typer(technician_app, name="technician")
@@ -34,10 +35,10 @@ def enter_command(
     from dock import control
     from dock.cli.reflash_commands import technician_credential
 
-    user, password = technician_credential(user, password_file, "technician mode")
+    user, password = technician_credential(user, password_file, t("technician mode"))
     payload = {"op": "technician_enter", "bay": bay, "user": user, "password": password}
     reply = control.request(settings_of(ctx).dock.data_dir, payload)
-    typer.echo(f"bay {bay}: technician mode for {reply['technician']}")
+    typer.echo(t("bay {bay}: technician mode for {name}", bay=bay, name=reply["technician"]))
 
 
 @technician_app.command("leave")
@@ -47,4 +48,4 @@ def leave_command(ctx: typer.Context, bay: BayArgument) -> None:
     from dock import control
 
     control.request(settings_of(ctx).dock.data_dir, {"op": "technician_leave", "bay": bay})
-    typer.echo(f"bay {bay}: technician mode ended")
+    typer.echo(t("bay {bay}: technician mode ended", bay=bay))

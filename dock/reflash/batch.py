@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dock import journal, ledger
 from dock.errors import DockError
 from dock.events import Event, FirmwareBatchFinished, FirmwareBatchResult, FirmwareBatchStarted
+from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 from dock.reflash.session import TransferBroken
 from dock.service import CHECKED
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
 SUCCEEDED, REFUSED, FAILED, SKIPPED = "succeeded", "refused", "failed", "skipped"
 OUTCOMES = (SUCCEEDED, REFUSED, FAILED, SKIPPED)
+# Message ids of their own: the pages' "refused" is a request's (不予批准).
+OUTCOME_WORDS = {
+    SUCCEEDED: "update succeeded",
+    REFUSED: "update refused",
+    FAILED: "update failed",
+    SKIPPED: "update skipped",
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,14 @@ class BayResult:
 
     def line(self) -> str:
         versions = self.from_version + (f" -> {self.to_version}" if self.to_version else "")
-        return f"bay {self.bay} {self.serial} {versions}: {self.outcome}: {self.reason}"
+        return t(
+            "bay {bay} {serial} {versions}: {outcome}: {reason}",
+            bay=self.bay,
+            serial=self.serial,
+            versions=versions,
+            outcome=t(OUTCOME_WORDS[self.outcome]),
+            reason=self.reason,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,7 +70,10 @@ class BayResult:
 
 def totals(results: list[BayResult]) -> str:
     counted = Counter(r.outcome for r in results)
-    return ", ".join(f"{counted[o]} {o}" for o in OUTCOMES)
+    return t(
+        "{succeeded} succeeded, {refused} refused, {failed} failed, {skipped} skipped",
+        **{o: counted[o] for o in OUTCOMES},
+    )
 
 
 def update_all(
@@ -120,22 +138,24 @@ def _update_bay(
         device = ledger.find_device(session, serial)
         known = (device.model, device.firmware_version) if device is not None else None
     if known is None:
-        return BayResult(number, serial, "", "", SKIPPED, "not in the ledger: register it first")
+        return BayResult(number, serial, "", "", SKIPPED, t("not in the ledger: register it first"))
     its_model, running = known
 
     def result(outcome: str, reason: str, to_version: str = "") -> BayResult:
         return BayResult(number, serial, running, to_version, outcome, reason)
 
     if model is not None and its_model != model:
-        return result(SKIPPED, f"model {its_model}, not {model}")
+        return result(SKIPPED, t("model {model}, not {wanted}", model=its_model, wanted=model))
     if worker.machine.state not in CHECKED:
-        return result(SKIPPED, f"the bay is {worker.machine.state}, not checked yet")
+        return result(
+            SKIPPED, t("the bay is {state}, not checked yet", state=t(str(worker.machine.state)))
+        )
     staged = staging.newest(its_model, version)
     if staged is None:
         wanted = f"{its_model} {version}" if version else its_model
-        return result(SKIPPED, f"no staged image for {wanted}")
+        return result(SKIPPED, t("no staged image for {wanted}", wanted=wanted))
     if (parse_version(running) or (0,)) >= (parse_version(staged.version) or (0,)):
-        return result(SKIPPED, f"already runs {running}", staged.version)
+        return result(SKIPPED, t("already runs {version}", version=running), staged.version)
     try:
         outcome = worker.reflash(staging.load(staged.sha256), technician)
     except TransferBroken as err:
@@ -143,10 +163,11 @@ def _update_bay(
     except DockError as err:  # the recorder or the dock said no: nothing was changed
         return result(REFUSED, str(err), staged.version)
     if outcome.is_confirmed:
-        return result(SUCCEEDED, f"running {outcome.running_version}", staged.version)
+        running_now = t("running {version}", version=outcome.running_version)
+        return result(SUCCEEDED, running_now, staged.version)
     return result(
         FAILED,
-        f"failed its self-test: rolled back to {outcome.running_version}",
+        t("failed its self-test: rolled back to {version}", version=outcome.running_version),
         staged.version,
     )
 

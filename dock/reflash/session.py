@@ -27,6 +27,7 @@ from dock.events import (
     ReflashStarted,
     ReflashStopped,
 )
+from dock.i18n import t
 from dock.reflash.transfer import send_image
 from firmware_bridge import messages
 from firmware_bridge.client import RecorderClient
@@ -71,9 +72,13 @@ class ReflashOutcome:
 
     def summary(self) -> str:
         """What a technician reads: from which version to which, and how the boot went."""
-        return (
-            f"recorder {self.serial} {self.from_version} -> {self.to_version}: {self.result},"
-            f" running {self.running_version}"
+        return t(
+            "recorder {serial} {from_version} -> {to_version}: {result}, running {running}",
+            serial=self.serial,
+            from_version=self.from_version,
+            to_version=self.to_version,
+            result=t(self.result),
+            running=self.running_version,
         )
 
 

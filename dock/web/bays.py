@@ -2,8 +2,11 @@
 
 Each bay's light is the service's own projection (dock.lights, saved beside its journal
 cursor) drawn with dock.lights.pattern_for, so the page and the LED cannot disagree; without
-a saved projection the state comes from the bays table alone, as `dock bays` does. The
-events stream says "changed" whenever the journal grows; the page then fetches the rows again.
+a saved projection the state comes from the bays table alone, as `dock bays` does. A bay in
+technician mode says so (awaited after a long press, or the technician's name from the
+journal's technician.mode_entered row), and a REFLASHING bay its progress, both from the same
+projection. The events stream says "changed" whenever the journal grows; the page then
+fetches the rows again.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dock import journal
 from dock.bays.states import BayState
 from dock.db.models import Bay, JournalRow
+from dock.events import TechnicianModeEntered
 from dock.lights import BayLight, pattern_for, saved_lights
 from dock.web.site import Ask, Site, page
 
@@ -35,7 +41,11 @@ LIGHT_WORDS = {
     "fault": "fault (red)",
     "reflashing": "reflashing (red and green)",
     "offloading": "offloading (green flashes)",
+    "awaiting_two_staff": "waiting for two staff (amber flashes)",
+    "technician_awaited": "waiting for a technician (red and amber, quick)",
+    "technician_mode": "technician mode (red and amber)",
 }
+AWAITED = "awaited"  # BayView.technician before anyone signed in
 
 
 @dataclass(frozen=True)
@@ -49,11 +59,13 @@ class BayView:
     device: str
     reason: str
     progress_pct: int | None
+    technician: str  # "" outside technician mode, AWAITED, or the technician's user name
 
 
 def bay_views(site: Site) -> list[BayView]:
     with site.db.transaction() as session:
         rows = {b.number: b for b in session.scalars(select(Bay))}
+        signed_in = _signed_in(session)
     numbers = sorted(set(rows) | set(range(1, site.settings.bays.count + 1)))
     lights = saved_lights(site.data_dir, numbers) or {}
     views = []
@@ -75,9 +87,22 @@ def bay_views(site: Site) -> list[BayView]:
                 device=(row.device_serial or "") if row is not None else "",
                 reason=row.reason if row is not None and row.reason != state.upper() else "",
                 progress_pct=None if light.progress is None else round(light.progress * 100),
+                technician=(
+                    signed_in.get(number, "?")
+                    if light.technician == "signed_in"
+                    else AWAITED
+                    if light.technician
+                    else ""
+                ),  # fmt: skip
             )
         )
     return views
+
+
+def _signed_in(session: Session) -> dict[int, str]:
+    """Each bay's last technician to sign in for it (the light says whether still in the mode)."""
+    rows = journal.latest(session, limit=100, type_prefixes=(TechnicianModeEntered.type,))
+    return {r.bay: str(r.data.get("username", "")) for r in rows if r.bay is not None}
 
 
 def journal_head(site: Site) -> int:

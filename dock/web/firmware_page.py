@@ -5,7 +5,9 @@ control socket (ops reflash with a staged image, and firmware_update_all), where
 threads hold the links and the batch lives (dock.reflash.batch), so the page and the CLI
 cannot differ. Only a technician sees the page; each action asks for the technician's
 password again, which the dock checks as it does the CLI's (a wrong one counts towards the
-lock-out): a page left signed in is not enough to rewrite a recorder's firmware.
+lock-out): a page left signed in is not enough to rewrite a recorder's firmware. A bay is put
+in technician mode (and taken out) here too, through the ops `dock technician` uses
+(technician_enter with the password, technician_leave); the bays page shows the mode.
 """
 
 from __future__ import annotations
@@ -16,20 +18,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dock import control, ledger
+from dock.i18n import t
 from dock.people.roles import Role, require
-from dock.reflash.batch import FAILED, REFUSED, SKIPPED, SUCCEEDED, BayResult, totals
+from dock.reflash.batch import OUTCOME_WORDS, BayResult, totals
 from dock.reflash.staging import Staging, trusted_keys
 from dock.web.bays import bay_views
 from dock.web.site import Ask, page
 
 ACTION_WAIT_S = 1800.0 * 16  # every bay's transfer, test boot and check, one after another
-# Message ids of their own: the pages' "refused" is a request's (不予批准).
-OUTCOME_WORDS = {
-    SUCCEEDED: "update succeeded",
-    REFUSED: "update refused",
-    FAILED: "update failed",
-    SKIPPED: "update skipped",
-}
 
 
 def _page(ask: Ask, status: int = 200, **shown: Any) -> Response:
@@ -56,7 +52,22 @@ def reflash_bay(ask: Ask) -> Response:
     reply = _ask_dock(
         ask, op="reflash", bay=_bay(ask), image_sha256=ask.form.get("image_sha256", "")
     )
-    return _page(ask, outcome=str(reply.get("outcome", "")))
+    return _page(ask, outcome=str(reply.get("outcome", "")), is_done=bool(reply.get("confirmed")))
+
+
+def enter_technician_mode(ask: Ask) -> Response:
+    require(ask.actor, Role.TECHNICIAN)
+    bay = _bay(ask)
+    reply = _ask_dock(ask, op="technician_enter", bay=bay)
+    said = t("bay {bay}: technician mode for {name}", bay=bay, name=reply.get("technician", ""))
+    return _page(ask, outcome=said, is_done=True)
+
+
+def leave_technician_mode(ask: Ask) -> Response:
+    require(ask.actor, Role.TECHNICIAN)
+    bay = _bay(ask)
+    control.request(ask.site.data_dir, {"op": "technician_leave", "bay": bay})
+    return _page(ask, outcome=t("bay {bay}: technician mode ended", bay=bay), is_done=True)
 
 
 def update_all(ask: Ask) -> Response:
@@ -74,7 +85,7 @@ def update_all(ask: Ask) -> Response:
 def _bay(ask: Ask) -> int:
     text = ask.form.get("bay", "")
     if not text.isdigit():
-        raise control.ControlError("choose a bay to reflash")
+        raise control.ControlError(t("choose a bay"))
     return int(text)
 
 
@@ -88,5 +99,7 @@ ROUTES = [
     Route("/firmware", page(firmware_page)),
     Route("/firmware/reflash", page(reflash_bay), methods=["POST"]),
     Route("/firmware/update-all", page(update_all), methods=["POST"]),
+    Route("/firmware/technician/enter", page(enter_technician_mode), methods=["POST"]),
+    Route("/firmware/technician/leave", page(leave_technician_mode), methods=["POST"]),
 ]
 NAV = [("/firmware", "Firmware")]

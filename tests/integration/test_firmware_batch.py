@@ -122,11 +122,11 @@ def test_update_all_goes_on_past_refusing_recorders_and_reports_and_journals_eac
     result = served.dock("firmware", "update-all")
     assert result.exit_code == 1, result.output  # some did not succeed
     lines = result.output.splitlines()
-    assert lines[0].startswith("bay 1 SIM00001 1.0.0 -> 1.2.0: refused: "), result.output
+    assert lines[0].startswith("仓位 1 SIM00001 1.0.0 -> 1.2.0：升级被拒绝："), result.output
     assert "older than" in lines[0] or "1.1.0" in lines[0]
-    assert lines[1].startswith("bay 2 SIM00002 1.0.0 -> 1.2.0: refused: "), result.output
-    assert lines[2] == "bay 3 SIM00003 1.1.0 -> 1.2.0: succeeded: running 1.2.0", result.output
-    assert lines[3] == "1 succeeded, 2 refused, 0 failed, 0 skipped"
+    assert lines[1].startswith("仓位 2 SIM00002 1.0.0 -> 1.2.0：升级被拒绝："), result.output
+    assert lines[2] == "仓位 3 SIM00003 1.1.0 -> 1.2.0：升级成功：当前运行 1.2.0", result.output
+    assert lines[3] == "成功 1，被拒绝 2，失败 0，跳过 0"
 
     [started] = served.rows("reflash.batch_started")
     assert started.actor == "staff:tom" and started.data["bays"] == [1, 2, 3]
@@ -146,8 +146,8 @@ def test_update_all_goes_on_past_refusing_recorders_and_reports_and_journals_eac
         served.wait_checked_after_reflash(bay)
     again = served.dock("firmware", "update-all", "--version", "1.1.0")
     assert again.exit_code == 0, again.output
-    assert "bay 3 SIM00003 1.2.0 -> 1.1.0: skipped: already runs 1.2.0" in again.output
-    assert "bay 1 SIM00001 1.0.0 -> 1.1.0: succeeded: running 1.1.0" in again.output
+    assert "仓位 3 SIM00003 1.2.0 -> 1.1.0：已跳过：已在运行 1.2.0" in again.output
+    assert "仓位 1 SIM00001 1.0.0 -> 1.1.0：升级成功：当前运行 1.1.0" in again.output
 
 
 def test_update_all_refuses_an_officer_and_changes_nothing(served):
@@ -157,7 +157,7 @@ def test_update_all_refuses_an_officer_and_changes_nothing(served):
     listed = served.dock("firmware", "list", user=None)
     assert listed.exit_code == 0, listed.output
     [row] = [line for line in listed.output.splitlines() if "ZFY-SIM" in line]
-    assert "1.1.0" in row and row.rstrip(" │").endswith("ok"), listed.output
+    assert "1.1.0" in row and row.rstrip(" │").endswith("完好"), listed.output
     result = served.dock("firmware", "update-all", user="olga")
     assert result.exit_code == 1 and "technician" in result.output
     assert served.rows("reflash.batch") == [] and served.rows("reflash.started") == []
@@ -189,7 +189,7 @@ def test_a_technician_reflashes_a_bay_and_updates_all_docked_from_the_page(serve
             data={"csrf": token, "bay": "2", "image_sha256": sha[1], "password": PASSWORD},
         )
         assert one.status_code == 200, one.text
-        assert "bay 2: recorder SIM00002 1.0.0 -&gt; 1.1.0: confirmed" in one.text
+        assert "仓位 2：记录仪 SIM00002 1.0.0 -&gt; 1.1.0：已确认" in one.text
         served.wait_checked_after_reflash(2)
         wrong = technician.post("/firmware/update-all", data={"csrf": token, "password": "not it"})
         assert wrong.status_code == 400 and served.rows("reflash.batch") == []
@@ -197,6 +197,6 @@ def test_a_technician_reflashes_a_bay_and_updates_all_docked_from_the_page(serve
     assert batch.status_code == 200, batch.text
     outcomes = re.findall(r'class="result" data-bay="(\d)" data-outcome="(\w+)"', batch.text)
     assert outcomes == [("1", "succeeded"), ("2", "skipped"), ("3", "succeeded")]
-    assert "2 succeeded, 0 refused, 0 failed, 1 skipped" in batch.text
+    assert "成功 2，被拒绝 0，失败 0，跳过 1" in batch.text
     [started] = served.rows("reflash.batch_started")
     assert started.actor == "staff:tom"

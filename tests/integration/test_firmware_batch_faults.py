@@ -56,7 +56,7 @@ def test_a_failing_self_test_and_a_refusal_are_reported_and_the_batch_goes_on(ma
         (3, "ZFY00003", "refused"),
         (4, "ZFY00004", "succeeded"),
     ]
-    assert results[1].reason == "failed its self-test: rolled back to 1.0.0"
+    assert results[1].reason == "自检失败：已回滚到 1.0.0"
     assert "image is for another model" in results[2].reason
     assert all((r.from_version, r.to_version) == ("1.0.0", "1.1.0") for r in results)
     # The refused recorder keeps its firmware and the docking goes on with its check (not

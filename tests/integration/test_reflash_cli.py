@@ -101,7 +101,7 @@ def dock(tmp_path):
 def test_a_technician_reflashes_the_bay_and_every_step_names_them(dock):
     result = dock.reflash("1.1.0", "--user", "tom")
     assert result.exit_code == 0, result.output
-    assert "bay 1: recorder ZFY00001 1.0.0 -> 1.1.0: confirmed, running 1.1.0" in result.stdout
+    assert "仓位 1：记录仪 ZFY00001 1.0.0 -> 1.1.0：已确认，当前运行 1.1.0" in result.stdout
     steps = dock.rows("reflash.")
     assert [r.type for r in steps] == ["reflash.started", "reflash.progress", "reflash.finished"]
     assert {r.actor for r in steps} == {"staff:tom"}
@@ -154,8 +154,8 @@ def test_a_forced_downgrade_approved_by_a_signed_in_leader_journals_both_names(d
 @pytest.mark.parametrize(
     ("approver", "said"),
     [
-        ("olga", "may not approve a downgrade"),  # an officer approves no firmware
-        ("tom", "must name someone else"),  # nor does one approve one's own
+        ("olga", "无权批准降级"),  # an officer approves no firmware
+        ("tom", "必须是另一个人"),  # nor does one approve one's own
     ],
 )
 def test_a_downgrade_approved_by_the_wrong_person_is_refused(dock, approver, said):
@@ -176,8 +176,8 @@ def test_a_downgrade_approved_by_the_wrong_person_is_refused(dock, approver, sai
 @pytest.mark.parametrize(
     ("args", "said"),
     [
-        (("--force",), "--force needs a second person"),
-        (("--approved-by", "lee"), "give --force with it"),
+        (("--force",), "--force 需要第二人批准"),
+        (("--approved-by", "lee"), "请同时给出 --force"),
     ],
 )
 def test_force_and_approved_by_go_together(dock, args, said):
@@ -191,8 +191,8 @@ def test_an_unpaired_recorder_is_refused_in_one_line(dock):
     result = dock.reflash("1.1.0", "--user", "tom")
     assert result.exit_code == 1
     assert result.output == (
-        f"error: recorder {SERIAL} is not paired with this dock: pair it first"
-        f" (`dock device pair {SERIAL} --port {dock.sim.port}`)\n"
+        f"error: 记录仪 {SERIAL} 未与本设备配对：请先配对"
+        f"（`dock device pair {SERIAL} --port {dock.sim.port}`）\n"
     )
 
 
@@ -201,7 +201,7 @@ def test_a_bay_without_a_port_asks_for_one(dock):
         app, ["--config", str(dock.config), "reflash", "1", dock.image("1.1.0"), "--user", "tom"]
     )
     assert result.exit_code == 1
-    assert "bay 1 has no fixed serial port in the config: give --port" in result.output
+    assert "配置中仓位 1 没有固定串口：请给出 --port" in result.output
 
 
 def test_while_the_dock_service_answers_its_socket_the_command_asks_it_and_leaves_the_port(dock):
@@ -218,6 +218,6 @@ def test_while_the_dock_service_answers_its_socket_the_command_asks_it_and_leave
         result = dock.reflash("1.1.0", "--user", "tom")
         server.shutdown()
     assert result.exit_code == 1
-    assert "the dock service did not say how the reflash ended" in result.output
+    assert "设备服务未告知刷写结果" in result.output
     assert b'"op": "reflash"' in asked[-1]
     assert dock.bytes_held() == 0

@@ -67,7 +67,7 @@ def test_a_technician_reflashes_a_docked_recorder_through_the_running_dock(dock)
     config, image, tmp_path = dock
     result = reflash(config, image, "tom")
     assert result.exit_code == 0, result.output
-    assert "SIM00001 1.0.0 -> 1.1.0: confirmed, running 1.1.0" in result.output
+    assert "SIM00001 1.0.0 -> 1.1.0：已确认，当前运行 1.1.0" in result.output
     # After the new firmware answers, the insertion goes on: identified and checked again.
     deadline = time.monotonic() + 60
     while True:

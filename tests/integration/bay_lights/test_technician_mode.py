@@ -139,12 +139,12 @@ def test_long_press_then_a_technicians_sign_in_lets_the_bay_take_a_reflash_alone
 
     entered = bench.cli("technician", "enter", "1", user="tom")
     assert entered.exit_code == 0, entered.output
-    assert entered.stdout == "bay 1: technician mode for tom\n"
+    assert entered.stdout == "仓位 1：技术人员模式（tom）\n"
     bench.light_is(1, "technician_mode")
 
     flashed = bench.cli("reflash", "1", str(image_file(tmp_path)))  # no --user: the mode's
     assert flashed.exit_code == 0, flashed.output
-    assert "ZFY90001 1.0.0 -> 1.1.0: confirmed, running 1.1.0" in flashed.stdout
+    assert "ZFY90001 1.0.0 -> 1.1.0：已确认，当前运行 1.1.0" in flashed.stdout
     bench.light_is(1, "attention")  # checked again: 1.1.0 is not on this dock's allowed list
 
     steps = [(r.type, r.actor, r.bay) for r in bench.rows()]
@@ -174,7 +174,7 @@ def test_a_reflash_that_fails_ends_the_mode_too_so_the_next_one_signs_in_again(b
     left = bench.rows("technician.mode_left")
     assert [r.data["reason"] for r in left] == ["reflash failed"]
     again = bench.cli("reflash", "1", str(image_file(tmp_path)))
-    assert again.exit_code != 0 and "not in technician mode" in again.output
+    assert again.exit_code != 0 and "不在技术人员模式" in again.output
 
 
 def test_without_a_credential_in_time_every_bay_the_technician_button_asked_falls_back(bench):
@@ -205,11 +205,11 @@ def test_technician_mode_ends_when_left_or_when_the_recorder_is_undocked(bench):
     assert bench.cli("technician", "enter", "1", user="tom").exit_code == 0  # the CLI alone
     bench.light_is(1, "technician_mode")
     left = bench.cli("technician", "leave", "1")
-    assert (left.exit_code, left.stdout) == (0, "bay 1: technician mode ended\n")
+    assert (left.exit_code, left.stdout) == (0, "仓位 1：技术人员模式已结束\n")
     bench.light_is(1, "ready")
     again = bench.cli("technician", "leave", "1")
     assert again.exit_code == 1
-    assert again.stderr == "error: bay 1 is not in technician mode: nothing to leave\n"
+    assert again.stderr == "error: 仓位 1 不在技术人员模式：无需退出\n"
 
     bench.press(1, LONG_PRESS_S)
     assert bench.cli("technician", "enter", "1", user="tom").exit_code == 0
@@ -231,7 +231,7 @@ def test_only_a_technician_may_enter_and_only_at_a_checked_bay(bench):
     assert "technician" in officer.stderr and len(officer.stderr.splitlines()) == 1
     empty = bench.cli("technician", "enter", "1", user="tom")
     assert empty.exit_code == 1
-    assert "bay 1 has no checked recorder" in empty.stderr
+    assert "仓位 1 没有已检查的记录仪" in empty.stderr
     bench.press(1, LONG_PRESS_S)  # an empty bay: the long press asks for nothing
     assert bench.rows() == []
 
