@@ -157,7 +157,7 @@ class Reflash:
                 if bay is not None and isinstance(err, Refused):
                     bay.move(Trigger.REFLASH_DONE, reason=reason)
                 kind = ImageRefused if isinstance(err, Refused) else TransferBroken
-                raise kind(f"recorder {serial}: {reason}") from None
+                raise kind(t("recorder {serial}: {reason}", serial=serial, reason=reason)) from None
             # The recorder restarts into a test boot; a new Hello starts the next insertion.
             client.hello()
             client.authenticate(key)
@@ -197,16 +197,16 @@ class Reflash:
         if (parse_version(image.version) or (0,)) >= running:
             return False
         if not approved_by or approved_by.strip() == self.technician:
-            reason = (
-                f"firmware {image.version} is older than the running {from_version}: a downgrade"
-                " needs --force and a second person's --approved-by NAME"
-            )
+            reason = t(
+                "firmware {version} is older than the running {running}: a downgrade needs --force and a second person's --approved-by NAME",
+                version=image.version, running=from_version,
+            )  # fmt: skip
             self._journal(
                 ReflashStopped(
                     bay=bay, device=serial, to_version=image.version, reason=reason, done_bytes=0
                 )
             )
-            raise DowngradeRefused(f"recorder {serial}: {reason}")
+            raise DowngradeRefused(t("recorder {serial}: {reason}", serial=serial, reason=reason))
         self._journal(
             ReflashDowngradeApproved(
                 bay=bay,
@@ -244,11 +244,12 @@ class _Progress:
 
 def _stop_reason(err: RecorderError, done_bytes: int) -> str:
     if isinstance(err, Refused):
-        return f"the recorder refused the image: {err.error_name}" + (
-            f" ({err.detail})" if err.detail else ""
-        )
-    return (
-        f"link lost after {done_bytes} bytes ({err}); dock it again and the transfer resumes there"
+        said = t("the recorder refused the image: {error}", error=err.error_name)
+        return said + (t(" ({detail})", detail=err.detail) if err.detail else "")
+    return t(
+        "link lost after {count} bytes ({error}); dock it again and the transfer resumes there",
+        count=done_bytes,
+        error=err,
     )
 
 

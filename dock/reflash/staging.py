@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from dock import journal
 from dock.errors import DockError
 from dock.events import Event, FirmwareImageRefused, FirmwareImageRemoved, FirmwareImageStaged
+from dock.i18n import t
 from dock.offload.store import fsync_dir
 from dock.people.roles import Actor, Role, require
 from firmware_bridge.firmware.update import parse_version
@@ -79,29 +80,28 @@ def check_image(data: bytes, keys: tuple[bytes, ...]) -> Image:
     """The image in `data` when a trusted key signed it and its payload is intact."""
     if not keys:
         raise StagingRefused(
-            "this dock trusts no firmware key: add the agency's public key to [firmware]"
-            " public_keys in the config"
-        )
+            t("this dock trusts no firmware key: add the agency's public key to [firmware] public_keys in the config")
+        )  # fmt: skip
     try:
         image = parse_image(data)
     except ImageError as err:
-        raise StagingRefused(f"{err}; give an image made by `make firmware`") from None
+        raise StagingRefused(
+            t("{error}; give an image made by `make firmware`", error=err)
+        ) from None
     if not any(image.is_signed_by(key) for key in keys):
         raise StagingRefused(
-            "the image is not signed by any key in [firmware] public_keys (an unknown key, or"
-            " a changed manifest or signature): ask for an image signed with the agency's key"
-        )
+            t("the image is not signed by any key in [firmware] public_keys (an unknown key, or a changed manifest or signature): ask for an image signed with the agency's key")
+        )  # fmt: skip
     manifest = image.manifest
     if len(image.payload) != manifest["size_bytes"]:
         raise StagingRefused(
-            f"the image's payload is {len(image.payload)} bytes, its manifest says"
-            f" {manifest['size_bytes']}: the file is damaged; copy it again"
-        )
+            t("the image's payload is {size} bytes, its manifest says {declared}: the file is damaged; copy it again",
+              size=len(image.payload), declared=manifest["size_bytes"])
+        )  # fmt: skip
     if hashlib.sha256(image.payload).digest() != image.sha256:
         raise StagingRefused(
-            "the image's payload does not match its signed SHA-256: the file was changed or"
-            " damaged; copy it again from the agency"
-        )
+            t("the image's payload does not match its signed SHA-256: the file was changed or damaged; copy it again from the agency")
+        )  # fmt: skip
     return image
 
 
@@ -122,7 +122,13 @@ class StagedImage:
         )
 
     def line(self) -> str:
-        return f"{self.model} {self.version} ({self.sha256[:16]}, {self.size_bytes} bytes)"
+        return t(
+            "{model} {version} ({sha}, {size} bytes)",
+            model=self.model,
+            version=self.version,
+            sha=self.sha256[:16],
+            size=self.size_bytes,
+        )
 
 
 class Staging:
@@ -180,9 +186,9 @@ class Staging:
         if path.is_file() and path.read_bytes() != data:
             other = self._describe(path)
             raise StagingRefused(
-                f"{other.line()} is staged with the same payload under another manifest:"
-                f" remove it first (`dock firmware remove {other.sha256[:12]}`)"
-            )
+                t("{image} is staged with the same payload under another manifest: remove it first (`dock firmware remove {sha}`)",
+                  image=other.line(), sha=other.sha256[:12])
+            )  # fmt: skip
 
     def images(self) -> list[StagedImage]:
         """Every staged image, newest version first within a model; one that no longer
@@ -208,28 +214,43 @@ class Staging:
         prefix = prefix.strip().lower()
         if not re.fullmatch(f"[0-9a-f]{{{MIN_PREFIX},64}}", prefix):
             raise StagingRefused(
-                f"name a staged image by at least {MIN_PREFIX} hex digits of its hash"
-                " (`dock firmware list` shows them)"
-            )
+                t("name a staged image by at least {count} hex digits of its hash (`dock firmware list` shows them)",
+                  count=MIN_PREFIX)
+            )  # fmt: skip
         matches = [p.stem for p in self._files() if p.stem.startswith(prefix)]
-        if len(matches) != 1:
-            what = "no staged image" if not matches else f"{len(matches)} staged images"
-            raise StagingRefused(f"{what} with a hash starting {prefix}: see `dock firmware list`")
+        if not matches:
+            raise StagingRefused(
+                t("no staged image with a hash starting {prefix}: see `dock firmware list`",
+                  prefix=prefix)
+            )  # fmt: skip
+        if len(matches) > 1:
+            raise StagingRefused(
+                t("{count} staged images with a hash starting {prefix}: see `dock firmware list`",
+                  count=len(matches), prefix=prefix)
+            )  # fmt: skip
         return self._describe(self.folder / (matches[0] + SUFFIX))
 
     def load(self, sha256: str) -> Image:
         """The staged image, checked again: it must still be what was staged."""
         if not re.fullmatch("[0-9a-f]{64}", sha256):
-            raise StagingRefused(f"{sha256!r} is not an image's SHA-256 (64 hex digits)")
+            raise StagingRefused(
+                t("{value} is not an image's SHA-256 (64 hex digits)", value=repr(sha256))
+            )
         path = self.folder / (sha256 + SUFFIX)
         if not path.is_file():
-            raise StagingRefused(f"no staged image {sha256[:16]}: see `dock firmware list`")
+            raise StagingRefused(
+                t("no staged image {sha}: see `dock firmware list`", sha=sha256[:16])
+            )
         try:
             image = check_image(_read(path), self.keys)
         except StagingRefused as err:
-            raise StagingRefused(f"staged image {sha256[:16]}: {err}") from None
+            raise StagingRefused(
+                t("staged image {sha}: {error}", sha=sha256[:16], error=err)
+            ) from None
         if image.sha256.hex() != sha256:
-            raise StagingRefused(f"staged image {sha256[:16]} holds another image: remove it")
+            raise StagingRefused(
+                t("staged image {sha} holds another image: remove it", sha=sha256[:16])
+            )
         return image
 
     def remove(self, prefix: str, *, technician: Actor, db: Database, clock: Clock) -> StagedImage:
@@ -269,12 +290,14 @@ def _read(path: Path) -> bytes:
         size = path.stat().st_size
         if size > MAX_IMAGE_BYTES:
             raise StagingRefused(
-                f"{path} is {size} bytes, more than any recorder image ({MAX_IMAGE_BYTES}):"
-                " give an image made by `make firmware`"
-            )
+                t("{path} is {size} bytes, more than any recorder image ({limit}): give an image made by `make firmware`",
+                  path=path, size=size, limit=MAX_IMAGE_BYTES)
+            )  # fmt: skip
         return path.read_bytes()
     except OSError as err:
-        raise StagingRefused(f"cannot read {path}: {err.strerror}") from None
+        raise StagingRefused(
+            t("cannot read {path}: {reason}", path=path, reason=err.strerror)
+        ) from None
 
 
 def _journal(db: Database, clock: Clock, technician: Actor, happened: Event) -> None:

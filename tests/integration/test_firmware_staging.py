@@ -116,7 +116,7 @@ def test_an_image_signed_by_an_unknown_key_is_refused_in_one_line_and_journaled(
     image = dock.image("dev-signed.img", key=load_private_key(DEV_KEY_PATH))
     result = dock.run("firmware", "stage", str(image))
     assert result.exit_code == 1
-    assert "not signed by any key in [firmware] public_keys" in result.output
+    assert "未由 [firmware] public_keys 中的任何密钥签名" in result.output
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
     assert dock.staged_files() == []
     [row] = dock.rows("reflash.image_refused")
@@ -127,9 +127,9 @@ def test_an_image_signed_by_an_unknown_key_is_refused_in_one_line_and_journaled(
 @pytest.mark.parametrize(
     ("where", "says"),
     [
-        ("payload", "does not match its signed SHA-256"),
-        ("manifest", "not signed by any key"),
-        ("signature", "not signed by any key"),
+        ("payload", "与其签名的 SHA-256 不符"),
+        ("manifest", "未由 [firmware] public_keys 中的任何密钥签名"),
+        ("signature", "未由 [firmware] public_keys 中的任何密钥签名"),
     ],
 )
 def test_a_tampered_image_is_refused_and_nothing_is_staged(dock, where, says):
@@ -173,7 +173,7 @@ def test_a_technician_removes_a_staged_image_and_the_removal_is_journaled(dock):
     [row] = dock.rows("reflash.image_removed")
     assert row.data["image_sha256"] == sha and row.data["removed_by"] == "staff:tom"
     again = dock.run("firmware", "remove", sha[:12])
-    assert again.exit_code == 1 and "no staged image" in again.output
+    assert again.exit_code == 1 and "没有哈希值以" in again.output
 
 
 def test_a_staged_image_changed_on_disk_is_listed_with_why_and_can_still_be_removed(dock):
@@ -185,7 +185,7 @@ def test_a_staged_image_changed_on_disk_is_listed_with_why_and_can_still_be_remo
     data[-1] ^= 0xFF
     staged.write_bytes(bytes(data))
     listed = dock.run("firmware", "list", user="")
-    assert "does not match its signed SHA-256" in listed.output, listed.output
+    assert "与其签名的 SHA-256 不符" in listed.output, listed.output
     removed = dock.run("firmware", "remove", sha[:12])
     assert removed.exit_code == 0, removed.output
     assert dock.staged_files() == []

@@ -129,7 +129,7 @@ def test_only_a_signed_in_technician_may_reflash(dock, user, password, said):
 def test_a_downgrade_without_force_is_refused_before_any_byte_and_journaled(dock):
     result = dock.reflash("0.9.0", "--user", "tom")
     assert result.exit_code == 1
-    assert "older than the running 1.0.0" in result.output and "--force" in result.output
+    assert "早于当前运行的 1.0.0" in result.output and "--force" in result.output
     assert dock.bytes_held() == 0
     assert [r.type for r in dock.rows("reflash.")] == ["reflash.stopped"]
 

@@ -130,7 +130,7 @@ def test_a_downgrade_without_a_second_person_is_refused_and_journaled_before_any
         assert sim.board.slot_size(1) == 0
     stopped = [r.data for r in rows(db, "reflash.")]
     assert [s["done_bytes"] for s in stopped] == [0, 0]
-    assert all("older than the running 1.0.0" in s["reason"] for s in stopped)
+    assert all("早于当前运行的 1.0.0" in s["reason"] for s in stopped)
     assert ready_bay.state is BayState.READY  # nothing started: the bay never left READY
 
 
@@ -151,7 +151,7 @@ def test_a_lost_link_journals_what_the_recorder_holds_and_the_next_try_resumes_t
     with directory_recorder(
         tmp_path / "card", [], key=KEY, faults=Faults(disconnect_after_frames=6)
     ) as sim:
-        with pytest.raises(ReflashError, match="the transfer resumes there"):
+        with pytest.raises(ReflashError, match="传输将从该处继续"):
             run(reflash, sim, signed_image())
         held = sim.board.slot_size(1)
         sim.faults = Faults()
