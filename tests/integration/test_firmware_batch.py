@@ -98,8 +98,9 @@ class Served:
             yield client
 
 
-@pytest.fixture
-def served(tmp_path: Path):
+@contextmanager
+def serving(tmp_path: Path, bays: int) -> Iterator[Served]:
+    """`dock serve --simulate BAYS` with its pages, once every bay has its verdict."""
     port = free_port()
     made = Served(tmp_path, port)
     made.config.write_text(
@@ -112,8 +113,14 @@ def served(tmp_path: Path):
     with db.transaction() as session:
         add_team(session, STAFF, CLOCK)
     db.close()
-    with SimulatedDockProcess(made.config, 3) as process:
-        process.wait_for_verdicts(3, timeout_s=90)
+    with SimulatedDockProcess(made.config, bays) as process:
+        process.wait_for_verdicts(bays, timeout_s=90)
+        yield made
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path, 3) as made:
         yield made
 
 

@@ -7,6 +7,7 @@ technician's only, its forms need their token, and leaving it goes through the s
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from dock.db import open_database
-from dock.simulated_process import SimulatedDockProcess
-from tests.integration.people_setup import PASSWORD, add_team
-from tests.integration.test_firmware_batch import CLOCK, STAFF
-from tests.integration.test_firmware_batch import Served as FirmwareServed
+from tests.integration.people_setup import PASSWORD
+from tests.integration.test_firmware_batch import Served, serving
 from tests.integration.test_web_browser import sign_in
 from tests.integration.test_web_sampling import colour_share
-from tests.integration.web_setup import csrf_of, free_port
+from tests.integration.web_setup import csrf_of
 from tests.servers.chromium import chromium  # noqa: F401
 
 WAIT_S = 90  # a reflash: transfer, test boot, identify and check again
@@ -34,21 +32,8 @@ RECT = (
 
 
 @pytest.fixture
-def served(tmp_path: Path):
-    port = free_port()
-    made = FirmwareServed(tmp_path, port)
-    made.config.write_text(
-        f'[dock]\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[web]\nenabled = true\nlisten = "127.0.0.1:{port}"\n',
-        encoding="utf-8",
-    )
-    made.password_file.write_text(PASSWORD + "\n", encoding="utf-8")
-    db = open_database(tmp_path / "data")
-    with db.transaction() as session:
-        add_team(session, STAFF, CLOCK)
-    db.close()
-    with SimulatedDockProcess(made.config, 1) as process:
-        process.wait_for_verdicts(1, timeout_s=90)
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path, 1) as made:  # one dock, one bay: quick
         yield made
 
 
@@ -63,7 +48,7 @@ def bay_row(driver: WebDriver, url: str, technician: str) -> bool:
 
 
 def test_a_technician_enters_the_mode_and_reflashes_from_the_pages_in_chromium(
-    served: FirmwareServed,
+    served: Served,
     chromium: WebDriver,  # noqa: F811
     tmp_path: Path,
 ):
