@@ -156,8 +156,8 @@ def _fill(path: Path) -> None:
         _ints(
             50_000,
             "INSERT INTO audit_scores (sample_id, clip_id, item, is_passed, comment, auditor, "
-            "at_utc) SELECT 1, 1 + (n / 4) * 80, printf('item %d', n % 4), n % 7 <> 0, '', "
-            "'staff:sun', '2026-12-15 00:00:00.000000'",
+            "at_utc, entry_id) SELECT 1, 1 + (n / 4) * 80, printf('item %d', n % 4), n % 7 <> 0, "
+            "'', 'staff:sun', '2026-12-15 00:00:00.000000', 2 * 1000000 + 1 + n / 4",
         )
     )
     raw.execute("COMMIT")
@@ -192,8 +192,7 @@ def _dry_run(db: Database, settings: RetentionSettings, now: datetime) -> int:
     with db.transaction() as session:
         policy.compute_missing(session, settings, ACTOR, now)
         found = purge.expired_clips(session, now)
-    lines = [e.line() for e in found]
-    return len(lines)
+    return len(purge.lines(found))
 
 
 def _draw(db: Database, settings: RetentionSettings, start: datetime, end: datetime) -> int:

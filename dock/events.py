@@ -684,6 +684,20 @@ class SampleScored(Event):
     comment: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class SampleRescored(Event):
+    """An auditor scored a clip of a sample again: this score replaces their earlier one
+    (`replaces`, that score's journal row) in the period report; comment says why."""
+
+    type: ClassVar[str] = "audit.sample_rescored"
+    sample_id: int
+    clip_id: int
+    passed: tuple[str, ...]
+    failed: tuple[str, ...]
+    comment: str
+    replaces: int
+
+
 # -- people, requests and approvals ---------------------------------------------------
 # The journal's actor column names who acted ("staff:<username>"); these rows say what and why.
 

@@ -9,7 +9,7 @@ name for purge and lift_hold), and the requester carries it out once it is appro
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,8 +17,11 @@ from dock.cli.common import app, one_line_errors
 from dock.cli.interruption_commands import BadTime, parse_utc
 from dock.cli.people_commands import PasswordFileOption, UserOption, signed_in
 from dock.errors import DockError
-from dock.i18n import t
+from dock.i18n import local_time, t
 from dock.people.roles import Permission, require
+
+if TYPE_CHECKING:
+    from dock.retention.sampling import Scoring
 
 retention_app = typer.Typer(help="How long each clip is kept, and why.", no_args_is_help=True)
 hold_app = typer.Typer(help="Long-term holds on a clip or a case.", no_args_is_help=True)
@@ -83,9 +86,8 @@ def classify_command(
             now=desk.commands.clock.now_utc(),
         )
     until = end.end or t("its case file closes")
-    typer.echo(
-        t("clip {clip}: kept until {until} ({rule})", clip=clip_id, until=until, rule=end.rule)
-    )
+    shown = end.rule.shown()
+    typer.echo(t("clip {clip}: kept until {until} ({rule})", clip=clip_id, until=until, rule=shown))
 
 
 @retention_app.command("case")
@@ -252,8 +254,8 @@ def purge_command(
                 session, store, settings.retention, desk.commands, desk.actor, approved
             )
             verb = t("removed (undo with `dock purge undo CLIP`)")
-    lines = [e.line() for e in found]
-    typer.echo("\n".join([*lines, t("{verb}: {count} clips", verb=verb, count=len(found))]))
+    count = t("{verb}: {count} clips", verb=verb, count=len(found))
+    typer.echo("\n".join([*purge.lines(found), count]))
 
 
 @purge_app.command("undo")
@@ -290,6 +292,7 @@ def tombstones_command(
 ) -> None:
     """Every tombstone: what was removed, when, under which rule, approved by whom."""
     from dock.retention import purge
+    from dock.retention.policy import shown_rule
 
     with signed_in(ctx, user, password_file) as desk:
         session = desk.session
@@ -299,7 +302,7 @@ def tombstones_command(
                 clip=tomb.clip_id,
                 sha256=tomb.sha256,
                 at=f"{tomb.removed_at_utc:%Y-%m-%d %H:%M}",
-                rule=tomb.rule,
+                rule=shown_rule(tomb.rule),
                 by=tomb.approved_by,
                 fate=t("gone for good")
                 if tomb.finalized_at_utc
@@ -361,15 +364,35 @@ def show_command(
     user: UserOption = None,
     password_file: PasswordFileOption = None,
 ) -> None:
-    """A sample's clips and the checklist to score them on."""
+    """A sample's clips, the checklist to score them on and each score given (a rescore
+    naming the score it replaces)."""
     from dock.retention import sampling
 
     with signed_in(ctx, user, password_file) as desk:
         session, settings = desk.session, desk.settings
+        sampling.may_audit(desk.actor)
         clips = sampling.sample_clips(session, sample_id)
+        scorings = sampling.scorings(session, sample_id)
     shown = " ".join(map(str, clips)) or t("(none)")
     typer.echo(t("sample {sample}: clips {clips}", sample=sample_id, clips=shown))
     typer.echo(t("checklist: {items}", items="; ".join(settings.retention.checklist)))
+    for clip_id in clips:
+        for s in scorings.get(clip_id, []):
+            typer.echo(_scoring_line(clip_id, s))
+
+
+def _scoring_line(clip_id: int, s: Scoring) -> str:
+    met = sum(is_passed for _, is_passed in s.answers)
+    line = t(
+        "clip {clip}: {met}/{items} met, by {auditor} {at} (journal row {entry})",
+        clip=clip_id, met=met, items=len(s.answers), auditor=s.auditor,
+        at=local_time(s.at_utc), entry=s.entry_id,
+    )  # fmt: skip
+    if s.replaces is not None:
+        line += t("; rescore, replaces journal row {entry}", entry=s.replaces)
+    if s.replaced_by is not None:
+        line += t("; replaced by journal row {entry}, not counted", entry=s.replaced_by)
+    return line + (f": {s.comment}" if s.comment else "")
 
 
 @sample_app.command("score")
@@ -384,13 +407,14 @@ def score_command(
     user: UserOption = None,
     password_file: PasswordFileOption = None,
 ) -> None:
-    """Score one sampled clip against every checklist item (journaled)."""
+    """Score one sampled clip against every checklist item (journaled); scoring it again
+    is a rescore that replaces your earlier score and needs --comment saying why."""
     from dock.retention import sampling
 
     with signed_in(ctx, user, password_file) as desk:
         sampling.may_audit(desk.actor)
         session, settings = desk.session, desk.settings
-        sampling.score(
+        entry = sampling.score(
             session,
             settings.retention,
             sample_id,
@@ -401,4 +425,11 @@ def score_command(
             actor=desk.actor.journal_name,
             now=desk.commands.clock.now_utc(),
         )
-    typer.echo(t("sample {sample} clip {clip}: scored", sample=sample_id, clip=clip_id))
+    typer.echo(
+        t(
+            "sample {sample} clip {clip}: scored (journal row {entry})",
+            sample=sample_id,
+            clip=clip_id,
+            entry=entry,
+        )
+    )

@@ -4,7 +4,7 @@ Each figure is one grouped query over its own table for the period [start, end):
 hours recorded, hand-over delays and late ones (clips), interruptions by reason and whether
 explained (interruptions), exemptions, viewings and exports (the people tables, 0 while they
 do not exist), fixity checks (the journal's store.object_checked rows) and the sampling
-audits' checklist answers. Clips count by when they were recorded; the rest by when it
+audits' checklist answers (each auditor's latest score of a clip). Clips count by when they were recorded; the rest by when it
 happened.
 """
 
@@ -114,10 +114,14 @@ FIXITY_SQL = (
     "WHERE j.type = 'store.object_checked' AND j.at_utc >= ? AND j.at_utc < ?) "
     "WHERE officer IS NOT NULL GROUP BY 1, 2"
 )
+# Each auditor's latest score of a clip in a sample: a rescore replaces their earlier one
+# (dock.retention.sampling); two auditors' scores both count.
 SCORES_SQL = (
     "SELECT c.officer_number, coalesce(sum(s.is_passed), 0), count(*) "
     "FROM audit_scores s JOIN clips c ON c.id = s.clip_id "
-    "WHERE c.recorded_start_utc >= ? AND c.recorded_start_utc < ? GROUP BY 1"
+    "WHERE c.recorded_start_utc >= ? AND c.recorded_start_utc < ? "
+    "AND s.entry_id = (SELECT max(o.entry_id) FROM audit_scores o WHERE o.clip_id = s.clip_id "
+    "AND o.sample_id = s.sample_id AND o.auditor = s.auditor) GROUP BY 1"
 )
 
 

@@ -117,7 +117,12 @@ class AuditSampleClip(Base):
 
 
 class AuditScore(Base):
-    """One auditor's answer to one checklist item for one sampled clip."""
+    """One auditor's answer to one checklist item for one sampled clip.
+
+    entry_id is the journal row of the score (or rescore) that wrote it, shared by the
+    rows of one scoring: an auditor's scoring of a clip with the highest one is the one
+    that counts (migration 0012; None only for a row the journal does not know).
+    """
 
     __tablename__ = "audit_scores"
     __table_args__ = (Index("ix_audit_scores_clip", "clip_id", "sample_id"),)
@@ -130,3 +135,4 @@ class AuditScore(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     auditor: Mapped[str] = mapped_column(String(100))
     at_utc: Mapped[datetime] = mapped_column(UtcDateTime)
+    entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

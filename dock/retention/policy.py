@@ -9,9 +9,11 @@ category changes or a case file's retention does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select
@@ -36,10 +38,81 @@ class UnknownClip(DockError):
     """A retention command named a clip the dock does not hold."""
 
 
+class RuleKind(StrEnum):
+    DEFAULT = "default"  # footage not linked to a case: the agency's default period
+    CATEGORY = "category"  # the clip's category sets its own period
+    CASE_FILE = "case_file"  # kept as long as its (closed) case file
+    CASE_OPEN = "case_open"  # its case file is open: no end yet
+
+
+# The stored form of each kind: what clip_retention, the tombstones and the journal hold.
+# English and never translated, so a row reads the same whatever the dock's language and
+# rows written before rules had kinds parse as they are; `shown` translates at display.
+STORED = {
+    RuleKind.DEFAULT: "default {days} days",
+    RuleKind.CATEGORY: "category {category} {days} days",
+    RuleKind.CASE_FILE: "case {case}: kept as its case file",
+    RuleKind.CASE_OPEN: "case {case}: kept while the case file is open",
+}
+_PARSE = {
+    kind: re.compile(
+        re.escape(form)
+        .replace(re.escape("{days}"), r"(?P<days>\d+)")
+        .replace(re.escape("{category}"), "(?P<category>.+)")
+        .replace(re.escape("{case}"), "(?P<case>.+)")
+        + "$"
+    )
+    for kind, form in STORED.items()
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Why a clip is kept as long as it is: a kind and its parameters."""
+
+    kind: RuleKind
+    days: int | None = None
+    category: str | None = None
+    case: str | None = None
+
+    @property
+    def stored(self) -> str:
+        return STORED[self.kind].format(days=self.days, category=self.category, case=self.case)
+
+    @classmethod
+    def parse(cls, stored: str) -> Rule | None:
+        """The rule a stored text names; None for a text of no known kind."""
+        for kind, pattern in _PARSE.items():
+            found = pattern.match(stored)
+            if found:
+                values = found.groupdict()
+                days = values.get("days")
+                return cls(
+                    kind, int(days) if days else None, values.get("category"), values.get("case")
+                )
+        return None
+
+    def shown(self) -> str:
+        """The rule in the agency's language."""
+        if self.kind is RuleKind.DEFAULT:
+            return t("default period: {days} days", days=self.days)
+        if self.kind is RuleKind.CATEGORY:
+            return t("category {category}: {days} days", category=self.category, days=self.days)
+        if self.kind is RuleKind.CASE_FILE:
+            return t("case {case}: kept as long as its case file", case=self.case)
+        return t("case {case}: kept while its case file is open", case=self.case)
+
+
+def shown_rule(stored: str) -> str:
+    """A stored rule as the agency reads it; a text of no known kind is shown as it is."""
+    rule = Rule.parse(stored)
+    return stored if rule is None else rule.shown()
+
+
 @dataclass(frozen=True)
 class RetentionEnd:
     end: datetime | None  # None: kept while its case file is (no end yet)
-    rule: str
+    rule: Rule
 
 
 def retention_end(
@@ -50,20 +123,19 @@ def retention_end(
 ) -> RetentionEnd:
     """The longest period that applies; an open case file outlasts every period."""
     if case is not None and case.retain_until is None:
-        return RetentionEnd(None, f"case {case.case_number}: kept while the case file is open")
+        return RetentionEnd(None, Rule(RuleKind.CASE_OPEN, case=case.case_number))
     found: list[RetentionEnd] = []
     if case is None:
         end = recorded_start_utc + timedelta(days=settings.default_days)
-        found.append(RetentionEnd(end, f"default {settings.default_days} days"))
+        found.append(RetentionEnd(end, Rule(RuleKind.DEFAULT, days=settings.default_days)))
     else:
         assert case.retain_until is not None
-        found.append(
-            RetentionEnd(case.retain_until, f"case {case.case_number}: kept as its case file")
-        )
+        rule = Rule(RuleKind.CASE_FILE, case=case.case_number)
+        found.append(RetentionEnd(case.retain_until, rule))
     days = settings.category_days.get(category or "")
     if days is not None:
         end = recorded_start_utc + timedelta(days=days)
-        found.append(RetentionEnd(end, f"category {category} {days} days"))
+        found.append(RetentionEnd(end, Rule(RuleKind.CATEGORY, days=days, category=category)))
     return max(found, key=lambda r: r.end or NO_END)
 
 
@@ -98,7 +170,7 @@ def compute_missing(
                 {
                     "clip_id": clip_id,
                     "retention_end": end.end,
-                    "rule": end.rule,
+                    "rule": end.rule.stored,
                     "computed_at_utc": now,
                 }
             )
@@ -120,7 +192,9 @@ def store_end(session: Session, settings: RetentionSettings, clip: Clip, now: da
         clip.recorded_start_utc, clip.category, _case_file(session, clip.case_number), settings
     )
     session.add(
-        ClipRetention(clip_id=clip.id, retention_end=end.end, rule=end.rule, computed_at_utc=now)
+        ClipRetention(
+            clip_id=clip.id, retention_end=end.end, rule=end.rule.stored, computed_at_utc=now
+        )
     )
 
 
@@ -184,13 +258,13 @@ def recompute(
     if row is None:
         row = ClipRetention(clip_id=clip.id)
         session.add(row)
-    row.retention_end, row.rule, row.computed_at_utc = end.end, end.rule, now
+    row.retention_end, row.rule, row.computed_at_utc = end.end, end.rule.stored, now
     event = RetentionChanged(
         clip_id=clip.id,
         case_number=clip.case_number,
         category=clip.category,
         retention_end=end.end,
-        rule=end.rule,
+        rule=end.rule.stored,
         why=why,
     )
     journal.append(session, event, actor=actor, at=now)

@@ -28,6 +28,7 @@ from dock.i18n import t
 from dock.offload.store import fsync_dir
 from dock.people.commands import Kind
 from dock.retention.models import ClipRetention, Hold, Tombstone
+from dock.retention.policy import shown_rule
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -64,12 +65,24 @@ class Expired(NamedTuple):
     def retention_end(self) -> datetime:
         return _stored_utc(self.retention_end_text)
 
-    def line(self) -> str:
-        return (
-            f"clip {self.clip_id} ({self.officer_number or '-'}, recorded "
-            f"{self.recorded_start_text[:10]}): expired "
-            f"{self.retention_end_text[:10]} under {self.rule}; {self.sha256}"
-        )
+
+def lines(found: list[Expired]) -> list[str]:
+    """One line per clip in the agency's language, as `dock purge` prints them.
+
+    Translated once, not per clip (a dry run lists hundreds of thousands): t() is given
+    positional fields ("{0}" ...) for its names and so hands back the translated line as a
+    format to fill; each distinct rule is translated once too.
+    """
+    line = t(
+        "clip {clip} ({officer}, recorded {recorded}): expired {expired} under {rule}; {sha256}",
+        clip="{0}", officer="{1}", recorded="{2}", expired="{3}", rule="{4}", sha256="{5}",
+    )  # fmt: skip
+    shown = {rule: shown_rule(rule) for rule in {e.rule for e in found}}
+    fill = line.format
+    return [
+        fill(clip_id, officer or "-", recorded[:10], ended[:10], shown[rule], sha256)
+        for clip_id, sha256, _, officer, recorded, ended, rule in found
+    ]
 
 
 def _stored_utc(text: str) -> datetime:

@@ -4,6 +4,11 @@
 score them against the agency's checklist. The draw is spread over officers (each officer's
 clips are sampled at the share, at least one each), and the seed is recorded, so anyone can
 draw the same sample again from the same clips and see it was not picked by hand.
+
+An auditor who scores a clip again rescores it: the new score replaces their earlier one in
+the report (both stay in the journal, the rescore naming the one it replaces and saying
+why). Two auditors' scores of the same clip both count: each is a separate check by a
+separate person, and neither may silently overrule the other.
 """
 
 from __future__ import annotations
@@ -12,15 +17,16 @@ import math
 import os
 import random
 from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from dock import journal
 from dock.db.models import Clip
 from dock.errors import DockError
-from dock.events import SampleDrawn, SampleScored
+from dock.events import SampleDrawn, SampleRescored, SampleScored
 from dock.i18n import t
 from dock.people.roles import Permission, require
 from dock.retention.models import AuditSample, AuditSampleClip, AuditScore
@@ -122,8 +128,10 @@ def score(
     comment: str,
     actor: str,
     now: datetime,
-) -> None:
-    """One auditor's checklist answers for one sampled clip; every item must be answered."""
+) -> int:
+    """One auditor's checklist answers for one sampled clip; every item must be answered.
+    A second score by the same auditor is a rescore, which needs a comment saying why.
+    Returns the score's journal row id."""
     if session.get(AuditSampleClip, (sample_id, clip_id)) is None:
         raise SampleError(
             t(
@@ -147,6 +155,32 @@ def score(
         raise SampleError(
             t("answer every checklist item; missing: {items}", items="; ".join(missing))
         )
+    earlier = session.scalar(
+        select(func.max(AuditScore.entry_id)).where(
+            AuditScore.sample_id == sample_id,
+            AuditScore.clip_id == clip_id,
+            AuditScore.auditor == actor,
+        )
+    )
+    event: SampleScored | SampleRescored
+    if earlier is None:
+        event = SampleScored(
+            sample_id=sample_id, clip_id=clip_id, passed=passed, failed=failed, comment=comment
+        )
+    elif not comment.strip():
+        raise SampleError(
+            t(
+                "you scored clip {clip} already (journal row {entry}); a rescore replaces that score and needs a comment saying why",
+                clip=clip_id,
+                entry=earlier,
+            )
+        )
+    else:
+        event = SampleRescored(
+            sample_id=sample_id, clip_id=clip_id, passed=passed, failed=failed,
+            comment=comment, replaces=earlier,
+        )  # fmt: skip
+    entry = journal.append(session, event, actor=actor, at=now)
     for item in settings.checklist:
         session.add(
             AuditScore(
@@ -157,9 +191,50 @@ def score(
                 comment=comment,
                 auditor=actor,
                 at_utc=now,
+                entry_id=entry.id,
             )
         )
-    event = SampleScored(
-        sample_id=sample_id, clip_id=clip_id, passed=passed, failed=failed, comment=comment
-    )
-    journal.append(session, event, actor=actor, at=now)
+    return entry.id
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One auditor's answers for one clip (the rows one `score` call wrote): each
+    checklist item passed or not; replaces and replaced_by name the journal rows of the
+    auditor's score before and after it (None: there is none)."""
+
+    entry_id: int | None
+    auditor: str
+    at_utc: datetime
+    comment: str
+    answers: tuple[tuple[str, bool], ...]
+    replaces: int | None = None
+    replaced_by: int | None = None
+
+
+def scorings(
+    session: Session, sample_id: int, clip_id: int | None = None
+) -> dict[int, list[Scoring]]:
+    """Each clip's scorings in a sample (or one clip's), oldest first."""
+    query = select(AuditScore).where(AuditScore.sample_id == sample_id)
+    if clip_id is not None:
+        query = query.where(AuditScore.clip_id == clip_id)
+    rows: dict[tuple[int, str, int | None], list[AuditScore]] = defaultdict(list)
+    for row in session.scalars(query.order_by(AuditScore.id)):
+        rows[(row.clip_id, row.auditor, row.entry_id)].append(row)
+    found: dict[int, list[Scoring]] = defaultdict(list)
+    latest: dict[tuple[int, str], int] = {}  # (clip, auditor) -> index of their last scoring
+    for (clip, auditor, entry_id), answers in rows.items():
+        first = answers[0]
+        scoring = Scoring(
+            entry_id, auditor, first.at_utc, first.comment,
+            tuple((a.item, a.is_passed) for a in answers),
+        )  # fmt: skip
+        before = latest.get((clip, auditor))
+        if before is not None:
+            earlier = found[clip][before]
+            found[clip][before] = replace(earlier, replaced_by=entry_id)
+            scoring = replace(scoring, replaces=earlier.entry_id)
+        latest[(clip, auditor)] = len(found[clip])
+        found[clip].append(scoring)
+    return dict(found)

@@ -3,13 +3,14 @@ officer, and score each against the agency's checklist ([retention] checklist).
 
 Drawing and scoring are the calls `dock sample draw|score` make (dock.retention.sampling),
 with its role rule (`may_audit`); the seed is shown so anyone can draw the same sample
-again, and each score is journaled there and counted in the period report.
+again, and each score is journaled there and counted in the period report. A clip the
+auditor scored before is rescored (a comment says why), and its earlier score is shown
+as replaced.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -26,21 +27,9 @@ from dock.web.clips import agency_moment
 from dock.web.site import Ask, page, redirect
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from sqlalchemy.orm import InstrumentedAttribute, Session
 
 SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """One auditor's answers for one clip: each checklist item passed or not."""
-
-    auditor: str
-    at_utc: datetime
-    comment: str
-    answers: tuple[tuple[str, bool], ...]
 
 
 def samples_page(ask: Ask) -> Response:
@@ -107,7 +96,7 @@ def sample_page(ask: Ask) -> Response:
         sample = _sample(session, sample_id)
         clip_ids = sampling.sample_clips(session, sample_id)
         clips = list(session.scalars(select(Clip).where(Clip.id.in_(clip_ids))))
-        scorings = _scorings(session, sample_id, None)
+        scorings = sampling.scorings(session, sample_id)
         session.expunge_all()
     by_officer: dict[str, list[Clip]] = defaultdict(list)
     for clip in sorted(clips, key=lambda c: (c.officer_number or "", c.id)):
@@ -124,13 +113,14 @@ def score_form(ask: Ask) -> Response:
         if clip is None or clip_id not in sampling.sample_clips(session, sample_id):
             raise SampleError(t("clip {clip} is not in sample {sample}", clip=clip_id,
                                 sample=sample_id))  # fmt: skip
-        scorings = _scorings(session, sample_id, clip_id).get(clip_id, [])
+        scorings = sampling.scorings(session, sample_id, clip_id).get(clip_id, [])
         session.expunge_all()
     return ask.render(
         "score.html",
         sample=sample,
         clip=clip,
         scorings=scorings,
+        is_rescore=any(s.auditor == ask.actor.journal_name for s in scorings),
         checklist=ask.site.settings.retention.checklist,
     )
 
@@ -156,20 +146,6 @@ def _sample(session: Session, sample_id: int) -> AuditSample:
     if sample is None:
         raise SampleError(t("no sample {sample}; the sampling page lists them", sample=sample_id))
     return sample
-
-
-def _scorings(session: Session, sample_id: int, clip_id: int | None) -> dict[int, list[Scoring]]:
-    """Each clip's scorings, oldest first: the rows one `score` call wrote, put together."""
-    query = select(AuditScore).where(AuditScore.sample_id == sample_id)
-    if clip_id is not None:
-        query = query.where(AuditScore.clip_id == clip_id)
-    rows: dict[tuple[int, str, datetime, str], list[tuple[str, bool]]] = defaultdict(list)
-    for row in session.scalars(query.order_by(AuditScore.id)):
-        rows[(row.clip_id, row.auditor, row.at_utc, row.comment)].append((row.item, row.is_passed))
-    found: dict[int, list[Scoring]] = defaultdict(list)
-    for (clip, auditor, at_utc, comment), answers in rows.items():
-        found[clip].append(Scoring(auditor, at_utc, comment, tuple(answers)))
-    return dict(found)
 
 
 ROUTES = [

@@ -27,6 +27,7 @@ from dock.errors import DockError
 from dock.i18n import local_time, t
 from dock.people.commands import NoLiveApproval
 from dock.people.roles import NotAllowed
+from dock.retention.policy import shown_rule
 from dock.web.sessions import COOKIE_NAME, Sessions, WebSession
 
 if TYPE_CHECKING:
@@ -152,6 +153,8 @@ def set_cookie(response: Response, request: Request, site: Site, web: WebSession
 
 
 def install(env: Environment) -> None:
-    """The names every template uses: t() for every text, local_time() for every time."""
+    """The names every template uses: t() for every text, local_time() for every time,
+    shown_rule() for a stored retention rule."""
     env.globals["t"] = t
     env.globals["local_time"] = local_time
+    env.globals["shown_rule"] = shown_rule

@@ -110,7 +110,7 @@ def test_a_purge_removes_what_expired_once_approved_and_is_undone(served: Served
         assert (
             'data-count="1"' in listed and f'<tr class="expired" data-clip="{expired}">' in listed
         )
-        assert "default 180 days" in listed  # the rule it expired under
+        assert "默认保存期 180 天" in listed  # the rule it expired under, in the agency's words
         token = csrf_of(cora, "/retention")
         purge_id = requested_id(
             cora.post("/retention/purge-request", data={"csrf": token, "why": "保存期满"})
@@ -132,7 +132,7 @@ def test_a_purge_removes_what_expired_once_approved_and_is_undone(served: Served
         assert "<td>leo</td>" in tombs and 'data-count="0"' in tombs
         clip_page = cora.get(f"/clips/{expired}").text
         assert 'id="purged"' in clip_page and "批准人 leo" in clip_page
-        assert "default 180 days" in clip_page and 'id="held"' in cora.get(f"/clips/{held}").text
+        assert "默认保存期 180 天" in clip_page and 'id="held"' in cora.get(f"/clips/{held}").text
         back = cora.post(f"/retention/undo/{expired}",
                          data={"csrf": csrf_of(cora, "/retention"), "why": "误删恢复"})  # fmt: skip
         assert back.status_code == 303

@@ -106,6 +106,39 @@ def test_an_auditor_draws_and_scores_and_the_journal_and_report_count_it(served:
     assert rows[officer]["sample_score_pct"] == "75.0"
 
 
+def test_a_rescore_in_the_page_needs_a_comment_and_replaces_the_earlier_score(served: Served):  # noqa: F811
+    clips = add_shift(served)
+    with served.signed_in("audrey") as auditor:
+        sample_id = draw_in_page(auditor)
+        clip = int(re.findall(r'data-clip="(\d+)"', auditor.get(f"/samples/{sample_id}").text)[0])
+        url = f"/samples/{sample_id}/clips/{clip}"
+        token = csrf_of(auditor, url)
+        all_met = {"item0": "pass", "item1": "pass", "item2": "pass", "item3": "pass"}
+        one_missed = {**all_met, "item1": "fail"}
+        assert auditor.post(url, data={"csrf": token, **one_missed}).status_code == 303
+        assert 'id="rescore"' in auditor.get(url).text  # the form says it is a rescore
+        refused = auditor.post(url, data={"csrf": token, **all_met, "comment": " "})
+        assert refused.status_code == 400 and "须填写说明原因的备注" in refused.text
+        assert scores(served) == 4
+        why = {"comment": "复看后确认交接记录完整"}
+        assert auditor.post(url, data={"csrf": token, **all_met, **why}).status_code == 303
+        shown = auditor.get(f"/samples/{sample_id}").text
+        report = auditor.get("/report.csv", params=PERIOD).text
+    [first] = [e for e in journal(served, "audit.sample_scored") if e["clip_id"] == clip]
+    [again] = journal(served, "audit.sample_rescored")
+    with served.people.db.transaction() as session:
+        [(first_id, again_id)] = session.execute(
+            select(func.min(AuditScore.entry_id), func.max(AuditScore.entry_id))
+        ).all()
+    assert first["failed"] and again["failed"] == [] and again["replaces"] == first_id
+    assert f'data-entry="{first_id}" data-replaced-by="{again_id}"' in shown
+    assert f'data-entry="{again_id}" data-replaces="{first_id}"' in shown
+    assert f"重新评分，取代日志第 {first_id} 行" in shown and "不计入" in shown
+    rows = {r["officer_number"]: r for r in csv.DictReader(io.StringIO(report))}
+    officer = dict(clips)[clip]
+    assert (rows[officer]["sample_answers"], rows[officer]["sample_passed"]) == ("4", "4")
+
+
 def test_an_officer_may_not_draw_or_score(served: Served):  # noqa: F811
     add_shift(served)
     with served.signed_in("audrey") as auditor:

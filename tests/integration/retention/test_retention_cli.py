@@ -1,5 +1,6 @@
-"""`dock purge` and `dock hold lift` through the command layer, as a custodian runs them:
-the real `dock` command, each call signing its person in."""
+"""`dock purge` and `dock hold lift` through the command layer, as a custodian runs them,
+and `dock sample` as an auditor does: the real `dock` command, each call signing its person
+in."""
 
 from __future__ import annotations
 
@@ -59,3 +60,58 @@ def test_a_purge_is_requested_reviewed_approved_then_carried_out_from_the_cli(cl
     cli.ok("approve", str(lift_id), user="leo")
     assert cli.ok("hold", "lift", str(hold_id), user="cora").strip() == f"hold {hold_id} lifted"
     assert cli.ok("hold", "list", user="cora").strip() == "no active holds"
+
+
+def test_the_dry_run_lists_each_clip_in_the_agency_language(cli: DockCli):
+    people = cli.people
+    assert people is not None
+    old = START - timedelta(days=400)
+    expired = people.add_clip(b"expired", recorded_start_utc=old, recorded_end_utc=old)
+    with people.db.transaction() as session:
+        sha = session.get_one(Clip, expired).sha256
+    text = cli.config.read_text(encoding="utf-8").replace('language = "en"\n', "")
+    cli.config.write_text(text, encoding="utf-8")
+    listed = cli.ok("purge", "--dry-run", user="cora").splitlines()
+    ended = f"{old + timedelta(days=180):%Y-%m-%d}"
+    assert listed == [
+        f"视频 {expired}（1001，{old:%Y-%m-%d} 录制）：按“默认保存期 180 天”于 {ended} 到期；{sha}",
+        "将清除：1 个视频",
+    ]
+
+
+def test_an_auditor_rescores_a_clip_only_with_a_comment_and_show_says_so(cli: DockCli):
+    people = cli.people
+    assert people is not None
+    clip = people.add_clip(b"sampled", recorded_start_utc=START, recorded_end_utc=START)
+    period = ["--since", f"{START:%Y-%m-%d}", "--until", f"{START + timedelta(days=1):%Y-%m-%d}"]
+    drawn = cli.ok("sample", "draw", *period, "--seed", "7", user="audrey")
+    sample = number_after("sample", drawn)
+    assert drawn.strip().endswith(f"clips {clip}")
+    items = people.settings.retention.checklist
+
+    def score(met: int, *comment: str) -> list[str]:
+        answers = [
+            a for n, item in enumerate(items) for a in ("--pass" if n < met else "--fail", item)
+        ]
+        return ["sample", "score", str(sample), str(clip), *answers, *comment]
+
+    first = number_after("row", cli.ok(*score(1), user="audrey").replace(")", ""))
+    refused = cli.fails(*score(2), user="audrey")
+    assert refused == (
+        f"error: you scored clip {clip} already (journal row {first}); a rescore replaces "
+        "that score and needs a comment saying why"
+    )
+    again = cli.ok(*score(2, "--comment", "item 2 was met after all"), user="audrey")
+    second = number_after("row", again.replace(")", ""))
+    shown = cli.ok("sample", "show", str(sample), user="audrey").splitlines()[2:]
+    by = " met, by staff:audrey "  # then when, as the agency reads the time
+    assert [(line.split(by)[0], line.split(" (journal row ")[1]) for line in shown] == [
+        (
+            f"clip {clip}: 1/{len(items)}",
+            f"{first}); replaced by journal row {second}, not counted",
+        ),
+        (
+            f"clip {clip}: 2/{len(items)}",
+            f"{second}); rescore, replaces journal row {first}: item 2 was met after all",
+        ),
+    ]

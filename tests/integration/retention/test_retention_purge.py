@@ -55,8 +55,9 @@ def test_the_longest_period_wins(records, make_records):
     category = policy.retention_end(start, "交通事故", None, settings)
     assert (category.end, category.rule) == (
         start + timedelta(days=1095),
-        "category 交通事故 1095 days",
+        policy.Rule(policy.RuleKind.CATEGORY, days=1095, category="交通事故"),
     )
+    assert category.rule.stored == "category 交通事故 1095 days"  # as stored and journaled
     short = make_records(default_days=400, category_days={"会议": 30}).settings.retention
     assert policy.retention_end(start, "会议", None, short).end == start + timedelta(days=400)
 
