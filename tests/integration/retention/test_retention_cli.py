@@ -77,6 +77,9 @@ def test_the_dry_run_lists_each_clip_in_the_agency_language(cli: DockCli):
         f"视频 {expired}（1001，{old:%Y-%m-%d} 录制）：按“默认保存期 180 天”于 {ended} 到期；{sha}",
         "将清除：1 个视频",
     ]
+    kept = cli.ok("retention", "classify", str(expired), "--case", "A-7", "--why", "立案",
+                  user="cora")  # fmt: skip
+    assert kept.strip().endswith("（案件 A-7：案卷未结，一直保存）")
 
 
 def test_an_auditor_rescores_a_clip_only_with_a_comment_and_show_says_so(cli: DockCli):
