@@ -58,7 +58,7 @@ def test_the_right_password_signs_in_with_a_strict_http_only_cookie(served: Serv
         assert "Secure" not in cookie  # plain http here; over https it is Secure
         bays = client.get("/")
         assert bays.status_code == 200
-        assert "槽位" in bays.text
+        assert "仓位" in bays.text
         assert bays.text.count('class="bay"') == served.people.settings.bays.count
 
 
