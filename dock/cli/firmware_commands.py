@@ -58,6 +58,8 @@ def stage(
 ) -> None:
     """Keep a signed image at the dock for `dock firmware update-all` and the pages."""
     path = image_path.resolve()
+    if not path.is_file():  # said before anyone types a password
+        raise ReflashRefused(t("cannot read {path}: {reason}", path=path, reason=t("no such file")))
     staged = _change(
         settings_of(ctx),
         user,

@@ -35,9 +35,11 @@ def enter_command(
     from dock import control
     from dock.cli.reflash_commands import technician_credential
 
+    data_dir = settings_of(ctx).dock.data_dir
+    control.request(data_dir, {"op": "bays"}, timeout_s=1.0)  # no dock: say so before a password
     user, password = technician_credential(user, password_file, t("technician mode"))
     payload = {"op": "technician_enter", "bay": bay, "user": user, "password": password}
-    reply = control.request(settings_of(ctx).dock.data_dir, payload)
+    reply = control.request(data_dir, payload)
     typer.echo(t("bay {bay}: technician mode for {name}", bay=bay, name=reply["technician"]))
 
 
