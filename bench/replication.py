@@ -43,7 +43,7 @@ from dock.offload.copy import copy_and_hash
 from dock.offload.store import EvidenceStore
 from dock.replication.central import CentralStore
 from dock.replication.replicator import OffloadRate, Replicator
-from tests.integration.test_replication import journal_stored, put_local
+from tests.integration.replication_setup import journal_stored, put_local
 
 FILES = 6
 FILE_BYTES = 24 * MIB  # three parts of central.part_size_mib's default

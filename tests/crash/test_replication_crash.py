@@ -24,7 +24,7 @@ from dock.db.database import open_database
 from dock.db.models import JournalRow
 from dock.offload.store import EvidenceStore
 from dock.replication import records
-from tests.integration.test_replication import PART, journal_stored, put_local
+from tests.integration.replication_setup import PART, journal_stored, put_local
 from tests.servers.seaweed import SECRET_KEY, make_seaweed  # noqa: F401
 
 CHILD = """

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from dock.cli import app
 from dock.replication import records
-from tests.integration.test_replication import (
+from tests.integration.replication_setup import (
     journal_stored,
     make_replicator,
     put_local,

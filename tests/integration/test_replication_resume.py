@@ -11,7 +11,7 @@ import pytest
 from dock.db.models import Replica
 from dock.replication import records
 from dock.replication.central import CentralStoreError
-from tests.integration.test_replication import (
+from tests.integration.replication_setup import (
     PART,
     journal_stored,
     make_replicator,
