@@ -115,12 +115,13 @@ FIXITY_SQL = (
     "WHERE officer IS NOT NULL GROUP BY 1, 2"
 )
 # Each auditor's latest score of a clip in a sample: a rescore replaces their earlier one
-# (dock.retention.sampling); two auditors' scores both count.
+# (dock.retention.sampling); two auditors' scores both count. `IS`, not `=`: a score from
+# before migration 0012 that it found no journal row for (entry_id NULL) still counts.
 SCORES_SQL = (
     "SELECT c.officer_number, coalesce(sum(s.is_passed), 0), count(*) "
     "FROM audit_scores s JOIN clips c ON c.id = s.clip_id "
     "WHERE c.recorded_start_utc >= ? AND c.recorded_start_utc < ? "
-    "AND s.entry_id = (SELECT max(o.entry_id) FROM audit_scores o WHERE o.clip_id = s.clip_id "
+    "AND s.entry_id IS (SELECT max(o.entry_id) FROM audit_scores o WHERE o.clip_id = s.clip_id "
     "AND o.sample_id = s.sample_id AND o.auditor = s.auditor) GROUP BY 1"
 )
 
