@@ -255,10 +255,11 @@ class Replicator:
             with self.db.transaction() as session:
                 now = self.clock.now_utc()
                 records.confirm(session, found, self.central.endpoint_url, now)
-                holds.queue_new_copy(session, found.sha256, now)  # its hold and end
-            holds.mirror_pending(
-                self.db, self.central, self.clock, actor=records.ACTOR, only=found.sha256
-            )
+                queued = holds.queue_new_copy(session, found.sha256, now)  # its hold and end
+            if queued:  # most clips have neither: no further transaction
+                holds.mirror_pending(
+                    self.db, self.central, self.clock, actor=records.ACTOR, only=found.sha256
+                )
             return 1
         if found.lock_mode != "COMPLIANCE" or found.retain_until is None:
             self._refuse(found.sha256, "lock_missing", f"lock {found.lock_mode}")
