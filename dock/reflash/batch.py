@@ -22,11 +22,11 @@ from dock.events import Event, FirmwareBatchFinished, FirmwareBatchResult, Firmw
 from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 from dock.reflash.session import TransferBroken
+from dock.reflash.staging import StagedImage, Staging, newest
 from dock.service import CHECKED
 from firmware_bridge.firmware.update import parse_version
 
 if TYPE_CHECKING:
-    from dock.reflash.staging import Staging
     from dock.service import DockService
 
 SUCCEEDED, REFUSED, FAILED, SKIPPED = "succeeded", "refused", "failed", "skipped"
@@ -68,11 +68,16 @@ class BayResult:
         return cls(**{k: row[k] for k in cls.__dataclass_fields__})
 
 
-def totals(results: list[BayResult]) -> str:
+def counts(results: list[BayResult]) -> dict[str, int]:
+    """How many bays ended each way, by outcome name."""
     counted = Counter(r.outcome for r in results)
+    return {o: counted[o] for o in OUTCOMES}
+
+
+def totals(results: list[BayResult]) -> str:
     return t(
         "{succeeded} succeeded, {refused} refused, {failed} failed, {skipped} skipped",
-        **{o: counted[o] for o in OUTCOMES},
+        **counts(results),
     )
 
 
@@ -97,9 +102,10 @@ def update_all(
             bays=tuple(docked),
         ),
     )
+    staged = staging.images()  # checked once for the batch; each is checked again when sent
     results = []
     for number in docked:
-        result = _update_bay(service, staging, technician, number, model, version)
+        result = _update_bay(service, staging, staged, technician, number, model, version)
         _journal(
             service,
             technician,
@@ -113,12 +119,9 @@ def update_all(
             ),
         )
         results.append(result)
-    counted = Counter(r.outcome for r in results)
+    n = counts(results)
     finished = FirmwareBatchFinished(
-        succeeded=counted[SUCCEEDED],
-        refused=counted[REFUSED],
-        failed=counted[FAILED],
-        skipped=counted[SKIPPED],
+        succeeded=n[SUCCEEDED], refused=n[REFUSED], failed=n[FAILED], skipped=n[SKIPPED]
     )
     _journal(service, technician, finished)
     return results
@@ -127,6 +130,7 @@ def update_all(
 def _update_bay(
     service: DockService,
     staging: Staging,
+    images: list[StagedImage],
     technician: Actor,
     number: int,
     model: str | None,
@@ -150,7 +154,7 @@ def _update_bay(
         return result(
             SKIPPED, t("the bay is {state}, not checked yet", state=t(str(worker.machine.state)))
         )
-    staged = staging.newest(its_model, version)
+    staged = newest(images, its_model, version)
     if staged is None:
         wanted = f"{its_model} {version}" if version else its_model
         return result(SKIPPED, t("no staged image for {wanted}", wanted=wanted))

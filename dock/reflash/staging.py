@@ -202,13 +202,6 @@ class Staging:
         found.sort(key=lambda s: (s.model, parse_version(s.version) or (0,)), reverse=True)
         return found
 
-    def newest(self, model: str, version: str | None = None) -> StagedImage | None:
-        """The newest staged image for `model` (of `version`, when one is asked for)."""
-        for staged in self.images():
-            if not staged.problem and staged.model == model and version in (None, staged.version):
-                return staged
-        return None
-
     def find(self, prefix: str) -> StagedImage:
         """The one staged image whose hash starts with `prefix`."""
         prefix = prefix.strip().lower()
@@ -303,3 +296,12 @@ def _read(path: Path) -> bytes:
 def _journal(db: Database, clock: Clock, technician: Actor, happened: Event) -> None:
     with db.transaction() as session:
         journal.append(session, happened, actor=technician.journal_name, at=clock.now_utc())
+
+
+def newest(images: list[StagedImage], model: str, version: str | None = None) -> StagedImage | None:
+    """The newest intact image of `images` (as Staging.images lists them) for `model`, of
+    `version` when one is asked for."""
+    for staged in images:
+        if not staged.problem and staged.model == model and version in (None, staged.version):
+            return staged
+    return None
