@@ -50,6 +50,21 @@ def _makedirs(path):
             pass  # there already
 
 
+def _remove_tree(path):
+    """`path` and everything below it, if it is there (MicroPython has no shutil)."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return  # not there
+    for name in names:
+        child = path + "/" + name
+        if os.stat(child)[0] & 0x4000:  # S_IFDIR
+            _remove_tree(child)
+        else:
+            os.remove(child)
+    os.rmdir(path)
+
+
 def _write_all(path, data):
     """Write a whole file durably: a new file renamed over the old one."""
     with open(path + ".new", "wb") as handle:
@@ -138,8 +153,9 @@ class FlashSlots:
                     return folder
         except OSError:
             pass  # never unpacked
-        _makedirs(folder)
         _remove(marker)  # a cut below leaves no marker: unpacked again on the next boot
+        _remove_tree(folder)  # no file of the image unpacked before may be imported instead
+        _makedirs(folder)
         with open(self._path(SLOT_NAMES[slot]), "rb") as packed:
             while True:
                 head = packed.read(2)

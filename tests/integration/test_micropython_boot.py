@@ -110,6 +110,18 @@ class RamFs:
             raise OSError(17)
         self.dirs.add(path)
 
+    def ilistdir(self, path):
+        if path not in self.dirs:
+            raise OSError(2)
+        prefix = path.rstrip("/") + "/"
+        found = [(p[len(prefix):], 0x4000 if p in self.dirs else 0x8000, 0)
+                 for p in list(self.files) + list(self.dirs)
+                 if p.startswith(prefix) and "/" not in p[len(prefix):]]
+        return iter(found)
+
+    def rmdir(self, path):
+        self.dirs.remove(path)
+
     def remove(self, path):
         if path not in self.files:
             raise OSError(2)

@@ -88,6 +88,17 @@ def test_an_image_sent_in_chunks_resumes_on_a_new_board_object_and_boots_once_co
     assert booting.unpack_slot(0) is None  # never written: the factory's files run
 
 
+def test_a_slot_unpacked_for_another_image_keeps_none_of_the_old_images_files(folder):
+    board = FlashBoard(folder)
+    for files in (FILES, [("firmware_bridge/firmware/other.py", b"X = 1\n")]):
+        board.slot_erase(1)
+        board.slot_append(1, pack_files(files))
+        run = board.unpack_slot(1)
+    assert run is not None
+    laid_out = sorted(p.relative_to(run).as_posix() for p in (folder / "run1").rglob("*.py"))
+    assert laid_out == ["firmware_bridge/firmware/other.py"]
+
+
 def test_a_test_boot_that_fails_its_self_test_rolls_back_to_the_old_slot(folder):
     image = signed("1.1.0")
     board = FlashBoard(folder, passes_self_test=False)
