@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dock.bays.states import BayState
+from dock.bays.states import CHECKED, BayState
 from dock.db.database import Database
 from dock.errors import DockError
 from dock.events import (
@@ -87,7 +87,7 @@ def pattern_for(bay: BayLight) -> Pattern:
         return gpio.OFF
     if bay.is_recording_note:
         return gpio.NOTE_RECORDING
-    if bay.technician and bay.state in (BayState.READY, BayState.ATTENTION):
+    if bay.technician and bay.state in CHECKED:
         return TECHNICIAN_MODE if bay.technician == "signed_in" else TECHNICIAN_AWAITED
     if bay.state is BayState.OFFLOADING and bay.is_awaiting_staff:
         return AWAITING_TWO_STAFF

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from dock.bays.docking import DockingConversation, DockingResult, undock
 from dock.bays.machine import BayMachine
-from dock.bays.states import BayState, Trigger
+from dock.bays.states import CHECKED, BayState, Trigger
 from dock.clock import Clock
 from dock.config import Settings
 from dock.db.database import Database
@@ -69,11 +69,7 @@ RESUMED = "the dock restarted with this recorder in its bay"
 STUCK_AFTER_S = 300.0  # far beyond a conversation's link timeouts; an offload shows bytes
 
 
-ASK_QUEUED_S = 30.0
-CHECKED = (
-    BayState.READY,
-    BayState.ATTENTION,
-)  # a reflash starts only after a verdict  # how long a person's request may wait behind a bay's step in hand
+ASK_QUEUED_S = 30.0  # how long a person's request may wait behind a bay's step in hand
 
 
 class BayBusy(DockError):

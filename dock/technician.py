@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from dock import journal
 from dock.bays.machine import BayMachine
-from dock.bays.states import BayState
+from dock.bays.states import CHECKED
 from dock.clock import Clock
 from dock.db.database import Database
 from dock.errors import DockError
@@ -32,7 +32,6 @@ from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 
 CREDENTIAL_WAIT_S = 120.0  # long enough to reach a terminal beside the dock and sign in
-CHECKED = (BayState.READY, BayState.ATTENTION)  # a recorder with a verdict: one to reflash
 ACTOR = "dock"  # the dock itself: a fallback, a restart
 
 

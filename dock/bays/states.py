@@ -23,6 +23,10 @@ class BayState(StrEnum):
     REFLASHING = "reflashing"
 
 
+# A recorder with a verdict: one a technician may reflash or put in technician mode.
+CHECKED = (BayState.READY, BayState.ATTENTION)
+
+
 class Trigger(StrEnum):
     DOCKED = "docked"
     IDENTIFIED = "identified"  # known, paired, speaks our protocol: go on to the checks

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dock.cli.common import app, one_line_errors, plain_table, require_records, settings_of
+from dock.cli.people_commands import PasswordFileOption, UserOption
 from dock.cli.reflash_commands import (
     SERVICE_REFLASH_WAIT_S,
     ReflashRefused,
@@ -39,13 +40,6 @@ firmware_app = typer.Typer(help="Firmware images staged at the dock.", no_args_i
 app.add_typer(firmware_app, name="firmware")
 
 MAX_BAYS = 16
-UserOption = Annotated[str | None, typer.Option("--user", help="Your staff user name.")]
-PasswordFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--password-file", help="Read your password from this file (- for stdin), not a prompt."
-    ),
-]
 
 
 @firmware_app.command("stage")

@@ -248,7 +248,7 @@ def technician_credential(
 def _bay_machine(db: Database, clock: Clock, bay: int) -> BayMachine | None:
     """The bay's machine when its recorder is docked and checked; None leaves it untouched."""
     from dock.bays.machine import BayMachine
-    from dock.bays.states import BayState
+    from dock.bays.states import CHECKED
 
     machine = BayMachine(bay, db, clock)
-    return machine if machine.state in (BayState.READY, BayState.ATTENTION) else None
+    return machine if machine.state in CHECKED else None

@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from dock import journal, ledger
+from dock.bays.states import CHECKED
 from dock.errors import DockError
 from dock.events import Event, FirmwareBatchFinished, FirmwareBatchResult, FirmwareBatchStarted
 from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 from dock.reflash.session import TransferBroken
 from dock.reflash.staging import StagedImage, Staging, newest
-from dock.service import CHECKED
 from firmware_bridge.firmware.update import parse_version
 
 if TYPE_CHECKING:
