@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from dock.clock import Clock
+    from dock.db.database import Database
     from dock.events import Event
 
 GENESIS_HASH = "0" * 64  # the prev_hash of the first row
@@ -171,6 +173,13 @@ def append(session: Session, event: Event, *, actor: str, at: datetime) -> Journ
         id_, at.astimezone(UTC), event.type, actor, event.bay, event.device,
         json.loads(data_json), prev_hash, digest,
     )  # fmt: skip
+
+
+def record(db: Database, event: Event, *, actor: str, clock: Clock) -> JournalEntry:
+    """`event` alone in its own transaction, at the clock's time: a step that changes nothing
+    else (a staging, a batch's result, technician mode asked or left)."""
+    with db.transaction() as session:
+        return append(session, event, actor=actor, at=clock.now_utc())
 
 
 # -- reading: plain rows through the DB-API cursor, never ORM objects --------------------------

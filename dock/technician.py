@@ -27,7 +27,7 @@ from dock.bays.states import CHECKED
 from dock.clock import Clock
 from dock.db.database import Database
 from dock.errors import DockError
-from dock.events import Event, TechnicianModeAsked, TechnicianModeEntered, TechnicianModeLeft
+from dock.events import TechnicianModeAsked, TechnicianModeEntered, TechnicianModeLeft
 from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 
@@ -75,7 +75,12 @@ class TechnicianDesk:
                     continue
                 if mode is None:
                     self._modes[bay] = _Mode(machine.device, until_s)
-                    self._journal(TechnicianModeAsked(bay=bay, device=machine.device), actor)
+                    journal.record(
+                        self.db,
+                        TechnicianModeAsked(bay=bay, device=machine.device),
+                        actor=actor,
+                        clock=self.clock,
+                    )
                 else:
                     mode.until_s = until_s
                 asked.append(bay)
@@ -113,7 +118,7 @@ class TechnicianDesk:
             entered = TechnicianModeEntered(
                 bay=bay, device=machine.device, username=technician.username
             )
-            self._journal(entered, technician.journal_name)
+            journal.record(self.db, entered, actor=technician.journal_name, clock=self.clock)
 
     def technician(self, bay: int) -> Actor | None:
         """Who has the bay in technician mode, if anyone."""
@@ -127,7 +132,12 @@ class TechnicianDesk:
             mode = self._modes.pop(bay, None)
             if mode is None:
                 return False
-            self._journal(TechnicianModeLeft(bay=bay, device=mode.device, reason=reason), actor)
+            journal.record(
+                self.db,
+                TechnicianModeLeft(bay=bay, device=mode.device, reason=reason),
+                actor=actor,
+                clock=self.clock,
+            )
             return True
 
     def is_awaiting(self) -> bool:
@@ -158,7 +168,3 @@ class TechnicianDesk:
                 if entry.type in wanted and bay in self.machines:
                     left = TechnicianModeLeft(bay=bay, device=entry.device, reason="dock restarted")
                     journal.append(session, left, actor=ACTOR, at=self.clock.now_utc())
-
-    def _journal(self, happened: Event, actor: str) -> None:
-        with self.db.transaction() as session:
-            journal.append(session, happened, actor=actor, at=self.clock.now_utc())

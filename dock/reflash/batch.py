@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dock import journal, ledger
 from dock.bays.states import CHECKED
 from dock.errors import DockError
-from dock.events import Event, FirmwareBatchFinished, FirmwareBatchResult, FirmwareBatchStarted
+from dock.events import FirmwareBatchFinished, FirmwareBatchResult, FirmwareBatchStarted
 from dock.i18n import t
 from dock.people.roles import Actor, Role, require
 from dock.reflash.session import TransferBroken
@@ -92,23 +92,23 @@ def update_all(
     """Update every docked recorder of `model` (any) to `version` (the newest); the report."""
     require(technician, Role.TECHNICIAN)
     docked = [n for n, w in sorted(service.bays.items()) if w.machine.device is not None]
-    _journal(
-        service,
-        technician,
+    journal.record(
+        service.db,
         FirmwareBatchStarted(
             technician=technician.journal_name,
             model=model or "",
             version=version or "",
             bays=tuple(docked),
         ),
+        actor=technician.journal_name,
+        clock=service.clock,
     )
     staged = staging.images()  # checked once for the batch; each is checked again when sent
     results = []
     for number in docked:
         result = _update_bay(service, staging, staged, technician, number, model, version)
-        _journal(
-            service,
-            technician,
+        journal.record(
+            service.db,
             FirmwareBatchResult(
                 bay=result.bay,
                 device=result.serial,
@@ -117,13 +117,15 @@ def update_all(
                 outcome=result.outcome,
                 reason=result.reason,
             ),
+            actor=technician.journal_name,
+            clock=service.clock,
         )
         results.append(result)
     n = counts(results)
     finished = FirmwareBatchFinished(
         succeeded=n[SUCCEEDED], refused=n[REFUSED], failed=n[FAILED], skipped=n[SKIPPED]
     )
-    _journal(service, technician, finished)
+    journal.record(service.db, finished, actor=technician.journal_name, clock=service.clock)
     return results
 
 
@@ -174,8 +176,3 @@ def _update_bay(
         t("failed its self-test: rolled back to {version}", version=outcome.running_version),
         staged.version,
     )
-
-
-def _journal(service: DockService, technician: Actor, happened: Event) -> None:
-    with service.db.transaction() as session:
-        journal.append(session, happened, actor=technician.journal_name, at=service.clock.now_utc())

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from dock import journal
 from dock.errors import DockError
-from dock.events import Event, FirmwareImageRefused, FirmwareImageRemoved, FirmwareImageStaged
+from dock.events import FirmwareImageRefused, FirmwareImageRemoved, FirmwareImageStaged
 from dock.i18n import t
 from dock.offload.store import fsync_dir
 from dock.people.roles import Actor, Role, require
@@ -146,15 +146,15 @@ class Staging:
             image = check_image(data, self.keys)
             self._refuse_another_with_same_payload(image, data)
         except StagingRefused as refusal:
-            _journal(
+            journal.record(
                 db,
-                clock,
-                technician,
                 FirmwareImageRefused(
                     file_sha256=hashlib.sha256(data).hexdigest(),
                     refused_by=technician.journal_name,
                     reason=str(refusal),
                 ),
+                actor=technician.journal_name,
+                clock=clock,
             )
             raise
         staged = StagedImage.of(image)
@@ -165,16 +165,16 @@ class Staging:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        _journal(
+        journal.record(
             db,
-            clock,
-            technician,
             FirmwareImageStaged(
                 model=staged.model,
                 version=staged.version,
                 image_sha256=staged.sha256,
                 staged_by=technician.journal_name,
             ),
+            actor=technician.journal_name,
+            clock=clock,
         )
         os.replace(partial, final)
         fsync_dir(self.folder)
@@ -250,16 +250,16 @@ class Staging:
         """A technician takes an image off the dock; journaled before the file goes."""
         require(technician, Role.TECHNICIAN)
         staged = self.find(prefix)
-        _journal(
+        journal.record(
             db,
-            clock,
-            technician,
             FirmwareImageRemoved(
                 model=staged.model,
                 version=staged.version,
                 image_sha256=staged.sha256,
                 removed_by=technician.journal_name,
             ),
+            actor=technician.journal_name,
+            clock=clock,
         )
         (self.folder / (staged.sha256 + SUFFIX)).unlink()
         fsync_dir(self.folder)
@@ -291,11 +291,6 @@ def _read(path: Path) -> bytes:
         raise StagingRefused(
             t("cannot read {path}: {reason}", path=path, reason=err.strerror)
         ) from None
-
-
-def _journal(db: Database, clock: Clock, technician: Actor, happened: Event) -> None:
-    with db.transaction() as session:
-        journal.append(session, happened, actor=technician.journal_name, at=clock.now_utc())
 
 
 def newest(images: list[StagedImage], model: str, version: str | None = None) -> StagedImage | None:
