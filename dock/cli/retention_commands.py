@@ -134,10 +134,8 @@ def place_command(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Hold a clip or a case beyond any retention period."""
-    from dock.retention.holds import HoldError, HoldKind, place_hold
+    from dock.retention.holds import place_hold
 
-    if kind not in HoldKind.__members__.values():
-        raise HoldError(t("--kind is one of {kinds}", kinds=", ".join(k.value for k in HoldKind)))
     with signed_in(ctx, user, password_file) as desk:
         require(desk.actor, Permission.MARK)
         session = desk.session
@@ -145,7 +143,7 @@ def place_command(
             session,
             clip_id=clip_id,
             case_number=case,
-            kind=HoldKind(kind),
+            kind=kind,
             note=note,
             actor=desk.actor.journal_name,
             now=desk.commands.clock.now_utc(),

@@ -64,11 +64,15 @@ def place_hold(
     *,
     clip_id: int | None,
     case_number: str | None,
-    kind: HoldKind,
+    kind: str,
     note: str,
     actor: str,
     now: datetime,
 ) -> Hold:
+    """`kind` as typed or posted: one of HoldKind's values."""
+    if kind not in HoldKind.__members__.values():
+        raise HoldError(t("the kind is one of {kinds}", kinds=", ".join(HoldKind)))
+    kind = HoldKind(kind)
     if (clip_id is None) == (case_number is None):
         raise HoldError(t("a hold is on one clip or one case: give exactly one of them"))
     if clip_id is not None and session.get(Clip, clip_id) is None:

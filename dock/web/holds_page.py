@@ -46,15 +46,13 @@ def holds_page(ask: Ask) -> Response:
 def place(ask: Ask) -> Response:
     require(ask.actor, Permission.MARK)
     kind = ask.form.get("kind", "")
-    if kind not in HoldKind.__members__.values():
-        raise HoldError(t("the kind is one of {kinds}", kinds=", ".join(HoldKind)))
     clip = ask.form.get("clip_id", "").strip()
     if clip and not clip.isdigit():
         raise HoldError(t("{clip} is not a clip number; the clips page lists them", clip=clip))
     with ask.site.db.transaction() as session:
         hold = holds.place_hold(
             session, clip_id=int(clip) if clip else None,
-            case_number=ask.form.get("case_number", "").strip() or None, kind=HoldKind(kind),
+            case_number=ask.form.get("case_number", "").strip() or None, kind=kind,
             note=ask.form.get("note", ""), actor=ask.actor.journal_name,
             now=ask.site.clock.now_utc(),
         )  # fmt: skip

@@ -248,3 +248,15 @@ def test_lifting_a_hold_needs_an_approved_lift_hold_request(records):
     [lifted] = journal_of(records, "hold.lifted")
     assert lifted.data == {"hold_id": hold_id, "approved_by": "li", "why": "matter closed"}
     assert lifted.actor == "staff:wang"
+
+
+def test_a_hold_of_no_known_kind_is_refused_and_nothing_is_held(records):
+    clip = records.add_clip(days_old=200)
+    with records.db.transaction() as session, pytest.raises(holds.HoldError, match="dispute"):
+        holds.place_hold(
+            session, clip_id=clip, case_number=None, kind="weather",
+            note="", actor=CUSTODIAN, now=NOW,
+        )  # fmt: skip
+    with records.db.transaction() as session:
+        assert not holds.is_held(session, clip)
+    assert journal_of(records, "hold.placed") == []
