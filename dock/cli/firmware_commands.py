@@ -23,6 +23,7 @@ from dock.cli.reflash_commands import (
     SERVICE_REFLASH_WAIT_S,
     ReflashRefused,
     is_serving,
+    sign_in,
     technician_credential,
 )
 from dock.i18n import t
@@ -207,15 +208,13 @@ def _locally(
     """With no service: sign the technician in here and make the change on this dock's data."""
     from dock.clock import SystemClock
     from dock.db import open_database
-    from dock.people import authenticate
     from dock.reflash.staging import Staging, trusted_keys
 
-    user, password = technician_credential(user, password_file, needs)
-    require_records(settings.dock.data_dir)
+    require_records(settings.dock.data_dir)  # said before anyone types a password
     db = open_database(settings.dock.data_dir)
     clock = SystemClock()
     try:
-        technician = authenticate(db, user, password, limits=settings.people, clock=clock)
+        technician = sign_in(settings, db, clock, user, password_file, needs)
         staging = Staging(settings.dock.data_dir, trusted_keys(settings))
         return change(staging, technician, db, clock)
     finally:

@@ -103,11 +103,11 @@ def reflash_command(
     db = open_database(settings.dock.data_dir)
     clock = SystemClock()
     try:
-        technician = _sign_in(settings, db, clock, user, password_file)
+        technician = sign_in(settings, db, clock, user, password_file)
         require(technician, Role.TECHNICIAN)
         approver = None
         if approved_by:
-            approver = _sign_in(settings, db, clock, approved_by, approver_password_file)
+            approver = sign_in(settings, db, clock, approved_by, approver_password_file)
             if not (approver.has(Role.TECHNICIAN) or approver.has(Role.LEADER)):
                 raise NotAllowed(
                     t("{name} may not approve a downgrade: it needs the role technician or leader",
@@ -216,17 +216,18 @@ def _through_service(
     return str(reply["outcome"])
 
 
-def _sign_in(
+def sign_in(
     settings: Settings,
     db: Database,
     clock: Clock,
     user: str | None,
     password_file: Path | None,
+    needs: str = "",
 ) -> Actor:
     """Authenticate one person (a wrong password counts towards the lock-out)."""
     from dock.people import authenticate
 
-    user, password = technician_credential(user, password_file)
+    user, password = technician_credential(user, password_file, needs)
     return authenticate(db, user, password, limits=settings.people, clock=clock)
 
 
