@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, overload
 
 
 class Clock(Protocol):
@@ -47,3 +47,13 @@ def to_epoch_ms(moment: datetime) -> int:
 
 def from_epoch_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@overload
+def stored_time(value: str) -> datetime: ...
+@overload
+def stored_time(value: None) -> None: ...
+def stored_time(value: str | None) -> datetime | None:
+    """A time as SQLite keeps it (naive UTC, ISO text, read without SQLAlchemy) with its
+    zone given back."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)

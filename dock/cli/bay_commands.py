@@ -20,6 +20,7 @@ from dock.cli.common import (
     settings_of,
     when,
 )
+from dock.clock import stored_time
 from dock.errors import DockError
 
 if TYPE_CHECKING:
@@ -90,14 +91,8 @@ def bays_command(
             continue
         state, reason, device, updated = rows[number]
         reason = reason if reason != state.upper() else ""
-        lines.append((str(number), state, device or "", reason, when(_stored_time(updated))))
+        lines.append((str(number), state, device or "", reason, when(stored_time(updated))))
     typer.echo(plain_table(("bay", "state", "device", "reason", "updated"), lines))
-
-
-def _stored_time(value: str | None) -> object:
-    from datetime import UTC, datetime
-
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 @app.command("check")

@@ -215,7 +215,8 @@ def quarantine_command(
     limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
 ) -> None:
     """Files left on recorders because they could not be taken in safely, and why."""
-    from dock.cli.listings import quarantine_sql, stored_time
+    from dock.cli.listings import quarantine_sql
+    from dock.clock import stored_time
 
     by = "" if device is None else "device"
     params = ([] if device is None else [device]) + [limit]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from dock.clock import stored_time
 
 CLIP_COLUMNS = (
     "recorded_start_utc, device_serial, officer_number, source_path, size_bytes, sha256, "
@@ -68,8 +70,3 @@ def clips_page(raw: sqlite3.Connection, by: str, value: Any, limit: int) -> list
         recorded, *rest = row
         lines.append(ClipLine(stored_time(recorded), *rest))
     return lines
-
-
-def stored_time(value: str | None) -> datetime | None:
-    """SQLite keeps naive UTC text; give it its zone back."""
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)

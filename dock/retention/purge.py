@@ -14,13 +14,14 @@ tombstone: the next run puts it back, so a crash at any instant loses nothing.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import String, and_, exists, func, select, type_coerce
 
 from dock import journal
+from dock.clock import stored_time
 from dock.db.models import Clip
 from dock.errors import DockError
 from dock.events import ClipPurged, PurgeFinalized, PurgeUndone
@@ -59,11 +60,11 @@ class Expired(NamedTuple):
 
     @property
     def recorded_start_utc(self) -> datetime:
-        return _stored_utc(self.recorded_start_text)
+        return stored_time(self.recorded_start_text)
 
     @property
     def retention_end(self) -> datetime:
-        return _stored_utc(self.retention_end_text)
+        return stored_time(self.retention_end_text)
 
 
 def lines(found: list[Expired]) -> list[str]:
@@ -83,11 +84,6 @@ def lines(found: list[Expired]) -> list[str]:
         fill(clip_id, officer or "-", recorded[:10], ended[:10], shown[rule], sha256)
         for clip_id, sha256, _, officer, recorded, ended, rule in found
     ]
-
-
-def _stored_utc(text: str) -> datetime:
-    """A UtcDateTime as SQLite holds it (naive UTC, ISO text) as an aware datetime."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def expired_clips(session: Session, now: datetime) -> list[Expired]:
