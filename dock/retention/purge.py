@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import String, and_, exists, func, select, type_coerce
+from sqlalchemy import Select, String, and_, exists, func, select, type_coerce
 
 from dock import journal
 from dock.clock import stored_time
@@ -86,8 +86,9 @@ def lines(found: list[Expired]) -> list[str]:
     ]
 
 
-def expired_clips(session: Session, now: datetime) -> list[Expired]:
-    """What a purge would remove now, oldest end first: the dry run's list.
+def expired_clips(session: Session, now: datetime, *, limit: int | None = None) -> list[Expired]:
+    """What a purge would remove now, oldest end first: the dry run's list (its first
+    `limit` only, for a page).
 
     One set-based query read from ix_clip_retention_end, which holds only the ends already
     passed in order; the case test is written through coalesce so SQLite does not walk
@@ -95,9 +96,20 @@ def expired_clips(session: Session, now: datetime) -> list[Expired]:
     policy). Rows come straight from the connection, times as text: building ORM rows and
     datetimes for every expired clip cost more than the query itself.
     """
+    query = _expired(now).limit(limit)
+    return list(map(Expired._make, session.connection().execute(query).all()))
+
+
+def count_expired(session: Session, now: datetime) -> int:
+    """How many clips expired_clips would list, without building them."""
+    counted = select(func.count()).select_from(_expired(now).order_by(None).subquery())
+    return int(session.connection().execute(counted).scalar_one())
+
+
+def _expired(now: datetime) -> Select:
     held_clip = exists().where(Hold.clip_id == ClipRetention.clip_id, Hold.lifted_at_utc.is_(None))
     purged = exists().where(Tombstone.clip_id == ClipRetention.clip_id)
-    query = (
+    return (
         select(
             Clip.id,
             Clip.sha256,
@@ -118,7 +130,6 @@ def expired_clips(session: Session, now: datetime) -> list[Expired]:
         )
         .order_by(ClipRetention.retention_end, ClipRetention.clip_id)
     )
-    return list(map(Expired._make, session.connection().execute(query).all()))
 
 
 def aside_path(store: EvidenceStore, sha256: str) -> Path:

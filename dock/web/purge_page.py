@@ -34,7 +34,9 @@ def retention_page(ask: Ask) -> Response:
     with site.db.transaction() as session:
         policy.compute_missing(session, site.settings.retention, me.journal_name, now)
         covered = _purge_request(session, int(asked)) if asked.isdigit() else None
-        found = purge.expired_clips(session, covered.requested_at_utc if covered else now)
+        at = covered.requested_at_utc if covered else now
+        found = purge.expired_clips(session, at, limit=SHOWN)
+        count = purge.count_expired(session, at)
         mine = list(
             session.scalars(
                 select(Request)
@@ -50,8 +52,8 @@ def retention_page(ask: Ask) -> Response:
         session.expunge_all()
     return ask.render(
         "retention.html",
-        expired=found[:SHOWN],
-        expired_count=len(found),
+        expired=found,
+        expired_count=count,
         covered=covered,
         approved=mine,
         tombstones=tombs,

@@ -260,3 +260,12 @@ def test_a_hold_of_no_known_kind_is_refused_and_nothing_is_held(records):
     with records.db.transaction() as session:
         assert not holds.is_held(session, clip)
     assert journal_of(records, "hold.placed") == []
+
+
+def test_a_page_of_the_dry_run_is_its_first_lines_and_the_count_is_whole(records):
+    newest, old, oldest = (records.add_clip(days_old=d) for d in (300, 400, 500))
+    with records.db.transaction() as session:
+        policy.compute_missing(session, records.settings.retention, CUSTODIAN, NOW)
+        page = [e.clip_id for e in purge.expired_clips(session, NOW, limit=2)]
+        assert purge.count_expired(session, NOW) == 3
+    assert page == [oldest, old] and newest not in page
