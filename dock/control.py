@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 SOCKET_NAME = "control.sock"
 MAX_LINE_BYTES = 4096
 REQUEST_TIMEOUT_S = 5.0
+REFLASH_WAIT_S = 1800.0  # a 1 MiB image over a slow link, its test boot and check
+BATCH_WAIT_S = REFLASH_WAIT_S * 16  # every bay (a dock has at most 16), one after another
 NOT_RUNNING = "the dock service is not running: start it with `dock serve`"
 
 

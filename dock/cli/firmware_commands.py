@@ -20,7 +20,6 @@ import typer
 from dock.cli.common import app, one_line_errors, plain_table, require_records, settings_of
 from dock.cli.people_commands import PasswordFileOption, UserOption
 from dock.cli.reflash_commands import (
-    SERVICE_REFLASH_WAIT_S,
     ReflashRefused,
     is_serving,
     sign_in,
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
 firmware_app = typer.Typer(help="Firmware images staged at the dock.", no_args_is_help=True)
 app.add_typer(firmware_app, name="firmware")
-
-MAX_BAYS = 16
 
 
 @firmware_app.command("stage")
@@ -137,6 +134,7 @@ def update_all(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Update every docked recorder, one after another; a line per bay, exit 1 if any did not."""
+    from dock import control
     from dock.reflash.batch import SKIPPED, SUCCEEDED, BayResult, totals
 
     settings = settings_of(ctx)
@@ -151,7 +149,7 @@ def update_all(
         password_file,
         t("an update"),
         request,
-        wait_s=SERVICE_REFLASH_WAIT_S * MAX_BAYS,
+        wait_s=control.BATCH_WAIT_S,
     )
     results = [BayResult.from_dict(row) for row in reply.get("results", [])]
     if not results:

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from firmware_bridge.image import Image
 
 
-SERVICE_REFLASH_WAIT_S = 1800.0  # a 1 MiB image over a slow link, its test boot and check
-
-
 class ReflashRefused(DockError):
     """The reflash cannot start as asked: the message says what to give or do."""
 
@@ -208,7 +205,7 @@ def _through_service(
     if user:
         payload["user"], payload["password"] = technician_credential(user, password_file)
     try:
-        reply = control.request(data_dir, payload, timeout_s=SERVICE_REFLASH_WAIT_S)
+        reply = control.request(data_dir, payload, timeout_s=control.REFLASH_WAIT_S)
     except control.ControlError as err:
         raise ReflashRefused(str(err)) from None
     if not isinstance(reply.get("outcome"), str):

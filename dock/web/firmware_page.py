@@ -25,8 +25,6 @@ from dock.reflash.staging import Staging, trusted_keys
 from dock.web.bays import bay_views
 from dock.web.site import Ask, page
 
-ACTION_WAIT_S = 1800.0 * 16  # every bay's transfer, test boot and check, one after another
-
 
 def _page(ask: Ask, status: int = 200, **shown: Any) -> Response:
     site = ask.site
@@ -92,7 +90,7 @@ def _bay(ask: Ask) -> int:
 def _ask_dock(ask: Ask, **request: Any) -> dict[str, Any]:
     """The running dock's answer, in the signed-in technician's name and password."""
     request |= {"user": ask.actor.username, "password": ask.form.get("password", "")}
-    return control.request(ask.site.data_dir, request, timeout_s=ACTION_WAIT_S)
+    return control.request(ask.site.data_dir, request, timeout_s=control.BATCH_WAIT_S)
 
 
 ROUTES = [
