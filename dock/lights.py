@@ -79,6 +79,7 @@ class BayLight:
     progress: float | None = None  # offloaded or reflashed fraction, 0 to 1, while either runs
     is_awaiting_staff: bool = False  # the offload waits for two staff to confirm
     technician: str = ""  # "awaited" (the button was held) or "signed_in"; "" outside the mode
+    technician_name: str = ""  # who signed in, while "signed_in"
 
 
 def pattern_for(bay: BayLight) -> Pattern:
@@ -120,15 +121,15 @@ def apply(bay: BayLight, happened: Event) -> BayLight:
     if isinstance(happened, OffloadNotConfirmed):
         return replace(bay, is_awaiting_staff=False)
     if isinstance(happened, TechnicianModeAsked):
-        return replace(bay, technician="awaited")
+        return replace(bay, technician="awaited", technician_name="")
     if isinstance(happened, TechnicianModeEntered):
-        return replace(bay, technician="signed_in")
+        return replace(bay, technician="signed_in", technician_name=happened.username)
     if isinstance(happened, TechnicianModeLeft):
-        return replace(bay, technician="")
+        return replace(bay, technician="", technician_name="")
     if isinstance(happened, OffloadStarted):
         return replace(bay, progress=0.0, is_awaiting_staff=False)
     if isinstance(happened, ReflashStarted):  # the technician's work has begun: mode over
-        return replace(bay, progress=0.0, technician="")
+        return replace(bay, progress=0.0, technician="", technician_name="")
     if isinstance(happened, ReflashProgress):
         if happened.total_bytes > 0:
             return replace(bay, progress=happened.done_bytes / happened.total_bytes)
@@ -177,6 +178,7 @@ def _from_json(state: dict[str, Any], numbers: Iterable[int]) -> dict[int, BayLi
                 # Absent from a file an older dock saved.
                 is_awaiting_staff=bool(value.get("is_awaiting_staff", False)),
                 technician=str(value.get("technician", "")),
+                technician_name=str(value.get("technician_name", "")),
             )
     return bays
 

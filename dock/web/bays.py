@@ -16,15 +16,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dock import journal
 from dock.bays.states import BayState
 from dock.db.models import Bay, JournalRow
-from dock.events import TechnicianModeEntered
 from dock.lights import BayLight, pattern_for, saved_lights
 from dock.web.site import Ask, Site, page
 
@@ -65,7 +62,6 @@ class BayView:
 def bay_views(site: Site) -> list[BayView]:
     with site.db.transaction() as session:
         rows = {b.number: b for b in session.scalars(select(Bay))}
-        signed_in = _signed_in(session)
     numbers = sorted(set(rows) | set(range(1, site.settings.bays.count + 1)))
     lights = saved_lights(site.data_dir, numbers) or {}
     views = []
@@ -88,7 +84,7 @@ def bay_views(site: Site) -> list[BayView]:
                 reason=row.reason if row is not None and row.reason != state.upper() else "",
                 progress_pct=None if light.progress is None else round(light.progress * 100),
                 technician=(
-                    signed_in.get(number, "?")
+                    light.technician_name or "?"  # "?": saved by a dock before names
                     if light.technician == "signed_in"
                     else AWAITED
                     if light.technician
@@ -97,12 +93,6 @@ def bay_views(site: Site) -> list[BayView]:
             )
         )
     return views
-
-
-def _signed_in(session: Session) -> dict[int, str]:
-    """Each bay's last technician to sign in for it (the light says whether still in the mode)."""
-    rows = journal.latest(session, limit=100, type_prefixes=(TechnicianModeEntered.type,))
-    return {r.bay: str(r.data.get("username", "")) for r in rows if r.bay is not None}
 
 
 def journal_head(site: Site) -> int:
